@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of wgif. Installs what the tests need when it is missing (Debian
+# packages, cargo-nextest), checks formatting and lints, then runs the whole suite.
+# The root-only network tests need root and /dev/net/tun; they fail loudly without them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have wireguard-go || need_pkgs+=(wireguard-go)
+have wg           || need_pkgs+=(wireguard-tools)
+have iperf3       || need_pkgs+=(iperf3)
+have mandoc       || need_pkgs+=(mandoc)
+have ping         || need_pkgs+=(iputils-ping)
+have ip           || need_pkgs+=(iproute2)
+have openssl      || need_pkgs+=(openssl)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    echo "test.sh: installing ${need_pkgs[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "test.sh: installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
+
+cargo fmt --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo build --quiet --bins
+# One summary line at the end: nextest's.
+exec cargo nextest run --no-fail-fast --failure-output final --status-level fail "$@"

@@ -1,0 +1,3 @@
+fn main() {
+    wgif::driver::main()
+}

@@ -1,0 +1,19 @@
+//! wgif: OpenBSD's wg(4) pseudo-device and its ifconfig(8) interface, on Linux.
+//!
+//! Layers and the direction of their dependencies (enforced by `tests/layering.rs`):
+//!
+//! ```text
+//! bin/wgifconfig ──▶ ifconfig ──▶ ioctl
+//! bin/wgd ─────────▶ driver ───┬─▶ proto
+//!                              └─▶ ioctl
+//! ```
+//!
+//! - [`proto`]: the WireGuard protocol, sans-IO (time and randomness are arguments).
+//! - [`ioctl`]: the control plane's wire format (OpenBSD's `struct wg_data_io`), pure data.
+//! - [`ifconfig`]: `wgifconfig`, OpenBSD ifconfig's grammar and status output; knows only `ioctl`.
+//! - [`driver`]: `wgd`, the only module doing IO.
+
+pub mod driver;
+pub mod ifconfig;
+pub mod ioctl;
+pub mod proto;

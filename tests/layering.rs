@@ -1,0 +1,161 @@
+//! Enforces the layering of the crate (see src/lib.rs): `proto` and `ioctl` stay pure
+//! (no IO, no clocks, no OS randomness), `ifconfig` knows only `ioctl`, nothing uses
+//! `driver`, and `unsafe` appears only in the driver's sys module.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap_or_else(|e| panic!("read {}: {e}", d.display())) {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Source text with `//` comments removed, so documentation may name what code may not use.
+fn code_of(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| match l.find("//") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn violations(module: &str, forbidden: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(module);
+    let mut found = Vec::new();
+    for f in rust_files(&root) {
+        let code = code_of(&f);
+        for pat in forbidden {
+            if code.contains(pat) {
+                found.push(format!("{} uses `{pat}`", f.display()));
+            }
+        }
+    }
+    found
+}
+
+const IMPURE: &[&str] = &[
+    "mio::",
+    "libc::",
+    "nix::",
+    "std::net::UdpSocket",
+    "std::net::TcpStream",
+    "std::net::TcpListener",
+    "UdpSocket",
+    "std::os::unix::net",
+    "std::os::fd",
+    "RawFd",
+    "std::fs",
+    "std::process",
+    "std::thread::sleep",
+    "Instant::now",
+    "SystemTime::now",
+    "OsRng",
+    "thread_rng",
+    "getrandom",
+    "unsafe",
+    "crate::driver",
+];
+
+#[test]
+fn proto_is_sans_io() {
+    let mut forbidden = IMPURE.to_vec();
+    forbidden.extend(["crate::ioctl", "crate::ifconfig"]);
+    let v = violations("proto", &forbidden);
+    assert!(
+        v.is_empty(),
+        "src/proto must stay sans-IO:\n{}",
+        v.join("\n")
+    );
+}
+
+#[test]
+fn ioctl_is_pure_data_except_its_client() {
+    // The blocking client is the one place in ioctl that opens a socket: it is the
+    // seam every program uses to reach wgd. Everything else in ioctl is pure data.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ioctl");
+    let mut forbidden = IMPURE.to_vec();
+    forbidden.extend(["crate::proto", "crate::ifconfig"]);
+    let mut v = Vec::new();
+    for f in rust_files(&root) {
+        let code = code_of(&f);
+        let is_client = f.file_name().is_some_and(|n| n == "client.rs");
+        for pat in &forbidden {
+            let allowed_in_client =
+                is_client && (pat.contains("std::os::unix::net") || *pat == "Instant::now");
+            if code.contains(pat) && !allowed_in_client {
+                v.push(format!("{} uses `{pat}`", f.display()));
+            }
+        }
+    }
+    assert!(v.is_empty(), "src/ioctl must stay pure:\n{}", v.join("\n"));
+}
+
+#[test]
+fn ifconfig_knows_only_ioctl() {
+    let v = violations(
+        "ifconfig",
+        &[
+            "crate::proto",
+            "crate::driver",
+            "wgif::proto",
+            "wgif::driver",
+            "unsafe",
+        ],
+    );
+    assert!(
+        v.is_empty(),
+        "src/ifconfig may only use ioctl:\n{}",
+        v.join("\n")
+    );
+}
+
+#[test]
+fn unsafe_lives_only_in_driver_sys() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut v = Vec::new();
+    for f in rust_files(&root) {
+        let code = code_of(&f);
+        if code.contains("unsafe") && !f.ends_with("driver/sys.rs") {
+            v.push(f.display().to_string());
+        }
+    }
+    assert!(
+        v.is_empty(),
+        "unsafe outside src/driver/sys.rs:\n{}",
+        v.join("\n")
+    );
+}
+
+#[test]
+fn the_checker_finds_a_violation() {
+    // Guard against a layering test that cannot fail: the scanner must see a
+    // forbidden name in code, and must not see it in a comment.
+    let dir = std::env::temp_dir().join(format!("wgif-layering-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("x.rs");
+    fs::write(
+        &f,
+        "// Instant::now is fine here\nlet t = Instant::now();\n",
+    )
+    .unwrap();
+    let code = code_of(&f);
+    assert_eq!(code.matches("Instant::now").count(), 1);
+    fs::remove_dir_all(&dir).unwrap();
+}
