@@ -1,6 +1,30 @@
-//! ifconfig (filled in by its issue).
-/// Entry point of `wgifconfig`; returns the exit status.
-pub fn main() -> i32 {
-    eprintln!("wgifconfig: not built yet");
-    1
+//! `wgifconfig`: OpenBSD ifconfig(8)'s grammar, status output and error messages
+//! for wg interfaces, over wgd's control socket. Knows only [`crate::ioctl`].
+//!
+//! - [`cli`]: the command line (`[-AaC] [interface] [address_family] …`).
+//! - [`parse`]: the parameter list → generic verbs, one SIOCSWG, address requests.
+//! - [`exec`]: running a command line against a [`control::Control`].
+//! - [`print`]: the status text.
+//! - [`hostname_if`] and [`netstart`]: `/etc/hostname.wgN` at boot (`wgnetstart`).
+
+pub mod addr;
+pub mod cli;
+pub mod control;
+pub mod exec;
+pub mod hostname_if;
+pub mod key;
+pub mod netstart;
+pub mod parse;
+pub mod print;
+pub mod resolve;
+pub mod strtonum;
+
+/// The program name for messages: argv[0]'s basename, like err(3)'s `__progname`.
+pub fn progname(argv0: Option<&str>, default: &str) -> String {
+    argv0
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(default)
+        .to_string()
 }

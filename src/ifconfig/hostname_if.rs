@@ -1,0 +1,172 @@
+//! hostname.if(5) for wg interfaces: netstart's `parse_hn_line` turning each line
+//! of `/etc/hostname.wgN` into one ifconfig command or one shell command, and the
+//! shell-style word splitting (`eval`) that runs an ifconfig command line.
+
+/// One command produced by a hostname.if line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HnCommand {
+    /// `ifconfig wgN <text>`: the text as netstart builds it (quotes kept; they
+    /// are interpreted by [`shell_words`] when run).
+    Ifconfig(String),
+    /// A `!command` line with `$if` replaced, for sh(1).
+    Shell(String),
+}
+
+/// Parses the whole file for interface `ifname`, line by line, in order.
+pub fn parse_hostname_if(ifname: &str, text: &str) -> Vec<HnCommand> {
+    let mut cmds: Vec<HnCommand> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let mut c: Vec<String> = t.split_whitespace().map(str::to_string).collect();
+        match c[0].as_str() {
+            "dhcp" => {
+                c[0] = "inet".into();
+                if c.len() > 1 {
+                    c[1] = "autoconf".into();
+                } else {
+                    c.push("autoconf".into());
+                }
+                cmds.push(HnCommand::Ifconfig(c.join(" ")));
+            }
+            "inet" => {
+                if c.len() < 2 {
+                    continue;
+                }
+                let (mask, bc) = if c[1] == "alias" { (3, 4) } else { (2, 3) };
+                if let Some(m) = c.get_mut(mask) {
+                    *m = format!("netmask {m}");
+                }
+                if let Some(b) = c.get_mut(bc) {
+                    *b = if b == "NONE" {
+                        String::new()
+                    } else {
+                        format!("broadcast {b}")
+                    };
+                }
+                c.retain(|w| !w.is_empty());
+                cmds.push(HnCommand::Ifconfig(c.join(" ")));
+            }
+            "inet6" => {
+                if c.len() < 2 {
+                    continue;
+                }
+                if c[1] != "autoconf" {
+                    let prefix = if c[1] == "alias" { 3 } else { 2 };
+                    if let Some(p) = c.get_mut(prefix) {
+                        *p = format!("prefixlen {p}");
+                    }
+                }
+                cmds.push(HnCommand::Ifconfig(c.join(" ")));
+            }
+            "dest" => {
+                if c.len() == 2 {
+                    if let Some(HnCommand::Ifconfig(last)) = cmds.last_mut() {
+                        last.push(' ');
+                        last.push_str(&c[1]);
+                    }
+                }
+            }
+            w if w.starts_with('!') => {
+                let joined = c.join(" ").replace("$if", ifname);
+                cmds.push(HnCommand::Shell(joined[1..].to_string()));
+            }
+            _ => cmds.push(HnCommand::Ifconfig(c.join(" "))),
+        }
+    }
+    cmds
+}
+
+/// Splits a command line the way sh(1)'s `eval` would for plain words: blanks
+/// separate words, `"…"` and `'…'` group, backslash escapes. No expansions.
+pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut have = false;
+    let mut it = s.chars().peekable();
+    while let Some(ch) = it.next() {
+        match ch {
+            ' ' | '\t' | '\n' => {
+                if have {
+                    words.push(std::mem::take(&mut cur));
+                    have = false;
+                }
+            }
+            '\'' => {
+                have = true;
+                loop {
+                    match it.next() {
+                        Some('\'') => break,
+                        Some(c) => cur.push(c),
+                        None => return Err("unterminated quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                have = true;
+                loop {
+                    match it.next() {
+                        Some('"') => break,
+                        Some('\\') => match it.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => cur.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                cur.push('\\');
+                                cur.push(c);
+                            }
+                            None => return Err("unterminated quote".into()),
+                        },
+                        Some(c) => cur.push(c),
+                        None => return Err("unterminated quote".into()),
+                    }
+                }
+            }
+            '\\' => {
+                have = true;
+                match it.next() {
+                    Some('\n') => {}
+                    Some(c) => cur.push(c),
+                    None => cur.push('\\'),
+                }
+            }
+            c => {
+                have = true;
+                cur.push(c);
+            }
+        }
+    }
+    if have {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            shell_words(r#"description "my 'big' tunnel" wgpka 25"#).unwrap(),
+            vec!["description", "my 'big' tunnel", "wgpka", "25"]
+        );
+        assert_eq!(
+            shell_words("a 'b c' d\\ e").unwrap(),
+            vec!["a", "b c", "d e"]
+        );
+        assert_eq!(shell_words(r#"x "" y"#).unwrap(), vec!["x", "", "y"]);
+        assert!(shell_words("a \"b").is_err());
+        assert!(shell_words("a 'b").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,80}") {
+            let _ = shell_words(&s);
+            let _ = parse_hostname_if("wg0", &s);
+        }
+    }
+}
