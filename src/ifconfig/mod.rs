@@ -28,3 +28,9 @@ pub fn progname(argv0: Option<&str>, default: &str) -> String {
         .unwrap_or(default)
         .to_string()
 }
+
+/// Entry point of `wgifconfig`; returns the exit status.
+pub fn main() -> i32 {
+    eprintln!("wgifconfig: not built yet");
+    1
+}
