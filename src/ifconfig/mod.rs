@@ -10,6 +10,7 @@
 pub mod addr;
 pub mod cli;
 pub mod control;
+pub mod entry;
 pub mod exec;
 pub mod hostname_if;
 pub mod key;
@@ -29,8 +30,3 @@ pub fn progname(argv0: Option<&str>, default: &str) -> String {
         .to_string()
 }
 
-/// Entry point of `wgifconfig`; returns the exit status.
-pub fn main() -> i32 {
-    eprintln!("wgifconfig: not built yet");
-    1
-}
