@@ -97,4 +97,22 @@ mod tests {
         assert_eq!(r.resolve("::1", "7").unwrap(), "[::1]:7".parse().unwrap());
         assert!(r.resolve("127.0.0.1", "70000").is_err());
     }
+
+    #[test]
+    fn service_names_come_from_the_services_file() {
+        let path = std::env::temp_dir().join(format!("wgif-services-{}", std::process::id()));
+        std::fs::write(&path, "wireguard 51820/udp\n").unwrap();
+        let r = SystemResolver {
+            services_path: path.display().to_string(),
+        };
+        assert_eq!(
+            r.resolve("127.0.0.1", "wireguard").unwrap(),
+            "127.0.0.1:51820".parse().unwrap()
+        );
+        assert_eq!(
+            r.resolve("127.0.0.1", "nosuchservice").unwrap_err(),
+            "Servname not supported for ai_socktype"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
 }
