@@ -39,7 +39,7 @@ impl ReplayWindow {
     /// Accepts `counter` once: false if it was seen, is too old, or is past the limit.
     /// Call only after the packet authenticated, so forgeries never move the window.
     pub fn check_and_update(&mut self, counter: u64) -> bool {
-        if self.next >= REJECT_AFTER_MESSAGES + 1 || counter >= REJECT_AFTER_MESSAGES {
+        if self.next > REJECT_AFTER_MESSAGES || counter >= REJECT_AFTER_MESSAGES {
             return false;
         }
         let their = counter + 1;
