@@ -342,3 +342,61 @@ fn unallowed_source_is_dropped() {
         .events
         .contains(&"Packet has unallowed source IP from peer 2 (127.0.0.2)".to_string()));
 }
+
+#[test]
+fn persistent_keepalive_on_sends_at_once() {
+    let mut p = Pair::new(8, true, true);
+    p.send(true, b"x");
+    p.pump();
+    p.a.iface.set_persistent_keepalive(2, 25, p.now);
+    assert_eq!(p.a.iface.poll_timeout(), Some(p.now));
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    let out = p.drain(true);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 32, "a keepalive");
+    assert!(p
+        .a
+        .events
+        .contains(&"Sending keepalive packet to peer 2 (127.0.0.2)".to_string()));
+    assert_eq!(p.deliver(false, out[0].clone()), RecvOutcome::Handled);
+    assert!(p
+        .b
+        .events
+        .contains(&"Receiving keepalive packet from peer 1 (127.0.0.1)".to_string()));
+    // The next one is due pka seconds later.
+    let next = p.a.iface.poll_timeout().unwrap();
+    assert!(next > p.now && next <= p.now + Duration::from_secs(25));
+}
+
+#[test]
+fn staged_packets_before_up_are_flushed_after_up() {
+    let mut p = Pair::new(9, true, true);
+    p.a.iface.down(p.now);
+    for i in 0..130u8 {
+        let (o, _) = p.send(true, &[i]);
+        assert_eq!(o, SendOutcome::Staged);
+    }
+    assert!(p.drain(true).is_empty());
+    p.a.iface.up(p.now);
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    p.pump();
+    // 128 kept, the two oldest dropped.
+    assert_eq!(p.b.tun.len(), 128);
+    assert_eq!(p.b.tun[0], ipv4(A_IP, B_IP, &[2]));
+}
+
+#[test]
+fn down_clears_sessions_but_keeps_config() {
+    let mut p = Pair::new(10, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let before = p.a.iface.peer_info(2).unwrap();
+    p.a.iface.down(p.now);
+    let after = p.a.iface.peer_info(2).unwrap();
+    assert_eq!(before, after);
+    p.a.iface.up(p.now);
+    let (o, _) = p.send(true, b"y");
+    assert_eq!(o, SendOutcome::Staged, "no session after down");
+}

@@ -20,6 +20,10 @@ use super::tai64n::Tai64N;
 use super::timers::TimerKind;
 use super::wire::{self, CookieReply, Initiation, Kind, Response};
 use super::{PeerId, HEADROOM, TAILROOM};
+
+/// Undrained debug events kept at most (the oldest is dropped), so a driver that only
+/// drains them while `debug` is set cannot grow memory without bound.
+pub const MAX_QUEUED_EVENTS: usize = 1024;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -324,6 +328,10 @@ struct Shared {
     mtu: usize,
     out: VecDeque<Outgoing>,
     events: VecDeque<Event>,
+    /// Peers owed an immediate keepalive/staged flush (up, pka 0→n); done by the next
+    /// `handle_timeout`, which `poll_timeout` makes due at `kick_at`.
+    kicks: Vec<PeerId>,
+    kick_at: Option<Instant>,
 }
 
 /// One wgN's protocol state.
@@ -391,6 +399,20 @@ impl Shared {
         });
     }
 
+    fn kick(&mut self, id: PeerId, now: Instant) {
+        if !self.kicks.contains(&id) {
+            self.kicks.push(id);
+        }
+        self.kick_at = Some(self.kick_at.map_or(now, |t| t.min(now)));
+    }
+
+    fn event(&mut self, e: Event) {
+        if self.events.len() >= MAX_QUEUED_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
     fn free_index(&mut self, idx: u32) {
         self.index.remove(idx);
     }
@@ -414,7 +436,7 @@ impl Shared {
             return;
         };
         let Some(to) = p.endpoint else {
-            self.events.push_back(Event::NoEndpoint { peer: p.id });
+            self.event(Event::NoEndpoint { peer: p.id });
             return;
         };
         if let Some(old) = p.initiation.take() {
@@ -441,7 +463,7 @@ impl Shared {
         p.initiation = Some(st);
         p.last_sent_handshake = Some(now);
         p.tx_bytes += INITIATION_LEN as u64;
-        self.events.push_back(Event::SendingInitiation {
+        self.event(Event::SendingInitiation {
             peer: p.id,
             ep: ep(p),
         });
@@ -544,7 +566,7 @@ impl Shared {
         let mut buf = vec![0u8; DATA_MIN_LEN];
         match self.seal(p, now, &mut buf, 0) {
             Some((k, n)) => {
-                self.events.push_back(Event::SendingKeepalive {
+                self.event(Event::SendingKeepalive {
                     peer: p.id,
                     ep: ep(p),
                 });
@@ -582,6 +604,8 @@ impl Interface {
                 mtu: 1420,
                 out: VecDeque::new(),
                 events: VecDeque::new(),
+                kicks: Vec::new(),
+                kick_at: None,
             },
             peers: HashMap::new(),
             order: Vec::new(),
@@ -664,7 +688,7 @@ impl Interface {
         self.peers.insert(id, p);
         self.order.push(id);
         self.by_public.insert(*public, id);
-        self.sh.events.push_back(Event::PeerCreated(id));
+        self.sh.event(Event::PeerCreated(id));
         Ok(())
     }
 
@@ -676,7 +700,7 @@ impl Interface {
         self.aips.remove_by_value(id);
         self.by_public.remove(&p.public);
         self.order.retain(|x| *x != id);
-        self.sh.events.push_back(Event::PeerDestroyed(id));
+        self.sh.event(Event::PeerDestroyed(id));
     }
 
     pub fn remove_all_peers(&mut self) {
@@ -706,30 +730,15 @@ impl Interface {
         }
     }
 
-    /// Sets the persistent keepalive; turning it on while up sends a keepalive at once.
+    /// Sets the persistent keepalive; turning it on (0→n) while up sends a keepalive at
+    /// once (spec §7.2), from the next `handle_timeout` (due now per `poll_timeout`).
     pub fn set_persistent_keepalive(&mut self, id: PeerId, secs: u16, now: Instant) {
-        let _ = now;
         if let Some(p) = self.peers.get_mut(&id) {
+            let was = p.pka;
             p.pka = secs;
             p.timers.set_persistent_keepalive(secs);
-        }
-    }
-
-    /// Like `set_persistent_keepalive`, and sends the immediate keepalive of a 0→n change
-    /// while up (spec §7.2); needs the wall clock and RNG for a possible handshake.
-    pub fn set_persistent_keepalive_and_send(
-        &mut self,
-        id: PeerId,
-        secs: u16,
-        now: Instant,
-        wall: SystemTime,
-        rng: &mut impl rand_core::CryptoRngCore,
-    ) {
-        let was = self.peers.get(&id).map(|p| p.pka);
-        self.set_persistent_keepalive(id, secs, now);
-        if was == Some(0) && secs > 0 && self.sh.up {
-            if let Some(p) = self.peers.get_mut(&id) {
-                self.sh.send_keepalive(p, now, wall, rng);
+            if was == 0 && secs > 0 && self.sh.up {
+                self.sh.kick(id, now);
             }
         }
     }
@@ -809,33 +818,18 @@ impl Interface {
         }
     }
 
+    /// Enables timers. The keepalives of pka peers and the flush of staged packets need the
+    /// wall clock and an RNG, so they happen in the next `handle_timeout` (due at `now`).
     pub fn up(&mut self, now: Instant) {
+        if self.sh.up {
+            return;
+        }
         self.sh.up = true;
         for id in self.order.clone() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.enable();
-                if p.pka > 0 {
-                    p.timers.set_persistent_keepalive(p.pka);
-                    // The keepalive is sent from handle_timeout (it needs an RNG): arm it now.
-                    p.timers.any_authenticated_packet_traversal(now);
-                }
-            }
-        }
-        self.sh.events.shrink_to_fit();
-    }
-
-    /// `up` plus the immediate keepalives for pka peers and the flush of staged packets.
-    pub fn up_and_flush(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        rng: &mut impl rand_core::CryptoRngCore,
-    ) {
-        self.up(now);
-        for id in self.order.clone() {
-            if let Some(p) = self.peers.get_mut(&id) {
                 if p.pka > 0 || !p.staged.is_empty() {
-                    self.sh.send_keepalive(p, now, wall, rng);
+                    self.sh.kick(id, now);
                 }
             }
         }
@@ -852,6 +846,8 @@ impl Interface {
             }
         }
         self.sh.out.clear();
+        self.sh.kicks.clear();
+        self.sh.kick_at = None;
     }
 
     pub fn is_up(&self) -> bool {
@@ -880,7 +876,7 @@ impl Interface {
             return SendOutcome::Dropped(DropReason::NoRoute);
         };
         let Some(to) = p.endpoint else {
-            self.sh.events.push_back(Event::NoEndpoint { peer: id });
+            self.sh.event(Event::NoEndpoint { peer: id });
             return SendOutcome::Dropped(DropReason::NoEndpoint);
         };
         if p.staged.is_empty() && self.sh.up {
@@ -953,7 +949,7 @@ impl Interface {
     ) -> Option<RecvOutcome> {
         let check = self.sh.checker.check(now, buf, from);
         if check == MacCheck::BadMac1 {
-            self.sh.events.push_back(if initiation {
+            self.sh.event(if initiation {
                 Event::InvalidInitiationMac { from: from.ip() }
             } else {
                 Event::InvalidResponseMac { from: from.ip() }
@@ -965,7 +961,7 @@ impl Interface {
         }
         if check != MacCheck::Both {
             if let Some(reply) = self.sh.checker.create_reply(now, rng, buf, from) {
-                self.sh.events.push_back(Event::SendingCookie);
+                self.sh.event(Event::SendingCookie);
                 self.sh.queue(from, local, reply.to_vec(), 0..COOKIE_LEN);
             }
             return Some(RecvOutcome::Handled);
@@ -1024,7 +1020,7 @@ impl Interface {
         if replay || flood {
             return invalid(&mut self.sh);
         }
-        self.sh.events.push_back(Event::ReceivingInitiation {
+        self.sh.event(Event::ReceivingInitiation {
             peer: id,
             from: from.ip(),
         });
@@ -1062,7 +1058,7 @@ impl Interface {
         }
         p.last_sent_handshake = Some(now);
         p.tx_bytes += RESPONSE_LEN as u64;
-        self.sh.events.push_back(Event::SendingResponse {
+        self.sh.event(Event::SendingResponse {
             peer: id,
             ep: ep(p),
         });
@@ -1129,7 +1125,7 @@ impl Interface {
         for dead in p.sessions.install(Arc::new(k)) {
             self.sh.free_index(dead);
         }
-        self.sh.events.push_back(Event::ReceivingResponse {
+        self.sh.event(Event::ReceivingResponse {
             peer: p.id,
             from: from.ip(),
         });
@@ -1229,7 +1225,7 @@ impl Interface {
             self.sh.send_initiation(p, now, wall, &mut *rng, false);
         }
         if pt_len == 0 {
-            self.sh.events.push_back(Event::ReceivingKeepalive {
+            self.sh.event(Event::ReceivingKeepalive {
                 peer: p.id,
                 ep: ep(p),
             });
@@ -1238,14 +1234,14 @@ impl Interface {
         p.timers.data_received(now);
         let pt = &buf[DATA_HEADER_LEN..DATA_HEADER_LEN + pt_len];
         let Some((src, len)) = inner_src_len(pt) else {
-            self.sh.events.push_back(Event::NotIp {
+            self.sh.event(Event::NotIp {
                 peer: p.id,
                 ep: ep(p),
             });
             return RecvOutcome::Dropped(DropReason::BadPacket);
         };
         if self.aips.lookup(src) != Some(p.id) {
-            self.sh.events.push_back(Event::UnallowedSource {
+            self.sh.event(Event::UnallowedSource {
                 peer: p.id,
                 ep: ep(p),
             });
@@ -1261,6 +1257,14 @@ impl Interface {
         rng: &mut impl rand_core::CryptoRngCore,
     ) {
         self.sh.limiter.gc(now);
+        if self.sh.kick_at.is_some_and(|t| t <= now) {
+            self.sh.kick_at = None;
+            for id in std::mem::take(&mut self.sh.kicks) {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    self.sh.send_keepalive(p, now, wall, &mut *rng);
+                }
+            }
+        }
         for id in self.order.clone() {
             let Some(p) = self.peers.get_mut(&id) else {
                 continue;
@@ -1269,7 +1273,7 @@ impl Interface {
                 match kind {
                     TimerKind::RetransmitHandshake => {
                         if p.timers.handshake_attempts > MAX_TIMER_HANDSHAKES {
-                            self.sh.events.push_back(Event::HandshakeGaveUp {
+                            self.sh.event(Event::HandshakeGaveUp {
                                 peer: id,
                                 ep: ep(p),
                                 retries: MAX_TIMER_HANDSHAKES + 2,
@@ -1279,7 +1283,7 @@ impl Interface {
                             p.timers.schedule_zero_key_material(now);
                         } else {
                             p.timers.handshake_attempts += 1;
-                            self.sh.events.push_back(Event::HandshakeRetry {
+                            self.sh.event(Event::HandshakeRetry {
                                 peer: id,
                                 ep: ep(p),
                                 secs: REKEY_TIMEOUT.as_secs(),
@@ -1297,7 +1301,7 @@ impl Interface {
                         }
                     }
                     TimerKind::NewHandshake => {
-                        self.sh.events.push_back(Event::StoppedHearing {
+                        self.sh.event(Event::StoppedHearing {
                             peer: id,
                             ep: ep(p),
                             secs: (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT).as_secs(),
@@ -1306,7 +1310,7 @@ impl Interface {
                         self.sh.send_initiation(p, now, wall, &mut *rng, false);
                     }
                     TimerKind::ZeroKeyMaterial => {
-                        self.sh.events.push_back(Event::ZeroingKeys {
+                        self.sh.event(Event::ZeroingKeys {
                             peer: id,
                             ep: ep(p),
                         });
@@ -1326,6 +1330,7 @@ impl Interface {
         self.peers
             .values()
             .filter_map(|p| p.timers.next_deadline())
+            .chain(self.sh.kick_at)
             .min()
     }
 
