@@ -1376,3 +1376,135 @@ fn mask(addr: IpAddr, cidr: u8) -> IpAddr {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_texts_are_openbsd_r1_47() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let ep = Ep(Some(a));
+        let none = Ep(None);
+        let cases: Vec<(Event, &str)> = vec![
+            (Event::PeerCreated(3), "Peer 3 created"),
+            (Event::PeerDestroyed(3), "Peer 3 destroyed"),
+            (Event::UnableToSend, "Unable to send packet"),
+            (
+                Event::HandshakeRetry { peer: 3, ep, secs: 5, attempt: 2 },
+                "Handshake for peer 3 (192.0.2.1) did not complete after 5 seconds, retrying (try 2)",
+            ),
+            (
+                Event::HandshakeGaveUp { peer: 3, ep, retries: 20 },
+                "Handshake for peer 3 (192.0.2.1) did not complete after 20 retries, giving up",
+            ),
+            (
+                Event::StoppedHearing { peer: 3, ep, secs: 15 },
+                "Retrying handshake with peer 3 (192.0.2.1) because we stopped hearing back after 15 seconds",
+            ),
+            (Event::ZeroingKeys { peer: 3, ep }, "Zeroing out keys for peer 3 (192.0.2.1)"),
+            (
+                Event::SendingInitiation { peer: 3, ep: none },
+                "Sending handshake initiation to peer 3 (bad sa)",
+            ),
+            (
+                Event::SendingResponse { peer: 3, ep: Ep(Some(v6)) },
+                "Sending handshake response to peer 3 (2001:db8::1)",
+            ),
+            (Event::SendingCookie, "Sending cookie response for denied handshake message"),
+            (Event::InvalidInitiationMac { from: a }, "Invalid initiation MAC from 192.0.2.1"),
+            (Event::Ratelimited { from: a }, "Handshake ratelimited from 192.0.2.1"),
+            (Event::InvalidInitiation { from: a }, "Invalid handshake initiation from 192.0.2.1"),
+            (
+                Event::ReceivingInitiation { peer: 3, from: a },
+                "Receiving handshake initiation from peer 3 (192.0.2.1)",
+            ),
+            (Event::InvalidResponseMac { from: a }, "Invalid response MAC from 192.0.2.1"),
+            (Event::UnknownResponse { from: a }, "Unknown handshake response from 192.0.2.1"),
+            (Event::InvalidResponse { from: a }, "Invalid handshake response from 192.0.2.1"),
+            (
+                Event::ReceivingResponse { peer: 3, from: a },
+                "Receiving handshake response from peer 3 (192.0.2.1)",
+            ),
+            (Event::UnknownCookieIndex { from: a }, "Unknown cookie index from 192.0.2.1"),
+            (
+                Event::CookieDecryptFailed { from: a },
+                "Could not decrypt cookie response from 192.0.2.1",
+            ),
+            (Event::ReceivingCookie { from: a }, "Receiving cookie response from 192.0.2.1"),
+            (
+                Event::SendingKeepalive { peer: 3, ep },
+                "Sending keepalive packet to peer 3 (192.0.2.1)",
+            ),
+            (
+                Event::ReceivingKeepalive { peer: 3, ep },
+                "Receiving keepalive packet from peer 3 (192.0.2.1)",
+            ),
+            (
+                Event::NotIp { peer: 3, ep },
+                "Packet is neither IPv4 nor IPv6 from peer 3 (192.0.2.1)",
+            ),
+            (
+                Event::UnallowedSource { peer: 3, ep },
+                "Packet has unallowed source IP from peer 3 (192.0.2.1)",
+            ),
+            (
+                Event::DroppingHandshakePacket { from: a },
+                "Dropping handshakepacket from 192.0.2.1",
+            ),
+            (
+                Event::NoEndpoint { peer: 3 },
+                "No valid endpoint has been configured or discovered for peer 3",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn inner_headers() {
+        let mut v4 = [0u8; 24];
+        v4[0] = 0x45;
+        v4[2..4].copy_from_slice(&20u16.to_be_bytes());
+        v4[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        v4[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        assert_eq!(inner_dst(&v4), Some("10.0.0.2".parse().unwrap()));
+        assert_eq!(inner_src_len(&v4), Some(("10.0.0.1".parse().unwrap(), 20)));
+        v4[2..4].copy_from_slice(&25u16.to_be_bytes());
+        assert_eq!(inner_src_len(&v4), None, "length beyond the plaintext");
+        v4[2..4].copy_from_slice(&19u16.to_be_bytes());
+        assert_eq!(inner_src_len(&v4), None, "length below the header");
+        assert_eq!(inner_src_len(&v4[..19]), None);
+        let mut v6 = [0u8; 48];
+        v6[0] = 0x60;
+        v6[4..6].copy_from_slice(&8u16.to_be_bytes());
+        v6[8] = 0xfe;
+        assert_eq!(inner_src_len(&v6).map(|x| x.1), Some(48));
+        v6[5] = 9;
+        assert_eq!(inner_src_len(&v6), None);
+        assert_eq!(inner_dst(&[0x70; 40]), None);
+        assert_eq!(inner_dst(&[]), None);
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(
+            mask("10.1.2.3".parse().unwrap(), 8),
+            "10.0.0.0".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            mask("10.1.2.3".parse().unwrap(), 0),
+            "0.0.0.0".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            mask("2001:db8::1".parse().unwrap(), 32),
+            "2001:db8::".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            mask("2001:db8::1".parse().unwrap(), 128),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+    }
+}
