@@ -400,3 +400,79 @@ fn down_clears_sessions_but_keeps_config() {
     let (o, _) = p.send(true, b"y");
     assert_eq!(o, SendOutcome::Staged, "no session after down");
 }
+
+#[test]
+fn config_rules() {
+    let mut p = Pair::new(11, true, true);
+    let now = p.now;
+    let a = &mut p.a.iface;
+    // Duplicate key / id.
+    let pb = a.peer_info(2).unwrap().public;
+    assert_eq!(
+        a.add_peer(3, &pb, now),
+        Err(wgif::proto::ConfigError::Exists)
+    );
+    // A prefix moves to the peer that adds it last; a duplicate is a no-op.
+    a.add_peer(3, &[9u8; 32], now).unwrap();
+    let net: IpAddr = "10.0.0.2".parse().unwrap();
+    a.add_aip(3, net, 32).unwrap();
+    assert!(a.peer_info(2).unwrap().aips.is_empty());
+    assert_eq!(a.peer_info(3).unwrap().aips, vec![(net, 32)]);
+    a.add_aip(3, net, 32).unwrap();
+    assert_eq!(a.peer_info(3).unwrap().aips.len(), 1);
+    assert_eq!(
+        a.add_aip(3, net, 33),
+        Err(wgif::proto::ConfigError::BadCidr)
+    );
+    // Kept unmasked for SIOCGWG, newest first.
+    let v6: IpAddr = "2001:db8::1".parse().unwrap();
+    a.add_aip(3, v6, 64).unwrap();
+    assert_eq!(a.peer_info(3).unwrap().aips, vec![(v6, 64), (net, 32)]);
+    a.replace_aips(3);
+    assert!(a.peer_info(3).unwrap().aips.is_empty());
+    a.set_description(3, &"é".repeat(40));
+    assert!(a.peer_info(3).unwrap().description.len() <= 63);
+    a.set_psk(3, Some(&[1; 32]));
+    assert!(a.peer_info(3).unwrap().has_psk);
+    a.set_psk(3, Some(&[0; 32]));
+    assert!(!a.peer_info(3).unwrap().has_psk);
+    assert_eq!(a.peer_ids(), vec![2, 3]);
+    // Setting a private key whose public key is a peer's removes that peer.
+    let mut k = [0u8; 32];
+    p.rng.fill_bytes(&mut k);
+    let pubk = PrivateKey::from_bytes(&k).public_key();
+    let a = &mut p.a.iface;
+    a.add_peer(4, &pubk, now).unwrap();
+    assert_eq!(a.set_private_key(Some(&k), now), Some(4));
+    assert_eq!(a.public_key(), Some(pubk));
+    assert_eq!(a.peer_by_public(&pubk), None);
+    assert_eq!(a.set_private_key(Some(&k), now), None, "same key: no-op");
+    assert_eq!(
+        a.private_key(),
+        Some(*PrivateKey::from_bytes(&k).as_bytes())
+    );
+    a.set_private_key(None, now);
+    assert_eq!(a.public_key(), None);
+    a.remove_all_peers();
+    assert!(a.peer_ids().is_empty());
+    let ev: Vec<String> = std::iter::from_fn(|| a.poll_event())
+        .map(|e| e.to_string())
+        .collect();
+    assert!(ev.contains(&"Peer 4 destroyed".to_string()));
+    assert!(ev.contains(&"Peer 3 created".to_string()));
+}
+
+#[test]
+fn new_private_key_forces_a_new_handshake() {
+    let mut p = Pair::new(12, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let (o, _) = p.send(true, b"y");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    // A new identity invalidates current/next sessions (SIOCSWG semantics).
+    let mut k = [0u8; 32];
+    p.rng.fill_bytes(&mut k);
+    p.a.iface.set_private_key(Some(&k), p.now);
+    let (o, _) = p.send(true, b"z");
+    assert_eq!(o, SendOutcome::Staged);
+}

@@ -348,3 +348,34 @@ fn rate_limit_engages_past_the_burst() {
         .events(false)
         .contains(&"Handshake ratelimited from 127.0.0.1".to_string()));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+        #[test]
+        fn decapsulate_never_panics(kind in 0u8..6, body in proptest::collection::vec(any::<u8>(), 0..200), load: bool) {
+            let mut n = Net::new(99);
+            let mut d = body;
+            if d.len() >= 4 {
+                d[0] = kind;
+                d[1] = 0;
+                d[2] = 0;
+                d[3] = 0;
+            }
+            let o = n.deliver(false, d, load);
+            prop_assert!(!matches!(o, RecvOutcome::Tun(_)));
+        }
+
+        #[test]
+        fn encapsulate_never_panics(body in proptest::collection::vec(any::<u8>(), 0..120), len in 0usize..120) {
+            let mut n = Net::new(98);
+            let mut buf = body;
+            let (now, wall) = (n.now, n.wall);
+            let mut rng = n.rng.clone();
+            let _ = n.a.encapsulate(now, wall, &mut rng, &mut buf, len);
+        }
+    }
+}
