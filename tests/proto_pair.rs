@@ -476,3 +476,44 @@ fn new_private_key_forces_a_new_handshake() {
     let (o, _) = p.send(true, b"z");
     assert_eq!(o, SendOutcome::Staged);
 }
+
+#[test]
+fn unanswered_handshake_sends_20_initiations_then_gives_up() {
+    let mut p = Pair::new(13, true, false);
+    let (o, _) = p.send(true, b"lost");
+    assert_eq!(o, SendOutcome::Staged);
+    let mut inits = p.drain(true).len();
+    for _ in 0..100 {
+        let Some(t) = p.a.iface.poll_timeout() else {
+            break;
+        };
+        if t > p.now {
+            p.advance(t - p.now);
+        }
+        let (now, wall) = (p.now, p.wall);
+        p.a.iface.handle_timeout(now, wall, &mut p.rng);
+        inits += p.drain(true).iter().filter(|d| d.len() == 148).count();
+        if p.a.events.iter().any(|e| e.contains("giving up")) {
+            break;
+        }
+    }
+    assert_eq!(inits, 20);
+    assert!(p.a.events.contains(
+        &"Handshake for peer 2 (127.0.0.2) did not complete after 20 retries, giving up"
+            .to_string()
+    ));
+    assert!(p.a.events.contains(
+        &"Handshake for peer 2 (127.0.0.2) did not complete after 5 seconds, retrying (try 20)"
+            .to_string()
+    ));
+    // Key material is zeroed 540 s later.
+    let t = p.a.iface.poll_timeout().unwrap();
+    p.advance(t - p.now);
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    p.drain(true);
+    assert!(p
+        .a
+        .events
+        .contains(&"Zeroing out keys for peer 2 (127.0.0.2)".to_string()));
+}

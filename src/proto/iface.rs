@@ -684,6 +684,8 @@ impl Interface {
         let mut p = Peer::new(id, *public, self.sh.private.as_ref());
         if self.sh.up {
             p.timers.enable();
+        } else {
+            p.timers.disable();
         }
         self.peers.insert(id, p);
         self.order.push(id);
