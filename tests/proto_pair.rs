@@ -517,3 +517,55 @@ fn unanswered_handshake_sends_20_initiations_then_gives_up() {
         .events
         .contains(&"Zeroing out keys for peer 2 (127.0.0.2)".to_string()));
 }
+
+#[test]
+fn endpoint_roams_and_source_address_sticks() {
+    let mut p = Pair::new(14, true, true);
+    p.send(true, b"x");
+    p.pump();
+    // A moves: its next data comes from a new address, received on B's 127.0.0.2.
+    let (o, mut d) = p.send(true, b"moved");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    let roamed: SocketAddr = "127.0.0.9:4000".parse().unwrap();
+    let local: IpAddr = "127.0.0.2".parse().unwrap();
+    let o = p.b.iface.decapsulate(
+        p.now,
+        p.wall,
+        &mut p.rng,
+        roamed,
+        Some(local),
+        &mut d,
+        false,
+    );
+    assert!(matches!(o, RecvOutcome::Tun(_)));
+    assert_eq!(p.b.iface.peer_info(1).unwrap().endpoint, Some(roamed));
+    let (o, _) = p.send(false, b"reply");
+    assert_eq!(
+        o,
+        SendOutcome::Send {
+            to: roamed,
+            src: Some(local),
+            range: o_range(&o)
+        }
+    );
+    // A forged packet from elsewhere does not move the endpoint.
+    let mut junk = vec![4u8, 0, 0, 0];
+    junk.extend_from_slice(&[0u8; 60]);
+    let elsewhere: SocketAddr = "127.0.0.66:1".parse().unwrap();
+    let o =
+        p.b.iface
+            .decapsulate(p.now, p.wall, &mut p.rng, elsewhere, None, &mut junk, false);
+    assert!(matches!(o, RecvOutcome::Dropped(_)));
+    assert_eq!(p.b.iface.peer_info(1).unwrap().endpoint, Some(roamed));
+    // Forgetting cached source addresses.
+    p.b.iface.clear_src_cache();
+    let (o, _) = p.send(false, b"again");
+    assert!(matches!(o, SendOutcome::Send { src: None, .. }));
+}
+
+fn o_range(o: &SendOutcome) -> std::ops::Range<usize> {
+    match o {
+        SendOutcome::Send { range, .. } => range.clone(),
+        _ => 0..0,
+    }
+}

@@ -2,10 +2,22 @@
 //! configuration, the data path (encapsulate/decapsulate in place), handshake processing,
 //! timers, queued output (`poll_transmit`) and debug events (`poll_event`).
 //!
-//! Deviations from the contract, all additive: `set_mtu` (padding needs the tunnel MTU,
-//! default 1420); `encapsulate_batch` takes `PacketBuf { buf, len, outcome }`; `Event` also has
-//! `UnableToSend` and `DroppingHandshakePacket` for the driver to construct (proto never emits
-//! them, their causes are IO).
+//! Deviations from the contract (the shape is kept; all but the first are additions):
+//! - `up(now)` and `set_persistent_keepalive` (0→n while up) cannot send at once, since
+//!   sending may need the wall clock and an RNG for a handshake: they make `poll_timeout`
+//!   return `now`, and the next `handle_timeout` sends the keepalives / flushes staged packets.
+//! - `set_mtu(mtu)`: padding (spec §6.3) needs the tunnel MTU; default 1420.
+//! - `encapsulate_batch` takes `PacketBuf { buf, len, outcome }` and stores each outcome.
+//! - `DropReason` says why a packet was dropped; `Ep` renders an endpoint as OpenBSD does
+//!   (address only, `bad sa` when unset); `ConfigError::NoSuchPeer` for `add_aip` on an
+//!   unknown id; `is_up()`.
+//! - `Event::UnableToSend` and `Event::DroppingHandshakePacket` exist for the driver to
+//!   construct (their causes are IO); proto never emits them.
+//! - At most `MAX_QUEUED_EVENTS` undrained events are kept (oldest dropped).
+//!
+//! Data path: the fast path of `encapsulate` and the data branch of `decapsulate` work in
+//! the caller's buffer and allocate nothing; staged packets (bounded, 128 per peer) and
+//! handshake/keepalive messages own small buffers.
 
 use super::allowedips::AllowedIps;
 use super::consts::*;
@@ -1382,6 +1394,13 @@ fn mask(addr: IpAddr, cidr: u8) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interface_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Interface>();
+        send::<Event>();
+    }
 
     #[test]
     fn event_texts_are_openbsd_r1_47() {
