@@ -569,3 +569,18 @@ fn o_range(o: &SendOutcome) -> std::ops::Range<usize> {
         _ => 0..0,
     }
 }
+
+#[test]
+fn pka_without_endpoint_logs_bad_sa_like_openbsd() {
+    let mut p = Pair::new(15, false, false);
+    p.a.iface.set_persistent_keepalive(2, 10, p.now);
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    assert!(p.drain(true).is_empty());
+    assert!(p
+        .a
+        .events
+        .contains(&"Sending handshake initiation to peer 2 (bad sa)".to_string()));
+    assert!(p.a.events.contains(&"Unable to send packet".to_string()));
+    assert_eq!(p.a.iface.peer_info(2).unwrap().tx_bytes, 0);
+}

@@ -11,8 +11,9 @@
 //! - `DropReason` says why a packet was dropped; `Ep` renders an endpoint as OpenBSD does
 //!   (address only, `bad sa` when unset); `ConfigError::NoSuchPeer` for `add_aip` on an
 //!   unknown id; `is_up()`.
-//! - `Event::UnableToSend` and `Event::DroppingHandshakePacket` exist for the driver to
-//!   construct (their causes are IO); proto never emits them.
+//! - `Event::DroppingHandshakePacket` exists for the driver to construct (its cause, a full
+//!   handshake queue, is the driver's); `Event::UnableToSend` is emitted by proto when a
+//!   handshake/keepalive has no endpoint, and the driver may emit it on a failed send.
 //! - At most `MAX_QUEUED_EVENTS` undrained events are kept (oldest dropped).
 //!
 //! Data path: the fast path of `encapsulate` and the data branch of `decapsulate` work in
@@ -444,17 +445,12 @@ impl Shared {
         if p.handshake_recently_sent(now) || !self.up {
             return;
         }
-        let (Some(private), Some(public)) = (self.private.as_ref(), self.public) else {
-            return;
-        };
-        let Some(to) = p.endpoint else {
-            self.event(Event::NoEndpoint { peer: p.id });
+        let Some(public) = self.public else {
             return;
         };
         if let Some(old) = p.initiation.take() {
             self.index.remove(old.local_index);
         }
-        let _ = private;
         let idx = self.index.insert(
             &mut *rng,
             IndexEntry {
@@ -474,12 +470,19 @@ impl Shared {
         p.cookie.add_macs(now, &mut msg);
         p.initiation = Some(st);
         p.last_sent_handshake = Some(now);
-        p.tx_bytes += INITIATION_LEN as u64;
         self.event(Event::SendingInitiation {
             peer: p.id,
             ep: ep(p),
         });
-        self.queue(to, p.src, msg.to_vec(), 0..INITIATION_LEN);
+        // Without an endpoint OpenBSD still runs the handshake timers and logs the failed
+        // send ("... (bad sa)", "Unable to send packet"), retrying every 5 s.
+        match p.endpoint {
+            Some(to) => {
+                p.tx_bytes += INITIATION_LEN as u64;
+                self.queue(to, p.src, msg.to_vec(), 0..INITIATION_LEN);
+            }
+            None => self.event(Event::UnableToSend),
+        }
         p.timers.any_authenticated_packet_sent();
         p.timers.any_authenticated_packet_traversal(now);
         p.timers.handshake_initiated(now, &mut *rng);
@@ -539,6 +542,9 @@ impl Shared {
             return;
         }
         let Some(to) = p.endpoint else {
+            if !p.staged.is_empty() || keepalive_if_empty {
+                self.send_initiation(p, now, wall, rng, false);
+            }
             return;
         };
         if p.staged.is_empty() {
@@ -572,9 +578,6 @@ impl Shared {
         if !p.staged.is_empty() {
             return self.send_staged(p, now, wall, rng, false);
         }
-        let Some(to) = p.endpoint else {
-            return;
-        };
         let mut buf = vec![0u8; DATA_MIN_LEN];
         match self.seal(p, now, &mut buf, 0) {
             Some((k, n)) => {
@@ -582,7 +585,10 @@ impl Shared {
                     peer: p.id,
                     ep: ep(p),
                 });
-                self.queue(to, p.src, buf, 0..n);
+                match p.endpoint {
+                    Some(to) => self.queue(to, p.src, buf, 0..n),
+                    None => self.event(Event::UnableToSend),
+                }
                 self.after_data_sent(p, &k, n, true, now, wall, rng);
             }
             None => self.send_initiation(p, now, wall, rng, false),
