@@ -37,6 +37,8 @@ use super::{PeerId, HEADROOM, TAILROOM};
 /// Undrained debug events kept at most (the oldest is dropped), so a driver that only
 /// drains them while `debug` is set cannot grow memory without bound.
 pub const MAX_QUEUED_EVENTS: usize = 1024;
+/// Undrained datagrams kept at most (newer ones are dropped, as a full socket buffer would).
+pub const MAX_QUEUED_TRANSMITS: usize = 4096;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -404,6 +406,9 @@ fn inner_src_len(pkt: &[u8]) -> Option<(IpAddr, usize)> {
 
 impl Shared {
     fn queue(&mut self, to: SocketAddr, src: Option<IpAddr>, data: Vec<u8>, range: Range<usize>) {
+        if self.out.len() >= MAX_QUEUED_TRANSMITS {
+            return;
+        }
         self.out.push_back(Outgoing {
             to,
             src,
