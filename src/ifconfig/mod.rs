@@ -30,7 +30,6 @@ pub fn progname(argv0: Option<&str>, default: &str) -> String {
         .to_string()
 }
 
-
 /// Entry point of `wgifconfig` until wgd's client is merged; returns the exit status.
 pub fn main() -> i32 {
     eprintln!("wgifconfig: not built yet");
