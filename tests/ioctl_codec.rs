@@ -1,0 +1,396 @@
+//! The wg_data_io codec against golden buffers built field by field from the spec's
+//! offset tables (tests/golden/make_goldens.py), plus truncation, lying counts,
+//! random mutation and round-trip properties.
+
+use proptest::prelude::*;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use wgif::ioctl::codec::{self, DecodeError, Dir};
+use wgif::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec};
+
+fn golden(name: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn k(f: impl Fn(u8) -> u8) -> Key {
+    let mut b = [0u8; 32];
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = f(i as u8);
+    }
+    Key(b)
+}
+
+fn v6() -> Ipv6Addr {
+    "2001:db8::1".parse().unwrap()
+}
+
+fn two_peers_model() -> InterfaceIo {
+    InterfaceIo {
+        public: Some(k(|i| i + 1)),
+        private: Some(k(|i| i + 101)),
+        port: Some(7111),
+        rtable: None,
+        replace_peers: false,
+        peers: vec![
+            PeerIo {
+                protocol_version: 1,
+                public: Some(k(|i| 0xA0 + i % 16)),
+                psk: Some(Key([0x55; 32])),
+                pka: Some(25),
+                endpoint: Some("127.0.0.1:7222".parse().unwrap()),
+                tx_bytes: 15640,
+                rx_bytes: 22904,
+                last_handshake: Timespec {
+                    sec: 1_700_000_000,
+                    nsec: 5,
+                },
+                aips: vec![
+                    AipIo {
+                        addr: IpAddr::V4(Ipv4Addr::new(192, 168, 5, 2)),
+                        cidr: 32,
+                    },
+                    AipIo {
+                        addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)),
+                        cidr: 8,
+                    },
+                ],
+                ..PeerIo::default()
+            },
+            PeerIo {
+                protocol_version: 1,
+                public: Some(k(|i| 0x10 * (i % 8) + 1)),
+                endpoint: Some(SocketAddr::V6(SocketAddrV6::new(v6(), 51820, 0, 0))),
+                aips: vec![AipIo {
+                    addr: IpAddr::V6(v6()),
+                    cidr: 128,
+                }],
+                ..PeerIo::default()
+            },
+        ],
+    }
+}
+
+fn check_golden(name: &str, dir: Dir, expected: InterfaceIo) {
+    let bytes = golden(name);
+    let model = codec::decode(&bytes, dir).unwrap();
+    assert_eq!(model, expected, "{name} decodes to the hand-written model");
+    assert_eq!(codec::needed_size(&model), bytes.len());
+    assert_eq!(
+        &codec::encode(&model, dir)[..],
+        &bytes[..],
+        "{name} re-encodes byte for byte"
+    );
+}
+
+#[test]
+fn golden_no_peers() {
+    check_golden(
+        "no_peers.bin",
+        Dir::Get,
+        InterfaceIo {
+            public: Some(k(|i| i + 1)),
+            private: Some(k(|i| i + 101)),
+            port: Some(7111),
+            ..InterfaceIo::default()
+        },
+    );
+}
+
+#[test]
+fn golden_unprivileged_view() {
+    let expected = InterfaceIo {
+        port: Some(51820),
+        rtable: Some(3),
+        ..InterfaceIo::default()
+    };
+    check_golden("unprivileged.bin", Dir::Get, expected.clone());
+    // The server's unprivileged reply to a full model is exactly this header.
+    let mut full = two_peers_model();
+    full.port = Some(51820);
+    full.rtable = Some(3);
+    let (size, data) = codec::get_reply(&full, 1 << 20, true);
+    assert_eq!(size, 80);
+    assert_eq!(&data.unwrap()[..], &golden("unprivileged.bin")[..]);
+}
+
+#[test]
+fn golden_two_peers_three_aips_is_568_bytes() {
+    assert_eq!(golden("two_peers.bin").len(), 568);
+    check_golden("two_peers.bin", Dir::Get, two_peers_model());
+}
+
+#[test]
+fn golden_description_set_form() {
+    check_golden(
+        "description.bin",
+        Dir::Set,
+        InterfaceIo {
+            replace_peers: true,
+            peers: vec![PeerIo {
+                protocol_version: 0,
+                public: Some(k(|i| 0xA0 + i % 16)),
+                replace_aips: true,
+                description: Some("office gateway".into()),
+                aips: vec![AipIo {
+                    addr: IpAddr::V6(v6()),
+                    cidr: 64,
+                }],
+                ..PeerIo::default()
+            }],
+            ..InterfaceIo::default()
+        },
+    );
+}
+
+#[test]
+fn size_query_writes_nothing() {
+    let m = two_peers_model();
+    for cap in [0u64, 80, 567] {
+        let (size, data) = codec::get_reply(&m, cap, false);
+        assert_eq!(size, 568);
+        assert!(data.is_none());
+    }
+    let (size, data) = codec::get_reply(&m, 568, false);
+    assert_eq!((size, data.unwrap().len()), (568, 568));
+    let (size, data) = codec::get_reply(&m, 79, true);
+    assert_eq!((size, data.is_none()), (80, true));
+}
+
+#[test]
+fn every_truncation_is_rejected() {
+    for name in ["no_peers.bin", "two_peers.bin", "description.bin"] {
+        let b = golden(name);
+        for cut in 0..b.len() {
+            assert!(
+                codec::decode(&b[..cut], Dir::Get).is_err(),
+                "{name} cut at {cut}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lying_counts_and_trailing_bytes() {
+    let mut b = golden("two_peers.bin");
+    b[72] = 3; // i_peers_count 3, room for 2
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::LyingCount {
+            what: "i_peers_count",
+            ..
+        })
+    ));
+    let mut b = golden("two_peers.bin");
+    b[72..80].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::LyingCount { .. })
+    ));
+    let mut b = golden("two_peers.bin");
+    b[80 + 200..80 + 208].copy_from_slice(&(1u64 << 40).to_le_bytes()); // p_aips_count
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::LyingCount {
+            what: "p_aips_count",
+            ..
+        })
+    ));
+    let mut b = golden("two_peers.bin");
+    b[72] = 1; // one peer: the second peer's bytes are left over
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::TrailingBytes { .. })
+    ));
+    let mut b = golden("no_peers.bin");
+    b.push(0);
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::TrailingBytes { at: 80, len: 81 })
+    ));
+}
+
+#[test]
+fn bad_family_cidr_and_flags() {
+    let aip0 = 80 + 208;
+    let mut b = golden("two_peers.bin");
+    b[aip0] = 10; // Linux's AF_INET6 is not OpenBSD's
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::UnknownFamily { family: 10, .. })
+    ));
+    let mut b = golden("two_peers.bin");
+    b[aip0 + 4] = 33;
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::BadCidr { cidr: 33, .. })
+    ));
+    let mut b = golden("two_peers.bin");
+    b[aip0 + 4..aip0 + 8].copy_from_slice(&(-1i32).to_le_bytes());
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::BadCidr { cidr: -1, .. })
+    ));
+    let mut b = golden("two_peers.bin");
+    b[80 + 77] = 99; // endpoint family
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::UnknownFamily {
+            what: "endpoint",
+            ..
+        })
+    ));
+    let mut b = golden("two_peers.bin");
+    b[80 + 1] = 1; // p_flags bit 8
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::UnknownFlags { .. })
+    ));
+    let mut b = golden("no_peers.bin");
+    b[0] = 0x20;
+    assert!(matches!(
+        codec::decode(&b, Dir::Get),
+        Err(DecodeError::UnknownFlags { .. })
+    ));
+}
+
+#[test]
+fn one_million_aips_are_accepted() {
+    let n = 1_000_000usize;
+    let aips = (0..n)
+        .map(|i| AipIo {
+            addr: IpAddr::V4(Ipv4Addr::from(i as u32)),
+            cidr: 32,
+        })
+        .collect();
+    let m = InterfaceIo {
+        peers: vec![PeerIo {
+            public: Some(Key([7; 32])),
+            aips,
+            ..PeerIo::default()
+        }],
+        ..InterfaceIo::default()
+    };
+    let b = codec::encode(&m, Dir::Set);
+    assert_eq!(b.len(), 80 + 208 + 24 * n);
+    assert_eq!(codec::decode(&b, Dir::Set).unwrap(), m);
+}
+
+fn arb_key() -> impl Strategy<Value = Key> {
+    any::<[u8; 32]>().prop_map(Key)
+}
+
+fn arb_aip() -> impl Strategy<Value = AipIo> {
+    prop_oneof![
+        (any::<u32>(), 0u8..=32).prop_map(|(a, c)| AipIo {
+            addr: IpAddr::V4(Ipv4Addr::from(a)),
+            cidr: c
+        }),
+        (any::<u128>(), 0u8..=128).prop_map(|(a, c)| AipIo {
+            addr: IpAddr::V6(Ipv6Addr::from(a)),
+            cidr: c
+        }),
+    ]
+}
+
+fn arb_endpoint() -> impl Strategy<Value = SocketAddr> {
+    prop_oneof![
+        (any::<u32>(), any::<u16>()).prop_map(|(a, p)| SocketAddr::from((Ipv4Addr::from(a), p))),
+        (any::<u128>(), any::<u16>(), any::<u32>(), any::<u32>())
+            .prop_map(|(a, p, f, s)| SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(a), p, f, s))),
+    ]
+}
+
+fn arb_peer() -> impl Strategy<Value = PeerIo> {
+    (
+        (
+            0i32..3,
+            proptest::option::of(arb_key()),
+            proptest::option::of(arb_key()),
+            proptest::option::of(any::<u16>()),
+        ),
+        (
+            proptest::option::of(arb_endpoint()),
+            any::<(bool, bool, bool)>(),
+            proptest::option::of("[a-z ]{0,63}"),
+        ),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<(i64, i64)>(),
+            proptest::collection::vec(arb_aip(), 0..5),
+        ),
+    )
+        .prop_map(
+            |(
+                (v, public, psk, pka),
+                (endpoint, (r, rm, up), description),
+                (tx, rx, (s, ns), aips),
+            )| PeerIo {
+                protocol_version: v,
+                public,
+                psk,
+                pka,
+                endpoint,
+                replace_aips: r,
+                remove: rm,
+                update_only: up,
+                description,
+                tx_bytes: tx,
+                rx_bytes: rx,
+                last_handshake: Timespec { sec: s, nsec: ns },
+                aips,
+            },
+        )
+}
+
+fn arb_model() -> impl Strategy<Value = InterfaceIo> {
+    (
+        proptest::option::of(arb_key()),
+        proptest::option::of(arb_key()),
+        proptest::option::of(any::<u16>()),
+        proptest::option::of(0i32..=255),
+        any::<bool>(),
+        proptest::collection::vec(arb_peer(), 0..4),
+    )
+        .prop_map(
+            |(public, private, port, rtable, replace_peers, peers)| InterfaceIo {
+                public,
+                private,
+                port,
+                rtable,
+                replace_peers,
+                peers,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn round_trip_set(m in arb_model()) {
+        let b = codec::encode(&m, Dir::Set);
+        prop_assert_eq!(b.len(), codec::needed_size(&m));
+        prop_assert_eq!(codec::decode(&b, Dir::Set).unwrap(), m);
+    }
+
+    #[test]
+    fn mutations_never_panic(m in arb_model(), edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
+        let mut b = codec::encode(&m, Dir::Get).to_vec();
+        for (at, v) in edits {
+            let n = b.len();
+            b[at % n] = v;
+        }
+        let n = b.len();
+        b.truncate(n - cut % 8.min(n));
+        let _ = codec::decode(&b, Dir::Get);
+        let _ = codec::decode(&b, Dir::Set);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..700)) {
+        let _ = codec::decode(&b, Dir::Set);
+    }
+}
