@@ -644,3 +644,16 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn bad_argument_is_named_even_when_wgd_is_stopped() {
+    let mut f = Fake::root();
+    f.down = true;
+    let o = go(&mut f, "wg0 wgport 70000");
+    assert_eq!(
+        (o.code, o.err.as_str()),
+        (1, "wgifconfig: wgport: 70000, too large\n")
+    );
+    let o = go(&mut f, "wg0 wgport 7");
+    assert_eq!(o.err, format!("wgifconfig: {NOT_RUNNING}\n"));
+}
