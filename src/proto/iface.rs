@@ -1,0 +1,1373 @@
+//! The sans-IO interface engine the driver drives (contract: CONTRACT-proto-iface.md):
+//! configuration, the data path (encapsulate/decapsulate in place), handshake processing,
+//! timers, queued output (`poll_transmit`) and debug events (`poll_event`).
+//!
+//! Deviations from the contract, all additive: `set_mtu` (padding needs the tunnel MTU,
+//! default 1420); `encapsulate_batch` takes `PacketBuf { buf, len, outcome }`; `Event` also has
+//! `UnableToSend` and `DroppingHandshakePacket` for the driver to construct (proto never emits
+//! them, their causes are IO).
+
+use super::allowedips::AllowedIps;
+use super::consts::*;
+use super::cookie::{CookieChecker, MacCheck};
+use super::crypto::{PrivateKey, Secret32};
+use super::index::IndexTable;
+use super::keypair::Keypair;
+use super::noise;
+use super::peer::Peer;
+use super::ratelimit::RateLimiter;
+use super::tai64n::Tai64N;
+use super::timers::TimerKind;
+use super::wire::{self, CookieReply, Initiation, Kind, Response};
+use super::{PeerId, HEADROOM, TAILROOM};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// Configuration errors (SIOCSWG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigError {
+    TooManyPeers,
+    Exists,
+    BadCidr,
+    NoSuchPeer,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigError::TooManyPeers => "too many peers",
+            ConfigError::Exists => "peer exists",
+            ConfigError::BadCidr => "bad cidr",
+            ConfigError::NoSuchPeer => "no such peer",
+        })
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why a packet was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Outbound: no allowed-IP matches the destination (ENETUNREACH).
+    NoRoute,
+    /// Outbound: the peer has no endpoint (EDESTADDRREQ).
+    NoEndpoint,
+    /// Not an IPv4/IPv6 packet, or its header is short/inconsistent.
+    BadPacket,
+    /// Buffer lacks HEADROOM/TAILROOM.
+    BufferTooSmall,
+    /// Inbound: not one of the four messages (wrong length or type word).
+    Malformed,
+    /// Inbound: MAC, AEAD, Noise, replay, unknown index or key.
+    Invalid,
+    /// Handshake refused by the rate limiter, or answered with a cookie reply.
+    RateLimited,
+    /// Inbound: inner source not allowed for the decrypting peer.
+    UnallowedSource,
+    /// No private key configured.
+    NoIdentity,
+}
+
+/// Result of `encapsulate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    Send {
+        to: SocketAddr,
+        src: Option<IpAddr>,
+        range: Range<usize>,
+    },
+    Staged,
+    Dropped(DropReason),
+}
+
+/// Result of `decapsulate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecvOutcome {
+    Tun(Range<usize>),
+    Handled,
+    Dropped(DropReason),
+}
+
+/// A queued datagram copied out by `poll_transmit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: SocketAddr,
+    pub src: Option<IpAddr>,
+    pub len: usize,
+}
+
+/// One buffer of `encapsulate_batch`.
+pub struct PacketBuf<'a> {
+    pub buf: &'a mut [u8],
+    pub len: usize,
+    pub outcome: Option<SendOutcome>,
+}
+
+/// Snapshot of a peer for SIOCGWG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub id: PeerId,
+    pub public: [u8; 32],
+    pub has_psk: bool,
+    pub pka: u16,
+    pub endpoint: Option<SocketAddr>,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub last_handshake: Option<SystemTime>,
+    pub description: String,
+    pub aips: Vec<(IpAddr, u8)>,
+}
+
+/// The endpoint text of OpenBSD's sockaddr_ntop: address without port, "bad sa" if unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ep(pub Option<IpAddr>);
+
+impl fmt::Display for Ep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("bad sa"),
+        }
+    }
+}
+
+/// One variant per OpenBSD r1.47 debug message (openbsd-wg-interface spec §5.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    PeerCreated(PeerId),
+    PeerDestroyed(PeerId),
+    UnableToSend,
+    HandshakeRetry {
+        peer: PeerId,
+        ep: Ep,
+        secs: u64,
+        attempt: u32,
+    },
+    HandshakeGaveUp {
+        peer: PeerId,
+        ep: Ep,
+        retries: u32,
+    },
+    StoppedHearing {
+        peer: PeerId,
+        ep: Ep,
+        secs: u64,
+    },
+    ZeroingKeys {
+        peer: PeerId,
+        ep: Ep,
+    },
+    SendingInitiation {
+        peer: PeerId,
+        ep: Ep,
+    },
+    SendingResponse {
+        peer: PeerId,
+        ep: Ep,
+    },
+    SendingCookie,
+    InvalidInitiationMac {
+        from: IpAddr,
+    },
+    Ratelimited {
+        from: IpAddr,
+    },
+    InvalidInitiation {
+        from: IpAddr,
+    },
+    ReceivingInitiation {
+        peer: PeerId,
+        from: IpAddr,
+    },
+    InvalidResponseMac {
+        from: IpAddr,
+    },
+    UnknownResponse {
+        from: IpAddr,
+    },
+    InvalidResponse {
+        from: IpAddr,
+    },
+    ReceivingResponse {
+        peer: PeerId,
+        from: IpAddr,
+    },
+    UnknownCookieIndex {
+        from: IpAddr,
+    },
+    CookieDecryptFailed {
+        from: IpAddr,
+    },
+    ReceivingCookie {
+        from: IpAddr,
+    },
+    SendingKeepalive {
+        peer: PeerId,
+        ep: Ep,
+    },
+    ReceivingKeepalive {
+        peer: PeerId,
+        ep: Ep,
+    },
+    NotIp {
+        peer: PeerId,
+        ep: Ep,
+    },
+    UnallowedSource {
+        peer: PeerId,
+        ep: Ep,
+    },
+    DroppingHandshakePacket {
+        from: IpAddr,
+    },
+    NoEndpoint {
+        peer: PeerId,
+    },
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Event::*;
+        match self {
+            PeerCreated(p) => write!(f, "Peer {p} created"),
+            PeerDestroyed(p) => write!(f, "Peer {p} destroyed"),
+            UnableToSend => write!(f, "Unable to send packet"),
+            HandshakeRetry { peer, ep, secs, attempt } => write!(
+                f,
+                "Handshake for peer {peer} ({ep}) did not complete after {secs} seconds, retrying (try {attempt})"
+            ),
+            HandshakeGaveUp { peer, ep, retries } => write!(
+                f,
+                "Handshake for peer {peer} ({ep}) did not complete after {retries} retries, giving up"
+            ),
+            StoppedHearing { peer, ep, secs } => write!(
+                f,
+                "Retrying handshake with peer {peer} ({ep}) because we stopped hearing back after {secs} seconds"
+            ),
+            ZeroingKeys { peer, ep } => write!(f, "Zeroing out keys for peer {peer} ({ep})"),
+            SendingInitiation { peer, ep } => {
+                write!(f, "Sending handshake initiation to peer {peer} ({ep})")
+            }
+            SendingResponse { peer, ep } => {
+                write!(f, "Sending handshake response to peer {peer} ({ep})")
+            }
+            SendingCookie => write!(f, "Sending cookie response for denied handshake message"),
+            InvalidInitiationMac { from } => write!(f, "Invalid initiation MAC from {from}"),
+            Ratelimited { from } => write!(f, "Handshake ratelimited from {from}"),
+            InvalidInitiation { from } => write!(f, "Invalid handshake initiation from {from}"),
+            ReceivingInitiation { peer, from } => {
+                write!(f, "Receiving handshake initiation from peer {peer} ({from})")
+            }
+            InvalidResponseMac { from } => write!(f, "Invalid response MAC from {from}"),
+            UnknownResponse { from } => write!(f, "Unknown handshake response from {from}"),
+            InvalidResponse { from } => write!(f, "Invalid handshake response from {from}"),
+            ReceivingResponse { peer, from } => {
+                write!(f, "Receiving handshake response from peer {peer} ({from})")
+            }
+            UnknownCookieIndex { from } => write!(f, "Unknown cookie index from {from}"),
+            CookieDecryptFailed { from } => {
+                write!(f, "Could not decrypt cookie response from {from}")
+            }
+            ReceivingCookie { from } => write!(f, "Receiving cookie response from {from}"),
+            SendingKeepalive { peer, ep } => {
+                write!(f, "Sending keepalive packet to peer {peer} ({ep})")
+            }
+            ReceivingKeepalive { peer, ep } => {
+                write!(f, "Receiving keepalive packet from peer {peer} ({ep})")
+            }
+            NotIp { peer, ep } => {
+                write!(f, "Packet is neither IPv4 nor IPv6 from peer {peer} ({ep})")
+            }
+            UnallowedSource { peer, ep } => {
+                write!(f, "Packet has unallowed source IP from peer {peer} ({ep})")
+            }
+            DroppingHandshakePacket { from } => write!(f, "Dropping handshakepacket from {from}"),
+            NoEndpoint { peer } => write!(
+                f,
+                "No valid endpoint has been configured or discovered for peer {peer}"
+            ),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Slot {
+    Handshake,
+    Keypair,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct IndexEntry {
+    peer: PeerId,
+    slot: Slot,
+}
+
+struct Outgoing {
+    to: SocketAddr,
+    src: Option<IpAddr>,
+    data: Vec<u8>,
+    range: Range<usize>,
+}
+
+/// Everything but the peers, so a peer and the rest can be borrowed at once.
+struct Shared {
+    private: Option<PrivateKey>,
+    public: Option<[u8; 32]>,
+    index: IndexTable<IndexEntry>,
+    checker: CookieChecker,
+    limiter: RateLimiter,
+    up: bool,
+    mtu: usize,
+    out: VecDeque<Outgoing>,
+    events: VecDeque<Event>,
+}
+
+/// One wgN's protocol state.
+pub struct Interface {
+    sh: Shared,
+    peers: HashMap<PeerId, Peer>,
+    order: Vec<PeerId>,
+    by_public: HashMap<[u8; 32], PeerId>,
+    aips: AllowedIps<PeerId>,
+}
+
+fn ep(p: &Peer) -> Ep {
+    Ep(p.endpoint.map(|e| e.ip()))
+}
+
+/// Inner destination (spec §9.2) of `pkt`.
+fn inner_dst(pkt: &[u8]) -> Option<IpAddr> {
+    match pkt.first()? >> 4 {
+        4 if pkt.len() >= 20 => {
+            let mut a = [0u8; 4];
+            a.copy_from_slice(&pkt[16..20]);
+            Some(IpAddr::V4(Ipv4Addr::from(a)))
+        }
+        6 if pkt.len() >= 40 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&pkt[24..40]);
+            Some(IpAddr::V6(Ipv6Addr::from(a)))
+        }
+        _ => None,
+    }
+}
+
+/// Inner source and true length (spec §9.3); None if not a consistent IPv4/IPv6 packet.
+fn inner_src_len(pkt: &[u8]) -> Option<(IpAddr, usize)> {
+    match pkt.first()? >> 4 {
+        4 if pkt.len() >= 20 => {
+            let len = u16::from_be_bytes([pkt[2], pkt[3]]) as usize;
+            if !(20..=pkt.len()).contains(&len) {
+                return None;
+            }
+            let mut a = [0u8; 4];
+            a.copy_from_slice(&pkt[12..16]);
+            Some((IpAddr::V4(Ipv4Addr::from(a)), len))
+        }
+        6 if pkt.len() >= 40 => {
+            let len = u16::from_be_bytes([pkt[4], pkt[5]]) as usize + 40;
+            if len > pkt.len() {
+                return None;
+            }
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&pkt[8..24]);
+            Some((IpAddr::V6(Ipv6Addr::from(a)), len))
+        }
+        _ => None,
+    }
+}
+
+impl Shared {
+    fn queue(&mut self, to: SocketAddr, src: Option<IpAddr>, data: Vec<u8>, range: Range<usize>) {
+        self.out.push_back(Outgoing {
+            to,
+            src,
+            data,
+            range,
+        });
+    }
+
+    fn free_index(&mut self, idx: u32) {
+        self.index.remove(idx);
+    }
+
+    /// Sends an initiation to `p` (spec §4.1, §7.3). `retry` keeps the attempt counter.
+    fn send_initiation<R: rand_core::CryptoRngCore>(
+        &mut self,
+        p: &mut Peer,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut R,
+        retry: bool,
+    ) {
+        if !retry {
+            p.timers.handshake_attempts = 0;
+        }
+        if p.handshake_recently_sent(now) || !self.up {
+            return;
+        }
+        let (Some(private), Some(public)) = (self.private.as_ref(), self.public) else {
+            return;
+        };
+        let Some(to) = p.endpoint else {
+            self.events.push_back(Event::NoEndpoint { peer: p.id });
+            return;
+        };
+        if let Some(old) = p.initiation.take() {
+            self.index.remove(old.local_index);
+        }
+        let _ = private;
+        let idx = self.index.insert(
+            &mut *rng,
+            IndexEntry {
+                peer: p.id,
+                slot: Slot::Handshake,
+            },
+        );
+        let e = PrivateKey::generate(&mut *rng);
+        let ts = Tai64N::from_system_time(wall);
+        let mut msg = [0u8; INITIATION_LEN];
+        let Some(st) =
+            noise::create_initiation(&mut msg, &public, &p.public, &p.ss, e, ts.as_bytes(), idx)
+        else {
+            self.index.remove(idx);
+            return;
+        };
+        p.cookie.add_macs(now, &mut msg);
+        p.initiation = Some(st);
+        p.last_sent_handshake = Some(now);
+        p.tx_bytes += INITIATION_LEN as u64;
+        self.events.push_back(Event::SendingInitiation {
+            peer: p.id,
+            ep: ep(p),
+        });
+        self.queue(to, p.src, msg.to_vec(), 0..INITIATION_LEN);
+        p.timers.any_authenticated_packet_sent();
+        p.timers.any_authenticated_packet_traversal(now);
+        p.timers.handshake_initiated(now, &mut *rng);
+    }
+
+    /// Encrypts `buf` (inner packet at HEADROOM) with the current keypair, if usable.
+    fn seal(
+        &self,
+        p: &Peer,
+        now: Instant,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Option<(Arc<Keypair>, usize)> {
+        let k = p.sessions.current.as_ref()?;
+        if !k.can_send(now) {
+            return None;
+        }
+        let n = k.seal(buf, len, self.mtu)?;
+        Some((k.clone(), n))
+    }
+
+    /// Hooks after a transport packet is sent (spec §7.2, §7.3 trigger 2).
+    #[allow(clippy::too_many_arguments)]
+    fn after_data_sent<R: rand_core::CryptoRngCore>(
+        &mut self,
+        p: &mut Peer,
+        k: &Keypair,
+        n: usize,
+        keepalive: bool,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut R,
+    ) {
+        p.tx_bytes += n as u64;
+        p.timers.any_authenticated_packet_sent();
+        p.timers.any_authenticated_packet_traversal(now);
+        if !keepalive {
+            p.timers.data_sent(now, &mut *rng);
+        }
+        if k.sent() > REKEY_AFTER_MESSAGES
+            || (k.initiator && now.saturating_duration_since(k.created) > REKEY_AFTER_TIME)
+        {
+            self.send_initiation(p, now, wall, rng, false);
+        }
+    }
+
+    /// Sends the staged packets, or a keepalive if none (spec §4.4 step 6, §6.2).
+    fn send_staged<R: rand_core::CryptoRngCore>(
+        &mut self,
+        p: &mut Peer,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut R,
+        keepalive_if_empty: bool,
+    ) {
+        if !self.up {
+            return;
+        }
+        let Some(to) = p.endpoint else {
+            return;
+        };
+        if p.staged.is_empty() {
+            if keepalive_if_empty {
+                self.send_keepalive(p, now, wall, rng);
+            }
+            return;
+        }
+        while let Some(mut s) = p.staged.pop_front() {
+            match self.seal(p, now, &mut s.buf, s.len) {
+                Some((k, n)) => {
+                    self.queue(to, p.src, s.buf, 0..n);
+                    self.after_data_sent(p, &k, n, false, now, wall, &mut *rng);
+                }
+                None => {
+                    p.staged.push_front(s);
+                    self.send_initiation(p, now, wall, rng, false);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn send_keepalive<R: rand_core::CryptoRngCore>(
+        &mut self,
+        p: &mut Peer,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut R,
+    ) {
+        if !p.staged.is_empty() {
+            return self.send_staged(p, now, wall, rng, false);
+        }
+        let Some(to) = p.endpoint else {
+            return;
+        };
+        let mut buf = vec![0u8; DATA_MIN_LEN];
+        match self.seal(p, now, &mut buf, 0) {
+            Some((k, n)) => {
+                self.events.push_back(Event::SendingKeepalive {
+                    peer: p.id,
+                    ep: ep(p),
+                });
+                self.queue(to, p.src, buf, 0..n);
+                self.after_data_sent(p, &k, n, true, now, wall, rng);
+            }
+            None => self.send_initiation(p, now, wall, rng, false),
+        }
+    }
+
+    fn clear_handshake(&mut self, p: &mut Peer) {
+        if let Some(st) = p.initiation.take() {
+            self.index.remove(st.local_index);
+        }
+    }
+
+    fn clear_sessions(&mut self, p: &mut Peer) {
+        for i in p.sessions.clear() {
+            self.index.remove(i);
+        }
+        self.clear_handshake(p);
+    }
+}
+
+impl Interface {
+    pub fn new(_now: Instant, _rng: &mut impl rand_core::CryptoRngCore) -> Interface {
+        Interface {
+            sh: Shared {
+                private: None,
+                public: None,
+                index: IndexTable::new(),
+                checker: CookieChecker::new(),
+                limiter: RateLimiter::new(),
+                up: false,
+                mtu: 1420,
+                out: VecDeque::new(),
+                events: VecDeque::new(),
+            },
+            peers: HashMap::new(),
+            order: Vec::new(),
+            by_public: HashMap::new(),
+            aips: AllowedIps::new(),
+        }
+    }
+
+    /// Tunnel MTU used for padding (spec §6.3); 0 = pad to 16 without a cap.
+    pub fn set_mtu(&mut self, mtu: usize) {
+        self.sh.mtu = mtu;
+    }
+
+    pub fn set_private_key(&mut self, key: Option<&[u8; 32]>, _now: Instant) -> Option<PeerId> {
+        let new = key.filter(|k| **k != [0u8; 32]).map(PrivateKey::from_bytes);
+        let same = match (&new, &self.sh.private) {
+            (Some(a), Some(b)) => a.as_bytes() == b.as_bytes(),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return None;
+        }
+        let public = new.as_ref().map(|k| k.public_key());
+        let mut removed = None;
+        if let Some(pubk) = public {
+            if let Some(id) = self.by_public.get(&pubk).copied() {
+                self.remove_peer(id);
+                removed = Some(id);
+            }
+        }
+        self.sh.private = new;
+        self.sh.public = public;
+        self.sh.checker.set_identity(public.as_ref());
+        let ids = self.order.clone();
+        for id in ids {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.set_private(self.sh.private.as_ref());
+                p.last_sent_handshake = None;
+                // current/next are invalidated; previous may still decrypt stragglers.
+                for k in [p.sessions.current.take(), p.sessions.next.take()]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.sh.index.remove(k.local_index);
+                }
+                if let Some(st) = p.initiation.take() {
+                    self.sh.index.remove(st.local_index);
+                }
+            }
+        }
+        removed
+    }
+
+    pub fn private_key(&self) -> Option<[u8; 32]> {
+        self.sh.private.as_ref().map(|k| *k.as_bytes())
+    }
+
+    pub fn public_key(&self) -> Option<[u8; 32]> {
+        self.sh.public
+    }
+
+    pub fn add_peer(
+        &mut self,
+        id: PeerId,
+        public: &[u8; 32],
+        now: Instant,
+    ) -> Result<(), ConfigError> {
+        let _ = now;
+        if self.by_public.contains_key(public) || self.peers.contains_key(&id) {
+            return Err(ConfigError::Exists);
+        }
+        if self.peers.len() >= MAX_PEERS {
+            return Err(ConfigError::TooManyPeers);
+        }
+        let mut p = Peer::new(id, *public, self.sh.private.as_ref());
+        if self.sh.up {
+            p.timers.enable();
+        }
+        self.peers.insert(id, p);
+        self.order.push(id);
+        self.by_public.insert(*public, id);
+        self.sh.events.push_back(Event::PeerCreated(id));
+        Ok(())
+    }
+
+    pub fn remove_peer(&mut self, id: PeerId) {
+        let Some(mut p) = self.peers.remove(&id) else {
+            return;
+        };
+        self.sh.clear_sessions(&mut p);
+        self.aips.remove_by_value(id);
+        self.by_public.remove(&p.public);
+        self.order.retain(|x| *x != id);
+        self.sh.events.push_back(Event::PeerDestroyed(id));
+    }
+
+    pub fn remove_all_peers(&mut self) {
+        for id in self.order.clone() {
+            self.remove_peer(id);
+        }
+    }
+
+    pub fn peer_by_public(&self, public: &[u8; 32]) -> Option<PeerId> {
+        self.by_public.get(public).copied()
+    }
+
+    pub fn peer_ids(&self) -> Vec<PeerId> {
+        self.order.clone()
+    }
+
+    pub fn set_psk(&mut self, id: PeerId, psk: Option<&[u8; 32]>) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.psk = Secret32(psk.copied().unwrap_or([0; 32]));
+        }
+    }
+
+    pub fn set_endpoint(&mut self, id: PeerId, ep: Option<SocketAddr>) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.endpoint = ep;
+            p.src = None;
+        }
+    }
+
+    /// Sets the persistent keepalive; turning it on while up sends a keepalive at once.
+    pub fn set_persistent_keepalive(&mut self, id: PeerId, secs: u16, now: Instant) {
+        let _ = now;
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.pka = secs;
+            p.timers.set_persistent_keepalive(secs);
+        }
+    }
+
+    /// Like `set_persistent_keepalive`, and sends the immediate keepalive of a 0→n change
+    /// while up (spec §7.2); needs the wall clock and RNG for a possible handshake.
+    pub fn set_persistent_keepalive_and_send(
+        &mut self,
+        id: PeerId,
+        secs: u16,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) {
+        let was = self.peers.get(&id).map(|p| p.pka);
+        self.set_persistent_keepalive(id, secs, now);
+        if was == Some(0) && secs > 0 && self.sh.up {
+            if let Some(p) = self.peers.get_mut(&id) {
+                self.sh.send_keepalive(p, now, wall, rng);
+            }
+        }
+    }
+
+    pub fn set_description(&mut self, id: PeerId, d: &str) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            let mut end = d.len().min(63);
+            while !d.is_char_boundary(end) {
+                end -= 1;
+            }
+            p.description = d[..end].to_string();
+        }
+    }
+
+    pub fn replace_aips(&mut self, id: PeerId) {
+        self.aips.remove_by_value(id);
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.aips.clear();
+        }
+    }
+
+    pub fn add_aip(&mut self, id: PeerId, addr: IpAddr, cidr: u8) -> Result<(), ConfigError> {
+        if !self.peers.contains_key(&id) {
+            return Err(ConfigError::NoSuchPeer);
+        }
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if cidr > max {
+            return Err(ConfigError::BadCidr);
+        }
+        let masked = mask(addr, cidr);
+        if let Some(owner) = self.lookup_exact(masked, cidr) {
+            if owner == id {
+                return Ok(());
+            }
+            if let Some(o) = self.peers.get_mut(&owner) {
+                o.aips
+                    .retain(|(a, c)| !(*c == cidr && mask(*a, *c) == masked));
+            }
+        }
+        self.aips
+            .insert(masked, cidr, id)
+            .map_err(|_| ConfigError::BadCidr)?;
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.aips.insert(0, (addr, cidr));
+        }
+        Ok(())
+    }
+
+    fn lookup_exact(&self, masked: IpAddr, cidr: u8) -> Option<PeerId> {
+        self.peers.values().find_map(|p| {
+            p.aips
+                .iter()
+                .any(|(a, c)| *c == cidr && mask(*a, *c) == masked)
+                .then_some(p.id)
+        })
+    }
+
+    pub fn peer_info(&self, id: PeerId) -> Option<PeerInfo> {
+        let p = self.peers.get(&id)?;
+        Some(PeerInfo {
+            id,
+            public: p.public,
+            has_psk: !p.psk.is_zero(),
+            pka: p.pka,
+            endpoint: p.endpoint,
+            tx_bytes: p.tx_bytes,
+            rx_bytes: p.rx_bytes,
+            last_handshake: p.last_handshake,
+            description: p.description.clone(),
+            aips: p.aips.clone(),
+        })
+    }
+
+    pub fn clear_src_cache(&mut self) {
+        for p in self.peers.values_mut() {
+            p.src = None;
+        }
+    }
+
+    pub fn up(&mut self, now: Instant) {
+        self.sh.up = true;
+        for id in self.order.clone() {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.timers.enable();
+                if p.pka > 0 {
+                    p.timers.set_persistent_keepalive(p.pka);
+                    // The keepalive is sent from handle_timeout (it needs an RNG): arm it now.
+                    p.timers.any_authenticated_packet_traversal(now);
+                }
+            }
+        }
+        self.sh.events.shrink_to_fit();
+    }
+
+    /// `up` plus the immediate keepalives for pka peers and the flush of staged packets.
+    pub fn up_and_flush(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) {
+        self.up(now);
+        for id in self.order.clone() {
+            if let Some(p) = self.peers.get_mut(&id) {
+                if p.pka > 0 || !p.staged.is_empty() {
+                    self.sh.send_keepalive(p, now, wall, rng);
+                }
+            }
+        }
+    }
+
+    pub fn down(&mut self, _now: Instant) {
+        self.sh.up = false;
+        for id in self.order.clone() {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.timers.disable();
+                p.staged.clear();
+                p.last_sent_handshake = None;
+                self.sh.clear_sessions(p);
+            }
+        }
+        self.sh.out.clear();
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.sh.up
+    }
+
+    /// Outbound: see the contract. `buf[HEADROOM..HEADROOM+len]` is the inner packet.
+    pub fn encapsulate(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        buf: &mut [u8],
+        len: usize,
+    ) -> SendOutcome {
+        if buf.len() < HEADROOM + len + TAILROOM.min(PADDING_MULTIPLE - 1 + TAG_LEN) {
+            return SendOutcome::Dropped(DropReason::BufferTooSmall);
+        }
+        let Some(dst) = inner_dst(&buf[HEADROOM..HEADROOM + len]) else {
+            return SendOutcome::Dropped(DropReason::BadPacket);
+        };
+        let Some(id) = self.aips.lookup(dst) else {
+            return SendOutcome::Dropped(DropReason::NoRoute);
+        };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return SendOutcome::Dropped(DropReason::NoRoute);
+        };
+        let Some(to) = p.endpoint else {
+            self.sh.events.push_back(Event::NoEndpoint { peer: id });
+            return SendOutcome::Dropped(DropReason::NoEndpoint);
+        };
+        if p.staged.is_empty() && self.sh.up {
+            if let Some((k, n)) = self.sh.seal(p, now, buf, len) {
+                let src = p.src;
+                self.sh.after_data_sent(p, &k, n, false, now, wall, rng);
+                return SendOutcome::Send {
+                    to,
+                    src,
+                    range: 0..n,
+                };
+            }
+        }
+        p.stage(&buf[HEADROOM..HEADROOM + len], HEADROOM, TAILROOM);
+        if self.sh.up {
+            self.sh.send_staged(p, now, wall, rng, false);
+        }
+        SendOutcome::Staged
+    }
+
+    /// `encapsulate` over a batch; each outcome is stored in its `PacketBuf`.
+    pub fn encapsulate_batch(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        bufs: &mut [PacketBuf<'_>],
+    ) {
+        for b in bufs.iter_mut() {
+            b.outcome = Some(self.encapsulate(now, wall, rng, b.buf, b.len));
+        }
+    }
+
+    /// Inbound datagram; see the contract.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decapsulate(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &mut [u8],
+        under_load: bool,
+    ) -> RecvOutcome {
+        match wire::classify(buf) {
+            None => RecvOutcome::Dropped(DropReason::Malformed),
+            Some(Kind::Initiation) => {
+                self.recv_initiation(now, wall, rng, from, local, buf, under_load)
+            }
+            Some(Kind::Response) => {
+                self.recv_response(now, wall, rng, from, local, buf, under_load)
+            }
+            Some(Kind::Cookie) => self.recv_cookie(now, from, buf),
+            Some(Kind::Data) => self.recv_data(now, wall, rng, from, local, buf),
+        }
+    }
+
+    /// mac1/mac2/cookie/rate-limit gate for types 1 and 2 (spec §5.4). Some(outcome) = stop.
+    #[allow(clippy::too_many_arguments)]
+    fn gate<R: rand_core::CryptoRngCore>(
+        &mut self,
+        now: Instant,
+        rng: &mut R,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &[u8],
+        under_load: bool,
+        initiation: bool,
+    ) -> Option<RecvOutcome> {
+        let check = self.sh.checker.check(now, buf, from);
+        if check == MacCheck::BadMac1 {
+            self.sh.events.push_back(if initiation {
+                Event::InvalidInitiationMac { from: from.ip() }
+            } else {
+                Event::InvalidResponseMac { from: from.ip() }
+            });
+            return Some(RecvOutcome::Dropped(DropReason::Invalid));
+        }
+        if !under_load {
+            return None;
+        }
+        if check != MacCheck::Both {
+            if let Some(reply) = self.sh.checker.create_reply(now, rng, buf, from) {
+                self.sh.events.push_back(Event::SendingCookie);
+                self.sh.queue(from, local, reply.to_vec(), 0..COOKIE_LEN);
+            }
+            return Some(RecvOutcome::Handled);
+        }
+        if !self.sh.limiter.allow(now, from.ip()) {
+            self.sh
+                .events
+                .push_back(Event::Ratelimited { from: from.ip() });
+            return Some(RecvOutcome::Dropped(DropReason::RateLimited));
+        }
+        None
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn recv_initiation(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &[u8],
+        under_load: bool,
+    ) -> RecvOutcome {
+        let (Some(private), Some(public)) = (self.sh.private.clone(), self.sh.public) else {
+            return RecvOutcome::Dropped(DropReason::NoIdentity);
+        };
+        if let Some(o) = self.gate(now, rng, from, local, buf, under_load, true) {
+            return o;
+        }
+        let invalid = |sh: &mut Shared| {
+            sh.events
+                .push_back(Event::InvalidInitiation { from: from.ip() });
+            RecvOutcome::Dropped(DropReason::Invalid)
+        };
+        let Some(msg) = Initiation::new_checked(buf) else {
+            return RecvOutcome::Dropped(DropReason::Malformed);
+        };
+        let Some(partial) = noise::consume_initiation_static(&msg, &private, &public) else {
+            return invalid(&mut self.sh);
+        };
+        let Some(id) = self.by_public.get(&partial.remote_static).copied() else {
+            return invalid(&mut self.sh);
+        };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return invalid(&mut self.sh);
+        };
+        let Some((st, ts)) = noise::consume_initiation_finish(partial, &msg, &p.ss) else {
+            return invalid(&mut self.sh);
+        };
+        let ts = Tai64N::from_bytes(ts);
+        let replay = p.latest_timestamp.as_ref().is_some_and(|l| ts <= *l);
+        let flood = p
+            .last_initiation_consumed
+            .is_some_and(|t| now.saturating_duration_since(t) < INITIATION_SPACING);
+        if replay || flood {
+            return invalid(&mut self.sh);
+        }
+        self.sh.events.push_back(Event::ReceivingInitiation {
+            peer: id,
+            from: from.ip(),
+        });
+        p.latest_timestamp = Some(ts);
+        p.last_initiation_consumed = Some(now);
+        p.rx_bytes += INITIATION_LEN as u64;
+        p.endpoint = Some(from);
+        p.src = local;
+        p.timers.any_authenticated_packet_received();
+        p.timers.any_authenticated_packet_traversal(now);
+        // Our own in-flight initiation is overwritten (spec §4.2 step 8).
+        self.sh.clear_handshake(p);
+        // Response (spec §4.3).
+        let idx = self.sh.index.insert(
+            &mut *rng,
+            IndexEntry {
+                peer: id,
+                slot: Slot::Keypair,
+            },
+        );
+        let e = PrivateKey::generate(&mut *rng);
+        let mut out = [0u8; RESPONSE_LEN];
+        let Some(c) = noise::create_response(&mut out, &st, &p.public, &p.psk, e, idx) else {
+            self.sh.index.remove(idx);
+            return invalid(&mut self.sh);
+        };
+        p.cookie.add_macs(now, &mut out);
+        let (t1, t2) = noise::derive_transport_keys(&c);
+        let Some(k) = Keypair::new(&t1, &t2, false, now, idx, st.remote_index) else {
+            self.sh.index.remove(idx);
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        for dead in p.sessions.install(Arc::new(k)) {
+            self.sh.free_index(dead);
+        }
+        p.last_sent_handshake = Some(now);
+        p.tx_bytes += RESPONSE_LEN as u64;
+        self.sh.events.push_back(Event::SendingResponse {
+            peer: id,
+            ep: ep(p),
+        });
+        self.sh.queue(from, local, out.to_vec(), 0..RESPONSE_LEN);
+        p.timers.session_derived(now);
+        p.timers.any_authenticated_packet_sent();
+        p.timers.any_authenticated_packet_traversal(now);
+        let _ = wall;
+        RecvOutcome::Handled
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn recv_response(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &[u8],
+        under_load: bool,
+    ) -> RecvOutcome {
+        let Some(private) = self.sh.private.clone() else {
+            return RecvOutcome::Dropped(DropReason::NoIdentity);
+        };
+        if let Some(o) = self.gate(now, rng, from, local, buf, under_load, false) {
+            return o;
+        }
+        let Some(msg) = Response::new_checked(buf) else {
+            return RecvOutcome::Dropped(DropReason::Malformed);
+        };
+        let unknown = |sh: &mut Shared| {
+            sh.events
+                .push_back(Event::UnknownResponse { from: from.ip() });
+            RecvOutcome::Dropped(DropReason::Invalid)
+        };
+        let idx = msg.receiver();
+        let Some(entry) = self.sh.index.get(idx).copied() else {
+            return unknown(&mut self.sh);
+        };
+        if entry.slot != Slot::Handshake {
+            return unknown(&mut self.sh);
+        }
+        let Some(p) = self.peers.get_mut(&entry.peer) else {
+            return unknown(&mut self.sh);
+        };
+        let Some(st) = p.initiation.as_ref().filter(|s| s.local_index == idx) else {
+            return unknown(&mut self.sh);
+        };
+        let Some(c) = noise::consume_response(&msg, st, &private, &p.psk) else {
+            self.sh
+                .events
+                .push_back(Event::InvalidResponse { from: from.ip() });
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        p.initiation = None;
+        let (t1, t2) = noise::derive_transport_keys(&c);
+        let Some(k) = Keypair::new(&t1, &t2, true, now, idx, msg.sender()) else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        if let Some(e) = self.sh.index.get_mut(idx) {
+            e.slot = Slot::Keypair;
+        }
+        for dead in p.sessions.install(Arc::new(k)) {
+            self.sh.free_index(dead);
+        }
+        self.sh.events.push_back(Event::ReceivingResponse {
+            peer: p.id,
+            from: from.ip(),
+        });
+        p.rx_bytes += RESPONSE_LEN as u64;
+        p.endpoint = Some(from);
+        p.src = local;
+        p.timers.any_authenticated_packet_traversal(now);
+        p.timers.any_authenticated_packet_received();
+        p.timers.session_derived(now);
+        p.timers.handshake_complete();
+        p.last_handshake = Some(wall);
+        self.sh.send_staged(p, now, wall, rng, true);
+        RecvOutcome::Handled
+    }
+
+    fn recv_cookie(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) -> RecvOutcome {
+        let Some(msg) = CookieReply::new_checked(buf) else {
+            return RecvOutcome::Dropped(DropReason::Malformed);
+        };
+        let Some(entry) = self.sh.index.get(msg.receiver()).copied() else {
+            self.sh
+                .events
+                .push_back(Event::UnknownCookieIndex { from: from.ip() });
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        let Some(p) = self.peers.get_mut(&entry.peer) else {
+            self.sh
+                .events
+                .push_back(Event::UnknownCookieIndex { from: from.ip() });
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        if !p.cookie.consume_reply(now, &msg) {
+            self.sh
+                .events
+                .push_back(Event::CookieDecryptFailed { from: from.ip() });
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        }
+        self.sh
+            .events
+            .push_back(Event::ReceivingCookie { from: from.ip() });
+        RecvOutcome::Handled
+    }
+
+    fn recv_data(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &mut [u8],
+    ) -> RecvOutcome {
+        let Some(msg) = wire::Data::new_checked(buf) else {
+            return RecvOutcome::Dropped(DropReason::Malformed);
+        };
+        let idx = msg.receiver();
+        let Some(entry) = self.sh.index.get(idx).copied() else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        if entry.slot != Slot::Keypair {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        }
+        let Some(p) = self.peers.get_mut(&entry.peer) else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        let Some(k) = p.sessions.find(idx).cloned() else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        if !k.can_receive(now) {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        }
+        let Some(pt_len) = k.open(buf) else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        p.rx_bytes += buf.len() as u64;
+        p.endpoint = Some(from);
+        p.src = local;
+        if let Some(dead) = p.sessions.confirm(idx) {
+            if let Some(d) = dead {
+                self.sh.free_index(d);
+            }
+            p.timers.handshake_complete();
+            p.last_handshake = Some(wall);
+            self.sh.send_staged(p, now, wall, &mut *rng, false);
+        }
+        p.timers.any_authenticated_packet_received();
+        p.timers.any_authenticated_packet_traversal(now);
+        if k.initiator
+            && now.saturating_duration_since(k.created) > REKEY_ON_RECEIVE_AGE
+            && !p.timers.sent_lastminute_handshake
+            && p.sessions
+                .current
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(c, &k))
+        {
+            p.timers.sent_lastminute_handshake = true;
+            self.sh.send_initiation(p, now, wall, &mut *rng, false);
+        }
+        if pt_len == 0 {
+            self.sh.events.push_back(Event::ReceivingKeepalive {
+                peer: p.id,
+                ep: ep(p),
+            });
+            return RecvOutcome::Handled;
+        }
+        p.timers.data_received(now);
+        let pt = &buf[DATA_HEADER_LEN..DATA_HEADER_LEN + pt_len];
+        let Some((src, len)) = inner_src_len(pt) else {
+            self.sh.events.push_back(Event::NotIp {
+                peer: p.id,
+                ep: ep(p),
+            });
+            return RecvOutcome::Dropped(DropReason::BadPacket);
+        };
+        if self.aips.lookup(src) != Some(p.id) {
+            self.sh.events.push_back(Event::UnallowedSource {
+                peer: p.id,
+                ep: ep(p),
+            });
+            return RecvOutcome::Dropped(DropReason::UnallowedSource);
+        }
+        RecvOutcome::Tun(DATA_HEADER_LEN..DATA_HEADER_LEN + len)
+    }
+
+    pub fn handle_timeout(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) {
+        self.sh.limiter.gc(now);
+        for id in self.order.clone() {
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            while let Some(kind) = p.timers.pop_expired(now) {
+                match kind {
+                    TimerKind::RetransmitHandshake => {
+                        if p.timers.handshake_attempts > MAX_TIMER_HANDSHAKES {
+                            self.sh.events.push_back(Event::HandshakeGaveUp {
+                                peer: id,
+                                ep: ep(p),
+                                retries: MAX_TIMER_HANDSHAKES + 2,
+                            });
+                            p.timers.cancel(TimerKind::SendKeepalive);
+                            p.staged.clear();
+                            p.timers.schedule_zero_key_material(now);
+                        } else {
+                            p.timers.handshake_attempts += 1;
+                            self.sh.events.push_back(Event::HandshakeRetry {
+                                peer: id,
+                                ep: ep(p),
+                                secs: REKEY_TIMEOUT.as_secs(),
+                                attempt: p.timers.handshake_attempts + 1,
+                            });
+                            p.src = None;
+                            self.sh.send_initiation(p, now, wall, &mut *rng, true);
+                        }
+                    }
+                    TimerKind::SendKeepalive => {
+                        self.sh.send_keepalive(p, now, wall, &mut *rng);
+                        if p.timers.need_another_keepalive {
+                            p.timers.need_another_keepalive = false;
+                            p.timers.rearm_keepalive(now);
+                        }
+                    }
+                    TimerKind::NewHandshake => {
+                        self.sh.events.push_back(Event::StoppedHearing {
+                            peer: id,
+                            ep: ep(p),
+                            secs: (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT).as_secs(),
+                        });
+                        p.src = None;
+                        self.sh.send_initiation(p, now, wall, &mut *rng, false);
+                    }
+                    TimerKind::ZeroKeyMaterial => {
+                        self.sh.events.push_back(Event::ZeroingKeys {
+                            peer: id,
+                            ep: ep(p),
+                        });
+                        self.sh.clear_sessions(p);
+                    }
+                    TimerKind::PersistentKeepalive => {
+                        if p.pka > 0 {
+                            self.sh.send_keepalive(p, now, wall, &mut *rng);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.peers
+            .values()
+            .filter_map(|p| p.timers.next_deadline())
+            .min()
+    }
+
+    /// Copies the next queued datagram into `out`. A datagram larger than `out` is dropped.
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        while let Some(o) = self.sh.out.pop_front() {
+            let data = &o.data[o.range.clone()];
+            if data.len() > out.len() {
+                continue;
+            }
+            out[..data.len()].copy_from_slice(data);
+            return Some(Transmit {
+                to: o.to,
+                src: o.src,
+                len: data.len(),
+            });
+        }
+        None
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.sh.events.pop_front()
+    }
+}
+
+fn mask(addr: IpAddr, cidr: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let m = if cidr == 0 {
+                0
+            } else {
+                u32::MAX << (32 - cidr.min(32) as u32)
+            };
+            IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
+        }
+        IpAddr::V6(a) => {
+            let m = if cidr == 0 {
+                0
+            } else {
+                u128::MAX << (128 - cidr.min(128) as u32)
+            };
+            IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
+        }
+    }
+}

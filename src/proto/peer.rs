@@ -1,0 +1,104 @@
+//! Per-peer state (spec §4–§8): identity and precomputed static DH, handshake slot, the three
+//! keypairs, cookie maker, endpoint with its sticky local source address, staged packets,
+//! timers, counters and the configuration SIOCGWG reports.
+
+use super::consts::*;
+use super::cookie::CookieMaker;
+use super::crypto::{dh, PrivateKey, Secret32};
+use super::keypair::Sessions;
+use super::noise::InitiatorState;
+use super::tai64n::Tai64N;
+use super::timers::Timers;
+use super::PeerId;
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Instant, SystemTime};
+
+/// One staged inner packet, stored with HEADROOM before and TAILROOM after it so it can be
+/// encrypted in place once a session exists.
+pub struct Staged {
+    pub buf: Vec<u8>,
+    pub len: usize,
+}
+
+pub struct Peer {
+    pub id: PeerId,
+    pub public: [u8; 32],
+    pub psk: Secret32,
+    /// SS = DH(own private, peer public); all zero = handshakes refused (spec §2).
+    pub ss: Secret32,
+    pub cookie: CookieMaker,
+    pub endpoint: Option<SocketAddr>,
+    /// Sticky local source address of the endpoint (spec §8).
+    pub src: Option<IpAddr>,
+    pub pka: u16,
+    pub description: String,
+    /// As given, newest first (SIOCGWG order).
+    pub aips: Vec<(IpAddr, u8)>,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub last_handshake: Option<SystemTime>,
+    /// INITIATION_CREATED state; its local index is live in the index table.
+    pub initiation: Option<InitiatorState>,
+    pub latest_timestamp: Option<Tai64N>,
+    pub last_initiation_consumed: Option<Instant>,
+    pub last_sent_handshake: Option<Instant>,
+    pub sessions: Sessions,
+    pub staged: VecDeque<Staged>,
+    pub timers: Timers,
+}
+
+impl Peer {
+    pub fn new(id: PeerId, public: [u8; 32], private: Option<&PrivateKey>) -> Peer {
+        let mut p = Peer {
+            id,
+            public,
+            psk: Secret32::default(),
+            ss: Secret32::default(),
+            cookie: CookieMaker::new(&public),
+            endpoint: None,
+            src: None,
+            pka: 0,
+            description: String::new(),
+            aips: Vec::new(),
+            tx_bytes: 0,
+            rx_bytes: 0,
+            last_handshake: None,
+            initiation: None,
+            latest_timestamp: None,
+            last_initiation_consumed: None,
+            last_sent_handshake: None,
+            sessions: Sessions::default(),
+            staged: VecDeque::new(),
+            timers: Timers::new(),
+        };
+        p.set_private(private);
+        p
+    }
+
+    /// Recomputes SS for a new interface private key.
+    pub fn set_private(&mut self, private: Option<&PrivateKey>) {
+        self.ss = private
+            .and_then(|k| dh(k, &self.public))
+            .unwrap_or_default();
+    }
+
+    /// Stages a copy of an inner packet (oldest dropped beyond MAX_STAGED_PACKETS).
+    pub fn stage(&mut self, packet: &[u8], headroom: usize, tailroom: usize) {
+        if self.staged.len() >= MAX_STAGED_PACKETS {
+            self.staged.pop_front();
+        }
+        let mut buf = vec![0u8; headroom + packet.len() + tailroom];
+        buf[headroom..headroom + packet.len()].copy_from_slice(packet);
+        self.staged.push_back(Staged {
+            buf,
+            len: packet.len(),
+        });
+    }
+
+    /// Whether a handshake message was sent less than REKEY_TIMEOUT ago (spec §7.3).
+    pub fn handshake_recently_sent(&self, now: Instant) -> bool {
+        self.last_sent_handshake
+            .is_some_and(|t| now.saturating_duration_since(t) < REKEY_TIMEOUT)
+    }
+}

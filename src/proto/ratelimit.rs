@@ -1,0 +1,153 @@
+//! The handshake rate limiter consulted under load (spec §5.4): a token bucket per
+//! source, 20 packets/s with a burst of 5, keyed by the full IPv4 address or the
+//! IPv6 /64 as the kernel does. Time comes from the caller.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// PACKETS_PER_SECOND.
+pub const PACKETS_PER_SECOND: u64 = 20;
+/// PACKETS_BURSTABLE.
+pub const PACKETS_BURSTABLE: u64 = 5;
+const PACKET_COST_NS: u64 = 1_000_000_000 / PACKETS_PER_SECOND;
+const TOKEN_MAX_NS: u64 = PACKET_COST_NS * PACKETS_BURSTABLE;
+/// Entries idle this long are forgotten by `gc`.
+pub const IDLE: Duration = Duration::from_secs(1);
+/// The most sources tracked at once; past it new sources are refused until `gc`
+/// frees room (the kernel's table is bounded the same way).
+pub const MAX_ENTRIES: usize = 65_536;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    V4([u8; 4]),
+    V6Net([u8; 8]),
+}
+
+struct Bucket {
+    last: Instant,
+    tokens_ns: u64,
+}
+
+#[derive(Default)]
+pub struct RateLimiter {
+    table: HashMap<Key, Bucket>,
+}
+
+impl RateLimiter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn key(addr: IpAddr) -> Key {
+        match addr {
+            IpAddr::V4(a) => Key::V4(a.octets()),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => Key::V4(v4.octets()),
+                None => {
+                    let mut n = [0u8; 8];
+                    n.copy_from_slice(&a.octets()[..8]);
+                    Key::V6Net(n)
+                }
+            },
+        }
+    }
+
+    /// Whether one more handshake message from `addr` may be processed now.
+    pub fn allow(&mut self, now: Instant, addr: IpAddr) -> bool {
+        let key = Self::key(addr);
+        if let Some(b) = self.table.get_mut(&key) {
+            let elapsed = now
+                .saturating_duration_since(b.last)
+                .as_nanos()
+                .min(TOKEN_MAX_NS as u128) as u64;
+            b.tokens_ns = (b.tokens_ns + elapsed).min(TOKEN_MAX_NS);
+            b.last = now;
+            if b.tokens_ns >= PACKET_COST_NS {
+                b.tokens_ns -= PACKET_COST_NS;
+                return true;
+            }
+            return false;
+        }
+        if self.table.len() >= MAX_ENTRIES {
+            return false;
+        }
+        self.table.insert(
+            key,
+            Bucket {
+                last: now,
+                tokens_ns: TOKEN_MAX_NS - PACKET_COST_NS,
+            },
+        );
+        true
+    }
+
+    /// Forgets sources idle for more than [`IDLE`].
+    pub fn gc(&mut self, now: Instant) {
+        self.table
+            .retain(|_, b| now.saturating_duration_since(b.last) <= IDLE);
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn burst_then_twenty_per_second() {
+        let t0 = Instant::now();
+        let mut r = RateLimiter::new();
+        let a = ip("192.0.2.1");
+        for i in 0..5 {
+            assert!(r.allow(t0, a), "burst packet {i}");
+        }
+        assert!(!r.allow(t0, a), "sixth packet at once");
+        assert!(!r.allow(t0 + Duration::from_millis(49), a));
+        assert!(r.allow(t0 + Duration::from_millis(50) + Duration::from_micros(1), a));
+        // One second at 20/s: about 20 more allowed, never a new burst on top.
+        let mut allowed = 0;
+        for ms in (0..1000).step_by(5) {
+            if r.allow(t0 + Duration::from_millis(51 + ms), a) {
+                allowed += 1;
+            }
+        }
+        assert!((19..=21).contains(&allowed), "{allowed}");
+        // Another source is independent.
+        assert!(r.allow(t0, ip("192.0.2.2")));
+    }
+
+    #[test]
+    fn v6_is_keyed_by_slash_64() {
+        let t0 = Instant::now();
+        let mut r = RateLimiter::new();
+        for i in 0..5 {
+            assert!(r.allow(t0, ip(&format!("2001:db8::{i}"))));
+        }
+        assert!(!r.allow(t0, ip("2001:db8::ffff:1")));
+        assert!(r.allow(t0, ip("2001:db8:0:1::1")));
+    }
+
+    #[test]
+    fn gc_forgets_idle_sources() {
+        let t0 = Instant::now();
+        let mut r = RateLimiter::new();
+        r.allow(t0, ip("192.0.2.1"));
+        r.allow(t0 + Duration::from_millis(900), ip("192.0.2.2"));
+        r.gc(t0 + Duration::from_millis(1500));
+        assert_eq!(r.len(), 1);
+        r.gc(t0 + Duration::from_secs(5));
+        assert!(r.is_empty());
+    }
+}

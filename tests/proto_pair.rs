@@ -1,0 +1,344 @@
+//! Two proto::Interfaces on a simulated clock, wired by an in-memory network.
+
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wgif::proto::crypto::PrivateKey;
+use wgif::proto::{Event, Interface, RecvOutcome, SendOutcome, HEADROOM, TAILROOM};
+
+pub struct Node {
+    pub iface: Interface,
+    pub addr: SocketAddr,
+    pub tun: Vec<Vec<u8>>,
+    pub events: Vec<String>,
+}
+
+pub struct Pair {
+    pub a: Node,
+    pub b: Node,
+    pub now: Instant,
+    pub wall: SystemTime,
+    pub rng: StdRng,
+    pub a_id: u64,
+    pub b_id: u64,
+}
+
+const A_IP: [u8; 4] = [10, 0, 0, 1];
+const B_IP: [u8; 4] = [10, 0, 0, 2];
+
+pub fn ipv4(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 20 + payload.len()];
+    p[0] = 0x45;
+    let len = p.len() as u16;
+    p[2..4].copy_from_slice(&len.to_be_bytes());
+    p[8] = 64;
+    p[9] = 17;
+    p[12..16].copy_from_slice(&src);
+    p[16..20].copy_from_slice(&dst);
+    p[20..].copy_from_slice(payload);
+    p
+}
+
+impl Pair {
+    /// A (peer id 1 on B) and B (peer id 2 on A); endpoints configured per flags.
+    pub fn new(seed: u64, a_knows_b: bool, b_knows_a: bool) -> Pair {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let now = Instant::now();
+        let wall = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut ka = [0u8; 32];
+        let mut kb = [0u8; 32];
+        rng.fill_bytes(&mut ka);
+        rng.fill_bytes(&mut kb);
+        let pa = PrivateKey::from_bytes(&ka).public_key();
+        let pb = PrivateKey::from_bytes(&kb).public_key();
+        let a_addr: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+        let b_addr: SocketAddr = "127.0.0.2:1002".parse().unwrap();
+        let mut a = Interface::new(now, &mut rng);
+        let mut b = Interface::new(now, &mut rng);
+        a.set_private_key(Some(&ka), now);
+        b.set_private_key(Some(&kb), now);
+        a.add_peer(2, &pb, now).unwrap();
+        b.add_peer(1, &pa, now).unwrap();
+        a.add_aip(2, IpAddr::V4(Ipv4Addr::from(B_IP)), 32).unwrap();
+        b.add_aip(1, IpAddr::V4(Ipv4Addr::from(A_IP)), 32).unwrap();
+        if a_knows_b {
+            a.set_endpoint(2, Some(b_addr));
+        }
+        if b_knows_a {
+            b.set_endpoint(1, Some(a_addr));
+        }
+        a.up(now);
+        b.up(now);
+        let node = |iface, addr| Node {
+            iface,
+            addr,
+            tun: Vec::new(),
+            events: Vec::new(),
+        };
+        Pair {
+            a: node(a, a_addr),
+            b: node(b, b_addr),
+            now,
+            wall,
+            rng,
+            a_id: 1,
+            b_id: 2,
+        }
+    }
+
+    pub fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.wall += d;
+    }
+
+    /// Sends an inner packet from `from_a ? A : B` to the other side.
+    pub fn send(&mut self, from_a: bool, payload: &[u8]) -> (SendOutcome, Vec<u8>) {
+        let (src, dst) = if from_a { (A_IP, B_IP) } else { (B_IP, A_IP) };
+        let pkt = ipv4(src, dst, payload);
+        let mut buf = vec![0u8; HEADROOM + pkt.len() + TAILROOM];
+        buf[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(&pkt);
+        let node = if from_a { &mut self.a } else { &mut self.b };
+        let o = node
+            .iface
+            .encapsulate(self.now, self.wall, &mut self.rng, &mut buf, pkt.len());
+        if let SendOutcome::Send { range, .. } = &o {
+            buf = buf[range.clone()].to_vec();
+        }
+        (o, buf)
+    }
+
+    /// Drains one side's queued datagrams, returning them.
+    pub fn drain(&mut self, from_a: bool) -> Vec<Vec<u8>> {
+        let node = if from_a { &mut self.a } else { &mut self.b };
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while let Some(t) = node.iface.poll_transmit(&mut buf) {
+            out.push(buf[..t.len].to_vec());
+        }
+        while let Some(e) = node.iface.poll_event() {
+            node.events.push(e.to_string());
+        }
+        out
+    }
+
+    /// Delivers one datagram to a side.
+    pub fn deliver(&mut self, to_a: bool, mut dgram: Vec<u8>) -> RecvOutcome {
+        let from = if to_a { self.b.addr } else { self.a.addr };
+        let node = if to_a { &mut self.a } else { &mut self.b };
+        let local = Some(node.addr.ip());
+        let o = node.iface.decapsulate(
+            self.now,
+            self.wall,
+            &mut self.rng,
+            from,
+            local,
+            &mut dgram,
+            false,
+        );
+        if let RecvOutcome::Tun(r) = &o {
+            node.tun.push(dgram[r.clone()].to_vec());
+        }
+        while let Some(e) = node.iface.poll_event() {
+            node.events.push(e.to_string());
+        }
+        o
+    }
+
+    /// Moves datagrams both ways until quiet (bounded).
+    pub fn pump(&mut self) {
+        for _ in 0..50 {
+            let ab = self.drain(true);
+            let ba = self.drain(false);
+            if ab.is_empty() && ba.is_empty() {
+                return;
+            }
+            for d in ab {
+                self.deliver(false, d);
+            }
+            for d in ba {
+                self.deliver(true, d);
+            }
+        }
+        panic!("network did not go quiet");
+    }
+}
+
+#[test]
+fn handshake_then_data_both_ways() {
+    let mut p = Pair::new(1, true, false);
+    let (o, _) = p.send(true, b"ping");
+    assert_eq!(o, SendOutcome::Staged);
+    p.pump();
+    assert_eq!(p.b.tun, vec![ipv4(A_IP, B_IP, b"ping")]);
+    // B learned A's endpoint from the handshake (roaming) and is confirmed by A's data.
+    let (o, dgram) = p.send(false, b"pong");
+    match o {
+        SendOutcome::Send { to, .. } => assert_eq!(to, p.a.addr),
+        other => panic!("expected Send, got {other:?}"),
+    }
+    assert!(matches!(p.deliver(true, dgram), RecvOutcome::Tun(_)));
+    assert_eq!(p.a.tun, vec![ipv4(B_IP, A_IP, b"pong")]);
+    assert!(p.a.events.contains(&format!(
+        "Sending handshake initiation to peer {} (127.0.0.2)",
+        p.b_id
+    )));
+    assert!(p.b.events.contains(&format!(
+        "Receiving handshake initiation from peer {} (127.0.0.1)",
+        p.a_id
+    )));
+    let ia = p.a.iface.peer_info(2).unwrap();
+    let ib = p.b.iface.peer_info(1).unwrap();
+    assert!(ia.last_handshake.is_some() && ib.last_handshake.is_some());
+    assert_eq!(ib.endpoint, Some(p.a.addr));
+    assert!(ia.tx_bytes >= 148 + 32 && ia.rx_bytes >= 92 + 32);
+}
+
+#[test]
+fn handshake_in_the_other_direction() {
+    let mut p = Pair::new(2, false, true);
+    let (o, _) = p.send(false, b"from b");
+    assert_eq!(o, SendOutcome::Staged);
+    p.pump();
+    assert_eq!(p.a.tun, vec![ipv4(B_IP, A_IP, b"from b")]);
+    let (o, d) = p.send(true, b"back");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    assert!(matches!(p.deliver(false, d), RecvOutcome::Tun(_)));
+    assert_eq!(p.b.tun, vec![ipv4(A_IP, B_IP, b"back")]);
+}
+
+#[test]
+fn responder_cannot_send_before_key_confirmation() {
+    let mut p = Pair::new(3, true, true);
+    // A initiates; we do not let A's first data through yet.
+    let (o, _) = p.send(true, b"one");
+    assert_eq!(o, SendOutcome::Staged);
+    let init = p.drain(true);
+    assert_eq!(init.len(), 1);
+    assert_eq!(p.deliver(false, init[0].clone()), RecvOutcome::Handled);
+    let resp = p.drain(false);
+    assert_eq!(resp.len(), 1);
+    // B holds only a `next` keypair: its data must be staged, not sent.
+    let (o, _) = p.send(false, b"early");
+    assert_eq!(o, SendOutcome::Staged);
+    assert!(
+        p.drain(false).is_empty(),
+        "responder sent before confirmation"
+    );
+    // A consumes the response and sends its staged data: that confirms B's keypair.
+    assert_eq!(p.deliver(true, resp[0].clone()), RecvOutcome::Handled);
+    let data = p.drain(true);
+    assert_eq!(data.len(), 1);
+    assert!(matches!(
+        p.deliver(false, data[0].clone()),
+        RecvOutcome::Tun(_)
+    ));
+    // Now B flushed its staged packet.
+    let flushed = p.drain(false);
+    assert_eq!(flushed.len(), 1);
+    assert!(matches!(
+        p.deliver(true, flushed[0].clone()),
+        RecvOutcome::Tun(_)
+    ));
+    assert_eq!(p.a.tun, vec![ipv4(B_IP, A_IP, b"early")]);
+}
+
+#[test]
+fn initiator_sends_keepalive_when_nothing_is_staged() {
+    let mut p = Pair::new(4, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let before = p.b.tun.len();
+    assert_eq!(before, 1);
+    // A later handshake started from timers: after 121 s the initiator rekeys on send.
+    p.advance(Duration::from_secs(121));
+    let (o, _) = p.send(true, b"y");
+    assert!(matches!(o, SendOutcome::Send { .. }) || o == SendOutcome::Staged);
+    p.pump();
+    assert!(p
+        .b
+        .events
+        .iter()
+        .any(|e| e.starts_with("Receiving keepalive packet from peer")));
+}
+
+#[test]
+fn keypair_rotation_keeps_previous_for_stragglers() {
+    let mut p = Pair::new(5, true, true);
+    p.send(true, b"hello");
+    p.pump();
+    // B -> A works with the first session.
+    let (o, straggler) = p.send(false, b"old session");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    // Rekey: A is the initiator and the session is older than REKEY_AFTER_TIME.
+    p.advance(Duration::from_secs(121));
+    let (o, d) = p.send(true, b"trigger");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    assert!(matches!(p.deliver(false, d), RecvOutcome::Tun(_)));
+    p.pump();
+    assert!(
+        p.a.events
+            .iter()
+            .filter(|e| e.starts_with("Receiving handshake response"))
+            .count()
+            == 2,
+        "{:?}",
+        p.a.events
+    );
+    // The packet B sealed under the old session still opens at A (previous keypair).
+    assert!(matches!(p.deliver(true, straggler), RecvOutcome::Tun(_)));
+    // The new session carries data both ways.
+    let (o, d) = p.send(true, b"new a");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    assert!(matches!(p.deliver(false, d), RecvOutcome::Tun(_)));
+    let (o, d) = p.send(false, b"new b");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    assert!(matches!(p.deliver(true, d), RecvOutcome::Tun(_)));
+    assert_eq!(p.a.tun.last().unwrap(), &ipv4(B_IP, A_IP, b"new b"));
+}
+
+#[test]
+fn no_route_and_no_endpoint() {
+    let mut p = Pair::new(6, false, false);
+    let (o, _) = p.send(true, b"x");
+    assert_eq!(o, SendOutcome::Dropped(wgif::proto::DropReason::NoEndpoint));
+    let ev: Vec<Event> = std::iter::from_fn(|| p.a.iface.poll_event()).collect();
+    assert!(
+        ev.iter()
+            .any(|e| e.to_string()
+                == "No valid endpoint has been configured or discovered for peer 2")
+    );
+    let pkt = ipv4(A_IP, [10, 9, 9, 9], b"x");
+    let mut buf = vec![0u8; HEADROOM + pkt.len() + TAILROOM];
+    buf[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(&pkt);
+    let o =
+        p.a.iface
+            .encapsulate(p.now, p.wall, &mut p.rng, &mut buf, pkt.len());
+    assert_eq!(o, SendOutcome::Dropped(wgif::proto::DropReason::NoRoute));
+}
+
+#[test]
+fn unallowed_source_is_dropped() {
+    let mut p = Pair::new(7, true, true);
+    p.send(true, b"x");
+    p.pump();
+    // B sends a packet whose inner source is not in A's allowed IPs for B.
+    let pkt = ipv4([10, 7, 7, 7], A_IP, b"spoof");
+    let mut buf = vec![0u8; HEADROOM + pkt.len() + TAILROOM];
+    buf[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(&pkt);
+    let o =
+        p.b.iface
+            .encapsulate(p.now, p.wall, &mut p.rng, &mut buf, pkt.len());
+    let SendOutcome::Send { range, .. } = o else {
+        panic!("{o:?}")
+    };
+    let d = buf[range].to_vec();
+    assert_eq!(
+        p.deliver(true, d),
+        RecvOutcome::Dropped(wgif::proto::DropReason::UnallowedSource)
+    );
+    assert!(p
+        .a
+        .events
+        .contains(&"Packet has unallowed source IP from peer 2 (127.0.0.2)".to_string()));
+}
