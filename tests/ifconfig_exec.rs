@@ -612,3 +612,48 @@ fn netstart_reports_failed_lines() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Any command line: no panic, exit status 0 or 1, and every message line
+    /// carries the program name or is a status/usage/no-such-interface line.
+    #[test]
+    fn any_command_line_is_handled(words in proptest::collection::vec(
+        proptest::prop_oneof![
+            proptest::strategy::Just("wg0".to_string()),
+            proptest::strategy::Just("wgpeer".to_string()),
+            proptest::strategy::Just(K1.to_string()),
+            proptest::strategy::Just("wgaip".to_string()),
+            proptest::strategy::Just("wgendpoint".to_string()),
+            proptest::strategy::Just("up".to_string()),
+            proptest::strategy::Just("create".to_string()),
+            proptest::strategy::Just("destroy".to_string()),
+            proptest::strategy::Just("inet6".to_string()),
+            proptest::strategy::Just("delete".to_string()),
+            "[a-z0-9./:-]{0,10}",
+        ], 0..7)) {
+        let mut f = Fake::root().with("wg0");
+        let o = go(&mut f, &words.join(" "));
+        proptest::prop_assert!(o.code == 0 || o.code == 1);
+        for l in o.err.lines() {
+            proptest::prop_assert!(
+                l.starts_with("wgifconfig: ") || l.ends_with(": no such interface")
+                    || l.starts_with("usage: ") || l.starts_with("\t\t"),
+                "{}", l
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_argument_is_named_even_when_wgd_is_stopped() {
+    let mut f = Fake::root();
+    f.down = true;
+    let o = go(&mut f, "wg0 wgport 70000");
+    assert_eq!(
+        (o.code, o.err.as_str()),
+        (1, "wgifconfig: wgport: 70000, too large\n")
+    );
+    let o = go(&mut f, "wg0 wgport 7");
+    assert_eq!(o.err, format!("wgifconfig: {NOT_RUNNING}\n"));
+}

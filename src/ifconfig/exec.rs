@@ -166,14 +166,10 @@ fn configure(
         return show(name, af, ctl, io);
     }
     if params[0] != "destroy" && name.ends_with(|c: char| c.is_ascii_digit()) {
-        match ctl.get_info(name) {
-            Ok(_) => {}
-            // getinfo(create=1): a failed create is silent; the verbs report.
-            Err(CtlError::Errno { .. }) => match ctl.create(name) {
-                Ok(()) | Err(CtlError::Errno { .. }) => {}
-                Err(e) => return Err(Fatal(ctx(&e, String::new()))),
-            },
-            Err(e) => return Err(Fatal(ctx(&e, String::new()))),
+        // getinfo(create=1): failures are silent; the verbs that follow report
+        // (so a bad argument is named even while wgd is stopped).
+        if ctl.get_info(name).is_err() {
+            let _ = ctl.create(name);
         }
     }
     let mut warnings: Vec<String> = Vec::new();

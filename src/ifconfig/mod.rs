@@ -19,6 +19,7 @@ pub mod parse;
 pub mod print;
 pub mod resolve;
 pub mod strtonum;
+pub mod wgd_control;
 
 /// The program name for messages: argv[0]'s basename, like err(3)'s `__progname`.
 pub fn progname(argv0: Option<&str>, default: &str) -> String {
@@ -30,8 +31,14 @@ pub fn progname(argv0: Option<&str>, default: &str) -> String {
         .to_string()
 }
 
-/// Entry point of `wgifconfig` until wgd's client is merged; returns the exit status.
+/// Entry point of `wgifconfig`: returns the exit status.
 pub fn main() -> i32 {
-    eprintln!("wgifconfig: not built yet");
-    1
+    entry::wgifconfig_main(&mut wgd_control::WgdControl::from_env())
+}
+
+/// Entry point of `wgnetstart`: returns the exit status.
+pub fn netstart_main() -> i32 {
+    let mut ctl = wgd_control::WgdControl::from_env();
+    let path = ctl.path().to_path_buf();
+    entry::wgnetstart_main(&mut ctl, &path)
 }

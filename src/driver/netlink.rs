@@ -1,0 +1,230 @@
+//! A synchronous rtnetlink handle (netlink-packet-route over a blocking netlink-sys
+//! socket): link state, MTU, namespace moves and addresses of the tun devices. A
+//! handle works in the namespace it was created in; make one for another namespace
+//! inside `netns::run_in`. Kernel errors come back as io::Error with the errno, so
+//! the control server can forward them.
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsFd, AsRawFd};
+
+use super::netns::Netns;
+
+/// One IPv4 address of a link: address, prefix length, broadcast.
+pub type Addr4 = (Ipv4Addr, u8, Option<Ipv4Addr>);
+/// One IPv6 address of a link: address, prefix length, scope id (the link index for
+/// link-local addresses, else 0).
+pub type Addr6 = (Ipv6Addr, u8, u32);
+
+pub struct Rtnl {
+    sock: Socket,
+    seq: u32,
+}
+
+impl Rtnl {
+    /// A handle on the calling thread's namespace.
+    pub fn new() -> io::Result<Rtnl> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        Ok(Rtnl { sock, seq: 0 })
+    }
+
+    fn send(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | flags;
+        header.sequence_number = self.seq;
+        let mut m = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+        m.finalize();
+        let mut buf = vec![0u8; m.buffer_len()];
+        m.serialize(&mut buf);
+        self.sock.send(&buf, 0)?;
+        Ok(())
+    }
+
+    /// Reads replies to the last request until its ACK (or Done, for dumps),
+    /// collecting the inner messages.
+    fn collect(&mut self) -> io::Result<Vec<RouteNetlinkMessage>> {
+        let mut out = Vec::new();
+        loop {
+            let (buf, _) = self.sock.recv_from_full()?;
+            let mut off = 0;
+            while off < buf.len() {
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..])
+                    .map_err(|e| io::Error::other(format!("rtnetlink: {e}")))?;
+                let len = m.header.length as usize;
+                if len == 0 {
+                    return Err(io::Error::other("rtnetlink: zero-length message"));
+                }
+                off += len;
+                if m.header.sequence_number != self.seq {
+                    continue;
+                }
+                match m.payload {
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(out),
+                            Some(c) => Err(io::Error::from_raw_os_error(-c.get())),
+                        }
+                    }
+                    NetlinkPayload::InnerMessage(i) => out.push(i),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+        self.send(msg, NLM_F_ACK | flags)?;
+        self.collect().map(drop)
+    }
+
+    /// The index of the link `name`, if it exists here.
+    pub fn link_index(&mut self, name: &str) -> io::Result<Option<u32>> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        self.send(RouteNetlinkMessage::GetLink(m), NLM_F_ACK)?;
+        match self.collect() {
+            Ok(v) => Ok(v.into_iter().find_map(|r| match r {
+                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                _ => None,
+            })),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_link(&mut self, index: u32, f: impl FnOnce(&mut LinkMessage)) -> io::Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        f(&mut m);
+        self.request(RouteNetlinkMessage::SetLink(m), 0)
+    }
+
+    pub fn set_up(&mut self, index: u32, up: bool) -> io::Result<()> {
+        self.set_link(index, |m| {
+            m.header.change_mask = LinkFlags::Up;
+            m.header.flags = if up {
+                LinkFlags::Up
+            } else {
+                LinkFlags::empty()
+            };
+        })
+    }
+
+    pub fn set_mtu(&mut self, index: u32, mtu: u32) -> io::Result<()> {
+        self.set_link(index, |m| m.attributes.push(LinkAttribute::Mtu(mtu)))
+    }
+
+    /// Moves the link into `ns` (Linux drops its addresses on the way).
+    pub fn move_to_netns(&mut self, index: u32, ns: &Netns) -> io::Result<()> {
+        let fd = ns.as_fd().as_raw_fd();
+        self.set_link(index, |m| m.attributes.push(LinkAttribute::NetNsFd(fd)))
+    }
+
+    fn addr_msg(index: u32, addr: IpAddr, prefix_len: u8) -> AddressMessage {
+        let mut m = AddressMessage::default();
+        m.header.family = if addr.is_ipv4() {
+            AddressFamily::Inet
+        } else {
+            AddressFamily::Inet6
+        };
+        m.header.prefix_len = prefix_len;
+        m.header.index = index;
+        m.header.scope = AddressScope::Universe;
+        m.attributes.push(AddressAttribute::Local(addr));
+        m.attributes.push(AddressAttribute::Address(addr));
+        m
+    }
+
+    pub fn add_addr_v4(
+        &mut self,
+        index: u32,
+        addr: Ipv4Addr,
+        prefix_len: u8,
+        broadcast: Option<Ipv4Addr>,
+    ) -> io::Result<()> {
+        let mut m = Self::addr_msg(index, IpAddr::V4(addr), prefix_len);
+        if let Some(b) = broadcast {
+            m.attributes.push(AddressAttribute::Broadcast(b));
+        }
+        self.request(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+    }
+
+    pub fn add_addr_v6(&mut self, index: u32, addr: Ipv6Addr, prefix_len: u8) -> io::Result<()> {
+        let m = Self::addr_msg(index, IpAddr::V6(addr), prefix_len);
+        self.request(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+    }
+
+    /// Deletes `addr` from the link, whatever its prefix length.
+    pub fn del_addr(&mut self, index: u32, addr: IpAddr) -> io::Result<()> {
+        let (v4, v6) = self.addrs(index)?;
+        let prefix = match addr {
+            IpAddr::V4(a) => v4.iter().find(|x| x.0 == a).map(|x| x.1),
+            IpAddr::V6(a) => v6.iter().find(|x| x.0 == a).map(|x| x.1),
+        };
+        let Some(prefix) = prefix else {
+            return Err(io::Error::from_raw_os_error(libc::EADDRNOTAVAIL));
+        };
+        let m = Self::addr_msg(index, addr, prefix);
+        self.request(RouteNetlinkMessage::DelAddress(m), 0)
+    }
+
+    /// The addresses of the link, in the kernel's order.
+    pub fn addrs(&mut self, index: u32) -> io::Result<(Vec<Addr4>, Vec<Addr6>)> {
+        self.send(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for r in self.collect()? {
+            let RouteNetlinkMessage::NewAddress(a) = r else {
+                continue;
+            };
+            if a.header.index != index {
+                continue;
+            }
+            let mut local = None;
+            let mut address = None;
+            let mut brd = None;
+            for at in &a.attributes {
+                match at {
+                    AddressAttribute::Local(ip) => local = Some(*ip),
+                    AddressAttribute::Address(ip) => address = Some(*ip),
+                    AddressAttribute::Broadcast(b) => brd = Some(*b),
+                    _ => {}
+                }
+            }
+            match local.or(address) {
+                Some(IpAddr::V4(ip)) => v4.push((ip, a.header.prefix_len, brd)),
+                Some(IpAddr::V6(ip)) => {
+                    let scope = if ip.segments()[0] & 0xffc0 == 0xfe80 {
+                        index
+                    } else {
+                        0
+                    };
+                    v6.push((ip, a.header.prefix_len, scope))
+                }
+                None => {}
+            }
+        }
+        Ok((v4, v6))
+    }
+}

@@ -1,0 +1,258 @@
+//! Shared harness of the root network tests: a wgd of the test's own, running in a
+//! fresh network namespace with `lo` up (so its UDP traffic stays on that loopback),
+//! with its own control socket and rdomain prefix; everything is removed on drop.
+//! A missing privilege or tool fails the test with the reason.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn require_root_and_tools(tools: &[&str]) {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root (network namespaces, tun devices); run ./scripts/test.sh as root"
+    );
+    assert!(
+        Path::new("/dev/net/tun").exists(),
+        "this test needs /dev/net/tun"
+    );
+    for t in tools {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {t}"))
+            .output()
+            .map(|o| o.status.success());
+        assert!(
+            found.unwrap_or(false),
+            "this test needs `{t}` (./scripts/test.sh installs it)"
+        );
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    out
+}
+
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `f` every 50 ms until it is true or `limit` passes.
+pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+pub fn openssl_key() -> String {
+    ok(Command::new("openssl").args(["rand", "-base64", "32"]))
+        .trim()
+        .to_string()
+}
+
+pub struct Wgd {
+    pub ns: String,
+    pub prefix: String,
+    pub sock: PathBuf,
+    pub dir: PathBuf,
+    child: Option<Child>,
+    extra_ns: Vec<String>,
+    children: Vec<Child>,
+}
+
+impl Wgd {
+    /// Starts a wgd for test `tag` (short, unique per test in the binary).
+    pub fn start(tag: &str) -> Wgd {
+        require_root_and_tools(&["ip", "nsenter"]);
+        let pid = std::process::id();
+        let ns = format!("wgt{tag}{pid}");
+        let prefix = format!("wgt{tag}{pid}rd");
+        let dir = std::env::temp_dir().join(format!("wgt-{tag}-{pid}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("wgd.sock");
+        ok(Command::new("ip").args(["netns", "add", &ns]));
+        let mut w = Wgd {
+            ns,
+            prefix,
+            sock,
+            dir,
+            child: None,
+            extra_ns: Vec::new(),
+            children: Vec::new(),
+        };
+        ok(Command::new("ip").args(["-n", &w.ns, "link", "set", "lo", "up"]));
+        let log = std::fs::File::create(w.dir.join("wgd.log")).unwrap();
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", w.ns))
+            .arg(env!("CARGO_BIN_EXE_wgd"))
+            .args(["-s", w.sock.to_str().unwrap(), "--netns-prefix", &w.prefix])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn wgd");
+        w.child = Some(child);
+        let sock = w.sock.clone();
+        assert!(
+            wait_for(Duration::from_secs(10), || sock.exists()),
+            "wgd did not start: {}",
+            w.log()
+        );
+        w
+    }
+
+    pub fn rd(&self, n: u32) -> String {
+        format!("{}{}", self.prefix, n)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("wgd.log")).unwrap_or_default()
+    }
+
+    /// `wgifconfig ARGS` against this wgd.
+    pub fn wgifconfig(&self, args: &[&str]) -> Output {
+        run(Command::new(env!("CARGO_BIN_EXE_wgifconfig"))
+            .args(args)
+            .env("WGD_SOCKET", &self.sock))
+    }
+
+    pub fn wgifconfig_ok(&self, args: &[&str]) -> String {
+        let out = self.wgifconfig(args);
+        assert!(
+            out.status.success(),
+            "wgifconfig {args:?}: {}{}\nwgd log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A command inside namespace `ns`.
+    pub fn in_ns(ns: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]).args(args);
+        c
+    }
+
+    /// A command in the daemon's namespace (where its UDP sockets are).
+    pub fn in_daemon_ns(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}", self.ns)).args(args);
+        c
+    }
+
+    /// Keeps a process started by the test, to be killed (by PID) on drop.
+    pub fn adopt(&mut self, c: Child) {
+        self.children.push(c);
+    }
+
+    /// The public key of `ifname`, read back as the wg(4) example does.
+    pub fn pubkey(&self, ifname: &str) -> String {
+        let s = self.wgifconfig_ok(&[ifname]);
+        s.lines()
+            .find_map(|l| l.trim().strip_prefix("wgpubkey ").map(str::to_string))
+            .unwrap_or_else(|| panic!("no wgpubkey in:\n{s}"))
+    }
+
+    /// Pings `dst` from namespace `ns` with bounded retries (the first packets wait
+    /// for the handshake).
+    pub fn ping(ns: &str, dst: &str) -> bool {
+        wait_for(Duration::from_secs(10), || {
+            Wgd::in_ns(ns, &["ping", "-c", "1", "-W", "1", dst])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        })
+    }
+
+    /// The wg(4) EXAMPLES setup: wg1 in rdomain 1 on port 7111, wg2 in rdomain 2 on
+    /// port 7222, UDP over 127.0.0.1 in the daemon's namespace.
+    pub fn example(&self) {
+        let (k1, k2) = (openssl_key(), openssl_key());
+        self.wgifconfig_ok(&[
+            "wg1", "create", "wgport", "7111", "wgkey", &k1, "rdomain", "1",
+        ]);
+        self.wgifconfig_ok(&[
+            "wg2", "create", "wgport", "7222", "wgkey", &k2, "rdomain", "2",
+        ]);
+        let (p1, p2) = (self.pubkey("wg1"), self.pubkey("wg2"));
+        self.wgifconfig_ok(&[
+            "wg1",
+            "wgpeer",
+            &p2,
+            "wgendpoint",
+            "127.0.0.1",
+            "7222",
+            "wgaip",
+            "192.168.5.2/32",
+        ]);
+        self.wgifconfig_ok(&[
+            "wg2",
+            "wgpeer",
+            &p1,
+            "wgendpoint",
+            "127.0.0.1",
+            "7111",
+            "wgaip",
+            "192.168.5.1/32",
+        ]);
+        self.wgifconfig_ok(&["wg1", "192.168.5.1/24"]);
+        self.wgifconfig_ok(&["wg2", "192.168.5.2/24"]);
+    }
+}
+
+impl Drop for Wgd {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::SIGTERM,
+            );
+            let done = wait_for(Duration::from_secs(5), || {
+                matches!(c.try_wait(), Ok(Some(_)))
+            });
+            if !done {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        // wgd removes the namespaces it created; remove any left behind all the same.
+        if let Ok(list) = std::fs::read_dir("/run/netns") {
+            for e in list.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with(&self.prefix) {
+                    let _ = Command::new("ip").args(["netns", "del", &n]).output();
+                }
+            }
+        }
+        for n in self.extra_ns.iter().chain(std::iter::once(&self.ns)) {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The private directory of a test's own files.
+pub fn dir_of(w: &Wgd) -> &Path {
+    &w.dir
+}

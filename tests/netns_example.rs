@@ -1,0 +1,165 @@
+//! The wg(4) EXAMPLES scenario through wgifconfig against a real wgd, plus the
+//! scenarios of the wgd issue that need only wgd on both ends (root, namespaces).
+
+mod common;
+use common::{wait_for, Wgd};
+use std::time::Duration;
+
+#[test]
+fn example_two_rdomains_ping() {
+    let w = Wgd::start("ex");
+    w.example();
+    w.wgifconfig_ok(&["wg1", "debug"]);
+    assert!(
+        Wgd::ping(&w.rd(1), "192.168.5.2"),
+        "ping across the tunnel failed\n{}",
+        w.log()
+    );
+    let s = w.wgifconfig_ok(&["wg1"]);
+    assert!(
+        s.starts_with(
+            "wg1: flags=80c7<UP,BROADCAST,DEBUG,RUNNING,NOARP,MULTICAST> rdomain 1 mtu 1420\n"
+        ),
+        "{s}"
+    );
+    assert!(s.contains("\twgport 7111\n"), "{s}");
+    assert!(s.contains("\t\twgendpoint 127.0.0.1 7222\n"), "{s}");
+    assert!(s.contains("\t\twgaip 192.168.5.2/32\n"), "{s}");
+    assert!(
+        s.contains("\tinet 192.168.5.1 netmask 0xffffff00 broadcast 192.168.5.255\n"),
+        "{s}"
+    );
+    let tx = s.lines().find(|l| l.starts_with("\t\ttx: ")).unwrap();
+    assert!(!tx.contains("tx: 0,") && !tx.ends_with("rx: 0"), "{tx}");
+    assert!(s.contains("\t\tlast handshake: "), "{s}");
+    assert!(
+        w.log()
+            .contains("wg1: Sending handshake initiation to peer 0 (127.0.0.1)"),
+        "{}",
+        w.log()
+    );
+}
+
+#[test]
+fn unallowed_source_is_dropped_and_logged() {
+    let w = Wgd::start("rp");
+    w.example();
+    w.wgifconfig_ok(&["wg2", "debug"]);
+    assert!(Wgd::ping(&w.rd(1), "192.168.5.2"));
+    // A second address on wg1 that wg2 does not allow for its peer.
+    w.wgifconfig_ok(&["wg1", "inet", "192.168.5.9/24", "alias"]);
+    let out = Wgd::in_ns(
+        &w.rd(1),
+        &[
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            "-I",
+            "192.168.5.9",
+            "192.168.5.2",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        !out.status.success(),
+        "a packet from an unallowed source got through"
+    );
+    let want = "wg2: Packet has unallowed source IP from peer 1 (127.0.0.1)";
+    assert!(
+        wait_for(Duration::from_secs(5), || w.log().contains(want)),
+        "{}",
+        w.log()
+    );
+}
+
+#[test]
+fn unreachable_peer_retries_with_try_numbers() {
+    let w = Wgd::start("ur");
+    let k = common::openssl_key();
+    let peer = common::openssl_key();
+    w.wgifconfig_ok(&[
+        "wg1",
+        "create",
+        "wgkey",
+        &k,
+        "wgpeer",
+        &peer,
+        "wgendpoint",
+        "127.0.0.1",
+        "9",
+        "wgaip",
+        "10.9.0.2/32",
+    ]);
+    w.wgifconfig_ok(&["wg1", "10.9.0.1/24", "debug"]);
+    let _ = Wgd::in_daemon_ns(&w, &["ping", "-c", "1", "-W", "1", "10.9.0.2"]).output();
+    let want = "did not complete after 5 seconds, retrying (try 2)";
+    assert!(
+        wait_for(Duration::from_secs(15), || w.log().contains(want)),
+        "{}",
+        w.log()
+    );
+    assert!(w.log().contains(
+        "wg1: Handshake for peer 0 (127.0.0.1) did not complete after 5 seconds, retrying (try 2)"
+    ));
+}
+
+#[test]
+fn persistent_keepalive_reaches_the_peer() {
+    let w = Wgd::start("pk");
+    w.example();
+    assert!(Wgd::ping(&w.rd(1), "192.168.5.2"));
+    let p2 = w.pubkey("wg2");
+    w.wgifconfig_ok(&["wg1", "wgpeer", &p2, "wgpka", "1"]);
+    let rx = |w: &Wgd| -> u64 {
+        let s = w.wgifconfig_ok(&["wg2"]);
+        let l = s
+            .lines()
+            .find(|l| l.starts_with("\t\ttx: "))
+            .unwrap()
+            .to_string();
+        l.rsplit("rx: ").next().unwrap().parse().unwrap()
+    };
+    let before = rx(&w);
+    // Two keepalives (32 bytes each) at a one-second interval, with no traffic.
+    assert!(
+        wait_for(Duration::from_secs(6), || rx(&w) >= before + 64),
+        "rx stayed at {before}"
+    );
+    assert!(w.wgifconfig_ok(&["wg1"]).contains("\t\twgpka 1 (sec)\n"));
+}
+
+#[test]
+fn non_root_sees_port_only_and_cannot_set() {
+    let w = Wgd::start("nr");
+    w.example();
+    let as_nobody = |args: &[&str]| {
+        common::run(
+            std::process::Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_wgifconfig"))
+                .args(args)
+                .env("WGD_SOCKET", &w.sock),
+        )
+    };
+    let s = String::from_utf8_lossy(&as_nobody(&["wg1"]).stdout).into_owned();
+    assert!(s.contains("\twgport 7111\n"), "{s}");
+    assert!(!s.contains("wgpubkey") && !s.contains("wgpeer"), "{s}");
+    let before = w.wgifconfig_ok(&["wg1"]);
+    let out = as_nobody(&["wg1", "wgport", "9999"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "wgifconfig: wg1: SIOCSWG: Operation not permitted"
+    );
+    let after = w.wgifconfig_ok(&["wg1"]);
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.contains("last handshake"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&before), strip(&after));
+}
