@@ -584,3 +584,26 @@ fn pka_without_endpoint_logs_bad_sa_like_openbsd() {
     assert!(p.a.events.contains(&"Unable to send packet".to_string()));
     assert_eq!(p.a.iface.peer_info(2).unwrap().tx_bytes, 0);
 }
+
+#[test]
+fn up_and_flush_and_pka_send_act_at_once() {
+    let mut p = Pair::new(16, true, true);
+    p.a.iface.down(p.now);
+    let (o, _) = p.send(true, b"queued");
+    assert_eq!(o, SendOutcome::Staged);
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.up_and_flush(now, wall, &mut p.rng);
+    let out = p.drain(true);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 148, "an initiation for the staged packet");
+    for d in out {
+        p.deliver(false, d);
+    }
+    p.pump();
+    assert_eq!(p.b.tun, vec![ipv4(A_IP, B_IP, b"queued")]);
+    p.b.iface
+        .set_persistent_keepalive_and_send(1, 5, now, wall, &mut p.rng);
+    let out = p.drain(false);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 32, "a keepalive");
+}

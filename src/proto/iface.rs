@@ -6,6 +6,7 @@
 //! - `up(now)` and `set_persistent_keepalive` (0→n while up) cannot send at once, since
 //!   sending may need the wall clock and an RNG for a handshake: they make `poll_timeout`
 //!   return `now`, and the next `handle_timeout` sends the keepalives / flushes staged packets.
+//!   `up_and_flush` and `set_persistent_keepalive_and_send` do the same at once.
 //! - `set_mtu(mtu)`: padding (spec §6.3) needs the tunnel MTU; default 1420.
 //! - `encapsulate_batch` takes `PacketBuf { buf, len, outcome }` and stores each outcome.
 //! - `DropReason` says why a packet was dropped; `Ep` renders an endpoint as OpenBSD does
@@ -860,6 +861,44 @@ impl Interface {
         }
     }
 
+    /// `up` and, at once, the keepalives of pka peers and the flush of staged packets.
+    pub fn up_and_flush<R: rand_core::CryptoRngCore>(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut R,
+    ) {
+        self.up(now);
+        self.run_kicks(now, wall, rng);
+    }
+
+    /// `set_persistent_keepalive` and, for a 0→n change while up, the keepalive at once.
+    pub fn set_persistent_keepalive_and_send<R: rand_core::CryptoRngCore>(
+        &mut self,
+        id: PeerId,
+        secs: u16,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut R,
+    ) {
+        self.set_persistent_keepalive(id, secs, now);
+        self.run_kicks(now, wall, rng);
+    }
+
+    fn run_kicks<R: rand_core::CryptoRngCore>(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut R,
+    ) {
+        self.sh.kick_at = None;
+        for id in std::mem::take(&mut self.sh.kicks) {
+            if let Some(p) = self.peers.get_mut(&id) {
+                self.sh.send_keepalive(p, now, wall, &mut *rng);
+            }
+        }
+    }
+
     pub fn down(&mut self, _now: Instant) {
         self.sh.up = false;
         for id in self.order.clone() {
@@ -1283,12 +1322,7 @@ impl Interface {
     ) {
         self.sh.limiter.gc(now);
         if self.sh.kick_at.is_some_and(|t| t <= now) {
-            self.sh.kick_at = None;
-            for id in std::mem::take(&mut self.sh.kicks) {
-                if let Some(p) = self.peers.get_mut(&id) {
-                    self.sh.send_keepalive(p, now, wall, &mut *rng);
-                }
-            }
+            self.run_kicks(now, wall, rng);
         }
         for id in self.order.clone() {
             let Some(p) = self.peers.get_mut(&id) else {
