@@ -726,3 +726,15 @@ mod keypairs {
         assert_eq!(all, vec![5, 6]);
     }
 }
+
+#[test]
+fn oversized_inner_packet_is_carried_intact() {
+    let mut p = Pair::new(17, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let big = vec![0xabu8; 1600];
+    let (o, d) = p.send(true, &big);
+    assert!(matches!(o, SendOutcome::Send { .. }), "{o:?}");
+    assert!(matches!(p.deliver(false, d), RecvOutcome::Tun(_)));
+    assert_eq!(p.b.tun.last().unwrap(), &ipv4(A_IP, B_IP, &big));
+}

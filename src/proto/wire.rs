@@ -141,14 +141,15 @@ pub fn put_type(b: &mut [u8], t: u32) {
     b[..4].copy_from_slice(&t.to_le_bytes());
 }
 
-/// Padded plaintext length for an inner packet of `len` bytes (spec §6.3, mtu 0 = no cap).
+/// Plaintext length after padding an inner packet of `len` bytes (spec §6.3; mtu 0 = no cap).
+/// Never less than `len`: only the last MTU-sized segment of an oversized packet is padded.
 pub fn padded_len(len: usize, mtu: usize) -> usize {
     let round = |n: usize| n.div_ceil(PADDING_MULTIPLE) * PADDING_MULTIPLE;
     if mtu == 0 {
         return round(len);
     }
     let last = if len <= mtu { len } else { len % mtu };
-    round(last).min(mtu).max(last)
+    len + round(last).min(mtu).saturating_sub(last)
 }
 
 #[cfg(test)]
@@ -178,6 +179,16 @@ mod tests {
         assert_eq!(padded_len(28, 1420), 32);
         assert_eq!(padded_len(1419, 1420), 1420);
         assert_eq!(padded_len(51, 0), 64);
+        assert_eq!(padded_len(1420, 1420), 1420);
+        assert_eq!(padded_len(1500, 1420), 1500);
+        assert_eq!(padded_len(1430, 1420), 1436);
+        assert_eq!(padded_len(1425, 1422), 1438);
+        for mtu in [0usize, 1, 17, 1280, 1420] {
+            for len in 0..3000 {
+                let p = padded_len(len, mtu);
+                assert!(p >= len && p - len < PADDING_MULTIPLE, "{len} {mtu} {p}");
+            }
+        }
     }
 
     #[test]
