@@ -738,3 +738,20 @@ fn oversized_inner_packet_is_carried_intact() {
     assert!(matches!(p.deliver(false, d), RecvOutcome::Tun(_)));
     assert_eq!(p.b.tun.last().unwrap(), &ipv4(A_IP, B_IP, &big));
 }
+
+#[test]
+fn absurd_lengths_are_refused_not_panics() {
+    let mut p = Pair::new(18, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let mut buf = vec![0x45u8; 64];
+    for len in [usize::MAX, usize::MAX - 20, 64, 33] {
+        let o =
+            p.a.iface
+                .encapsulate(p.now, p.wall, &mut p.rng, &mut buf, len);
+        assert_eq!(
+            o,
+            SendOutcome::Dropped(wgif::proto::DropReason::BufferTooSmall)
+        );
+    }
+}

@@ -927,7 +927,12 @@ impl Interface {
         buf: &mut [u8],
         len: usize,
     ) -> SendOutcome {
-        if buf.len() < HEADROOM + len + TAILROOM.min(PADDING_MULTIPLE - 1 + TAG_LEN) {
+        // Padding (<= 15) and the tag must fit after the packet.
+        let fits = match len.checked_add(HEADROOM + PADDING_MULTIPLE - 1 + TAG_LEN) {
+            Some(n) => buf.len() >= n,
+            None => false,
+        };
+        if !fits {
             return SendOutcome::Dropped(DropReason::BufferTooSmall);
         }
         let Some(dst) = inner_dst(&buf[HEADROOM..HEADROOM + len]) else {

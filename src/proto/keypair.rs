@@ -95,6 +95,9 @@ impl Keypair {
     /// padding and the tag. Returns the message length, or None if the keypair is exhausted
     /// (then invalidated) or `buf` is too short.
     pub fn seal(&self, buf: &mut [u8], len: usize, mtu: usize) -> Option<usize> {
+        if len > buf.len() {
+            return None;
+        }
         let padded = super::wire::padded_len(len, mtu);
         let total = DATA_HEADER_LEN + padded + TAG_LEN;
         if buf.len() < total {
