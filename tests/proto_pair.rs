@@ -755,3 +755,21 @@ fn absurd_lengths_are_refused_not_panics() {
         );
     }
 }
+
+#[test]
+fn initiator_rekeys_on_receive_after_165_s_once() {
+    let mut p = Pair::new(19, true, true);
+    p.send(true, b"x");
+    p.pump();
+    p.advance(Duration::from_secs(166));
+    let (o, d) = p.send(false, b"late");
+    assert!(matches!(o, SendOutcome::Send { .. }), "{o:?}");
+    assert!(matches!(p.deliver(true, d), RecvOutcome::Tun(_)));
+    let out = p.drain(true);
+    assert_eq!(out.iter().filter(|d| d.len() == 148).count(), 1);
+    // Not again for the same session.
+    let (_, d) = p.send(false, b"later");
+    p.advance(Duration::from_secs(6));
+    assert!(matches!(p.deliver(true, d), RecvOutcome::Tun(_)));
+    assert!(p.drain(true).iter().all(|d| d.len() != 148));
+}
