@@ -211,3 +211,40 @@ fn binary_over_the_control_socket() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn wgnetstart_binary_print_only_needs_no_daemon() {
+    let dir = std::env::temp_dir().join(format!("wgif-netstart-bin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("hostname.wg3"),
+        "wgport 7\ninet 10.3.0.1 255.255.0.0\n!echo $if\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_wgnetstart"))
+        .args(["-n"])
+        .env("WGNETSTART_DIR", &dir)
+        .env("WGD_SOCKET", dir.join("absent.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "{ wgifconfig wg3 || wgifconfig wg3 create; }
+wgifconfig wg3 wgport 7
+wgifconfig wg3 inet 10.3.0.1 netmask 255.255.0.0
+echo wg3
+"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_wgnetstart"))
+        .args(["-x"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(bad.stderr).unwrap(),
+        "wgnetstart: unknown option -x\nusage: wgnetstart [-n] [-d dir] [wgN ...]\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
