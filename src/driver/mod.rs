@@ -1,18 +1,40 @@
 //! wgd, the driver daemon: the only module doing IO.
 //!
+//! - [`daemon`]: the mio loop, request dispatch and the data path.
+//! - [`apply`]: SIOCSWG/SIOCGWG between the ioctl model and the protocol engine.
+//! - [`control`]: one control-socket connection.
+//! - [`wgif`]: the state of one wgN interface.
+//! - [`options`], [`log`]: the command line and where messages go.
 //! - [`sys`]: the raw libc calls (the only `unsafe` in the crate).
-//! - [`tun`]: the tun device of one interface.
-//! - [`netns`]: rdomains as network namespaces.
-//! - [`netlink`]: rtnetlink for link state, MTU, namespace moves, addresses.
+//! - [`tun`], [`udp`], [`netns`], [`netlink`]: the OS objects an interface uses.
 
+pub mod apply;
+pub mod control;
+pub mod daemon;
+pub mod log;
 pub mod netlink;
 pub mod netns;
+pub mod options;
 pub mod sys;
 pub mod tun;
 pub mod udp;
+pub mod wgif;
 
 /// Entry point of `wgd`.
 pub fn main() {
-    eprintln!("wgd: not built yet");
-    std::process::exit(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match options::parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("wgd: {e}");
+            }
+            eprintln!("{}", options::USAGE);
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = daemon::run(opts) {
+        eprintln!("wgd: {e}");
+        std::process::exit(1);
+    }
 }

@@ -1,0 +1,677 @@
+//! The daemon: one mio loop over the control socket, its connections, a signalfd,
+//! and each interface's tun device and UDP sockets; the protocol engines' timers set
+//! the poll timeout. Requests are decoded to typed values before anything changes.
+
+use super::apply;
+use super::control::{Conn, Incoming, MAX_CONNECTIONS};
+use super::log::{Level, Logger};
+use super::netlink::Rtnl;
+use super::netns::NetnsManager;
+use super::options::Options;
+use super::tun::Tun;
+use super::wgif::{parse_name, rtnl_in, WgIf, DEFAULT_MTU, MTU_RANGE, UNDER_LOAD_PER_SECOND};
+use crate::ioctl::codec::{self, Dir};
+use crate::ioctl::request::{iff, Request, Response};
+use crate::proto::{Interface, PeerId, RecvOutcome, SendOutcome, HEADROOM, TAILROOM};
+use mio::net::UnixListener;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use rand_core::OsRng;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant, SystemTime};
+
+const LISTENER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const CONN_BASE: usize = 16;
+const IF_BASE: usize = 1 << 30;
+/// Largest datagram or tun packet handled (a 64 KiB IP packet plus our overhead).
+const BUF_SIZE: usize = 65536 + HEADROOM + TAILROOM;
+
+fn if_token(unit: u32, which: usize) -> Token {
+    Token(IF_BASE + unit as usize * 4 + which)
+}
+
+fn io_errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+pub struct Daemon {
+    opts: Options,
+    log: Logger,
+    poll: Poll,
+    listener: UnixListener,
+    signals: SignalFd,
+    conns: HashMap<usize, Conn>,
+    next_conn: usize,
+    ifs: BTreeMap<u32, WgIf>,
+    namespaces: NetnsManager,
+    created_ns: HashSet<u32>,
+    /// OpenBSD's global peer counter: ids are never reused, across interfaces.
+    next_peer_id: PeerId,
+    rtnl: Rtnl,
+    buf: Vec<u8>,
+    stop: bool,
+}
+
+/// Checks the environment, binds the socket and serves until SIGTERM/SIGINT.
+pub fn run(opts: Options) -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err("must be run as root (it creates tun devices and network namespaces)".into());
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Err("/dev/net/tun is missing: load the tun module (modprobe tun)".into());
+    }
+    let path = &opts.socket;
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(format!("another wgd is running on {}", path.display()));
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| format!("cannot remove stale socket {}: {e}", path.display()))?;
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGTERM);
+    mask.add(Signal::SIGINT);
+    mask.thread_block()
+        .map_err(|e| format!("sigprocmask: {e}"))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| format!("signalfd: {e}"))?;
+    let mut listener =
+        UnixListener::bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+    // Every local user may ask, as with ifconfig on OpenBSD; SO_PEERCRED decides.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| e.to_string())?;
+    let poll = Poll::new().map_err(|e| e.to_string())?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .map_err(|e| e.to_string())?;
+    poll.registry()
+        .register(
+            &mut SourceFd(&signals.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )
+        .map_err(|e| e.to_string())?;
+    let mut d = Daemon {
+        log: Logger::new(opts.log),
+        namespaces: NetnsManager::new(&opts.netns_prefix),
+        opts,
+        poll,
+        listener,
+        signals,
+        conns: HashMap::new(),
+        next_conn: CONN_BASE,
+        ifs: BTreeMap::new(),
+        created_ns: HashSet::new(),
+        next_peer_id: 0,
+        rtnl: Rtnl::new().map_err(|e| format!("rtnetlink: {e}"))?,
+        buf: vec![0u8; BUF_SIZE],
+        stop: false,
+    };
+    if d.opts.verbose {
+        d.log.log(
+            Level::Info,
+            &format!("wgd: listening on {}", d.opts.socket.display()),
+        );
+    }
+    let r = d.serve();
+    d.shutdown();
+    r.map_err(|e| e.to_string())
+}
+
+impl Daemon {
+    fn serve(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        while !self.stop {
+            let timeout = self
+                .ifs
+                .values()
+                .filter_map(|w| w.proto.poll_timeout())
+                .min()
+                .map(|t| {
+                    // Round up to the millisecond so the timer has expired when we wake.
+                    t.saturating_duration_since(Instant::now()) + Duration::from_millis(1)
+                });
+            match self.poll.poll(&mut events, timeout) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => r?,
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept(),
+                    SIGNALS => {
+                        while let Ok(Some(_)) = self.signals.read_signal() {
+                            self.stop = true;
+                        }
+                    }
+                    Token(t) if t >= IF_BASE => {
+                        let unit = ((t - IF_BASE) / 4) as u32;
+                        match (t - IF_BASE) % 4 {
+                            0 => self.tun_readable(unit),
+                            1 => self.udp_readable(unit, false),
+                            _ => self.udp_readable(unit, true),
+                        }
+                    }
+                    Token(t) => self.conn_event(t),
+                }
+            }
+            self.run_timers();
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        let units: Vec<u32> = self.ifs.keys().copied().collect();
+        for u in units {
+            self.destroy(u);
+        }
+        for n in self.created_ns.clone() {
+            if self.namespaces.is_empty(n).unwrap_or(false) {
+                let _ = self.namespaces.remove(n);
+            }
+        }
+        let _ = std::fs::remove_file(&self.opts.socket);
+    }
+
+    fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if self.conns.len() >= MAX_CONNECTIONS {
+                        continue;
+                    }
+                    let id = self.next_conn;
+                    self.next_conn = if self.next_conn + 1 >= IF_BASE {
+                        CONN_BASE
+                    } else {
+                        self.next_conn + 1
+                    };
+                    let mut c = Conn::new(stream);
+                    if self
+                        .poll
+                        .registry()
+                        .register(
+                            &mut c.stream,
+                            Token(id),
+                            Interest::READABLE | Interest::WRITABLE,
+                        )
+                        .is_ok()
+                    {
+                        self.conns.insert(id, c);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.log.log(Level::Err, &format!("wgd: accept: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn conn_event(&mut self, id: usize) {
+        let Some(mut c) = self.conns.remove(&id) else {
+            return;
+        };
+        let keep = match c.read() {
+            Ok(Some(reqs)) => {
+                for r in reqs {
+                    let result = match r {
+                        Incoming::Bad(e) => Err(e),
+                        Incoming::Request(body) => {
+                            self.handle(c.privileged, &body.ifname, body.request)
+                        }
+                    };
+                    c.reply(result);
+                }
+                match c.flush() {
+                    Ok(done) => !(done && c.closing),
+                    Err(_) => false,
+                }
+            }
+            Ok(None) | Err(_) => false,
+        };
+        if keep {
+            self.conns.insert(id, c);
+        } else {
+            let _ = self.poll.registry().deregister(&mut c.stream);
+        }
+    }
+
+    /// Executes one request; errno values are Linux's.
+    fn handle(&mut self, privileged: bool, ifname: &str, req: Request) -> Result<Response, i32> {
+        let is_read = matches!(
+            req,
+            Request::GetWg { .. } | Request::GetInfo | Request::ListInterfaces
+        );
+        if !privileged && !is_read {
+            return Err(libc::EPERM);
+        }
+        if let Request::ListInterfaces = req {
+            let mut all = Vec::new();
+            for w in self.ifs.values_mut() {
+                all.push(w.info().map_err(|e| io_errno(&e))?);
+            }
+            all.sort_by_key(|i| i.index);
+            return Ok(Response::Interfaces(all));
+        }
+        let unit = parse_name(ifname).ok_or(libc::ENXIO)?;
+        if let Request::Create = req {
+            return self.create(unit, ifname).map(|_| Response::Done);
+        }
+        if !self.ifs.contains_key(&unit) {
+            return Err(libc::ENXIO);
+        }
+        match req {
+            Request::Destroy => {
+                self.destroy(unit);
+                Ok(Response::Done)
+            }
+            Request::GetInfo => self
+                .ifs
+                .get_mut(&unit)
+                .map(|w| w.info().map(Response::Info))
+                .unwrap()
+                .map_err(|e| io_errno(&e)),
+            Request::GetWg { size } => {
+                let model = apply::get_wg(&self.ifs[&unit]);
+                let (size, data) = codec::get_reply(&model, size, !privileged);
+                Ok(Response::Wg {
+                    size,
+                    data: data.map(|d| d.to_vec()).unwrap_or_default(),
+                })
+            }
+            Request::SetWg { data } => {
+                let model = codec::decode(&data, Dir::Set).map_err(|_| libc::EINVAL)?;
+                let w = self.ifs.get_mut(&unit).unwrap();
+                let r = apply::set_wg(
+                    w,
+                    &model,
+                    &mut self.next_peer_id,
+                    &self.namespaces,
+                    Instant::now(),
+                    SystemTime::now(),
+                    &mut OsRng,
+                );
+                if let Ok(true) = r {
+                    self.register_udp(unit);
+                }
+                self.after_io(unit);
+                r.map(|_| Response::Done)
+            }
+            Request::SetFlags { flags } => self.set_flags(unit, flags).map(|_| Response::Done),
+            Request::SetMtu { mtu } => {
+                if !MTU_RANGE.contains(&mtu) {
+                    return Err(libc::EINVAL);
+                }
+                let w = self.ifs.get_mut(&unit).unwrap();
+                w.rtnl.set_mtu(w.index, mtu).map_err(|e| io_errno(&e))?;
+                w.mtu = mtu;
+                w.proto.set_mtu(mtu as usize);
+                Ok(Response::Done)
+            }
+            Request::SetDescription { description } => {
+                if description.len() >= crate::ioctl::abi::IFDESCRSIZE {
+                    return Err(libc::ENAMETOOLONG);
+                }
+                self.ifs.get_mut(&unit).unwrap().description = description;
+                Ok(Response::Done)
+            }
+            Request::SetRdomain { rdomain } => {
+                self.set_rdomain(unit, rdomain).map(|_| Response::Done)
+            }
+            Request::AddInet(a) => {
+                if a.prefixlen > 32 {
+                    return Err(libc::EINVAL);
+                }
+                let w = self.ifs.get_mut(&unit).unwrap();
+                let brd = a.broadcast.or_else(|| {
+                    (a.prefixlen < 31).then(|| {
+                        let host = if a.prefixlen == 0 {
+                            u32::MAX
+                        } else {
+                            u32::MAX >> a.prefixlen
+                        };
+                        std::net::Ipv4Addr::from(u32::from(a.addr) | host)
+                    })
+                });
+                w.rtnl
+                    .add_addr_v4(w.index, a.addr, a.prefixlen, brd)
+                    .map_err(|e| io_errno(&e))?;
+                self.set_up(unit)
+            }
+            Request::AddInet6(a) => {
+                if a.prefixlen > 128 {
+                    return Err(libc::EINVAL);
+                }
+                let w = self.ifs.get_mut(&unit).unwrap();
+                w.rtnl
+                    .add_addr_v6(w.index, a.addr, a.prefixlen)
+                    .map_err(|e| io_errno(&e))?;
+                self.set_up(unit)
+            }
+            Request::DelInet(a) => {
+                let w = self.ifs.get_mut(&unit).unwrap();
+                w.rtnl
+                    .del_addr(w.index, IpAddr::V4(a))
+                    .map_err(|e| io_errno(&e))
+                    .map(|_| Response::Done)
+            }
+            Request::DelInet6(a) => {
+                let w = self.ifs.get_mut(&unit).unwrap();
+                w.rtnl
+                    .del_addr(w.index, IpAddr::V6(a))
+                    .map_err(|e| io_errno(&e))
+                    .map(|_| Response::Done)
+            }
+            Request::Create | Request::ListInterfaces => unreachable!("handled above"),
+        }
+    }
+
+    fn set_up(&mut self, unit: u32) -> Result<Response, i32> {
+        let flags = self.ifs[&unit].flags() | iff::UP;
+        self.set_flags(unit, flags).map(|_| Response::Done)
+    }
+
+    fn create(&mut self, unit: u32, name: &str) -> Result<(), i32> {
+        if self.ifs.contains_key(&unit) {
+            return Err(libc::EEXIST);
+        }
+        let tun = Tun::open(name).map_err(|e| io_errno(&e))?;
+        let index = self
+            .rtnl
+            .link_index(name)
+            .map_err(|e| io_errno(&e))?
+            .ok_or(libc::ENXIO)?;
+        self.rtnl
+            .set_mtu(index, DEFAULT_MTU)
+            .map_err(|e| io_errno(&e))?;
+        let rtnl = Rtnl::new().map_err(|e| io_errno(&e))?;
+        let mut proto = Interface::new(Instant::now(), &mut OsRng);
+        proto.set_mtu(DEFAULT_MTU as usize);
+        let mut w = WgIf {
+            name: name.to_string(),
+            unit,
+            tun,
+            proto,
+            up: false,
+            debug: false,
+            mtu: DEFAULT_MTU,
+            description: String::new(),
+            rdomain: 0,
+            index,
+            rtnl,
+            port: 0,
+            rtable: 0,
+            udp: None,
+            handshakes_this_second: (Instant::now(), 0),
+            under_load_until: None,
+        };
+        let fd = w.tun.as_raw_fd();
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&fd), if_token(unit, 0), Interest::READABLE)
+            .map_err(|e| io_errno(&e))?;
+        // Drain the engine's creation events (none are visible without debug).
+        while w.proto.poll_event().is_some() {}
+        self.ifs.insert(unit, w);
+        Ok(())
+    }
+
+    fn destroy(&mut self, unit: u32) {
+        let Some(mut w) = self.ifs.remove(&unit) else {
+            return;
+        };
+        w.proto.remove_all_peers();
+        let debug = w.debug;
+        self.log_events(&mut w);
+        if debug {
+            self.log
+                .log(Level::Info, &format!("{}: Interface destroyed", w.name));
+        }
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&w.tun.as_raw_fd()));
+        // Dropping the tun fd removes the device, wherever it is.
+    }
+
+    fn set_flags(&mut self, unit: u32, flags: u32) -> Result<(), i32> {
+        let want_up = flags & iff::UP != 0;
+        let w = self.ifs.get_mut(&unit).unwrap();
+        w.debug = flags & iff::DEBUG != 0;
+        if want_up && !w.up {
+            let socks = w.bind(&self.namespaces).map_err(|e| io_errno(&e))?;
+            w.rtnl.set_up(w.index, true).map_err(|e| io_errno(&e))?;
+            w.udp = Some(socks);
+            w.up = true;
+            w.proto
+                .up_and_flush(Instant::now(), SystemTime::now(), &mut OsRng);
+            self.register_udp(unit);
+            self.after_io(unit);
+        } else if !want_up && w.up {
+            w.up = false;
+            w.udp = None;
+            w.proto.down(Instant::now());
+            let _ = w.rtnl.set_up(w.index, false);
+        }
+        Ok(())
+    }
+
+    fn set_rdomain(&mut self, unit: u32, rdomain: u32) -> Result<(), i32> {
+        if rdomain > 255 {
+            return Err(libc::EINVAL);
+        }
+        let w = self.ifs.get(&unit).unwrap();
+        if w.rdomain == rdomain {
+            return Ok(());
+        }
+        let (target, created) = if rdomain == 0 {
+            (
+                super::netns::Netns::current().map_err(|e| io_errno(&e))?,
+                false,
+            )
+        } else {
+            self.namespaces.ensure(rdomain).map_err(|e| io_errno(&e))?
+        };
+        if created {
+            self.created_ns.insert(rdomain);
+        }
+        let w = self.ifs.get_mut(&unit).unwrap();
+        let (v4, v6) = w.rtnl.addrs(w.index).map_err(|e| io_errno(&e))?;
+        w.rtnl
+            .move_to_netns(w.index, &target)
+            .map_err(|e| io_errno(&e))?;
+        let mut rtnl = if rdomain == 0 {
+            Rtnl::new()
+        } else {
+            rtnl_in(&target)
+        }
+        .map_err(|e| io_errno(&e))?;
+        let index = rtnl
+            .link_index(&w.name)
+            .map_err(|e| io_errno(&e))?
+            .ok_or(libc::ENXIO)?;
+        w.rtnl = rtnl;
+        w.index = index;
+        w.rdomain = rdomain;
+        // OpenBSD's -rdomain drops the addresses; moving to a domain keeps them.
+        if rdomain != 0 {
+            for (a, p, b) in v4 {
+                let _ = w.rtnl.add_addr_v4(index, a, p, b);
+            }
+            for (a, p, _) in v6
+                .into_iter()
+                .filter(|x| x.0.segments()[0] & 0xffc0 != 0xfe80)
+            {
+                let _ = w.rtnl.add_addr_v6(index, a, p);
+            }
+        }
+        let _ = w.rtnl.set_mtu(index, w.mtu);
+        if w.up {
+            let _ = w.rtnl.set_up(index, true);
+        }
+        Ok(())
+    }
+
+    fn register_udp(&mut self, unit: u32) {
+        let Some(w) = self.ifs.get(&unit) else { return };
+        if let Some(u) = &w.udp {
+            let r = self.poll.registry();
+            let _ = r.register(
+                &mut SourceFd(&u.v4.as_raw_fd()),
+                if_token(unit, 1),
+                Interest::READABLE,
+            );
+            let _ = r.register(
+                &mut SourceFd(&u.v6.as_raw_fd()),
+                if_token(unit, 2),
+                Interest::READABLE,
+            );
+        }
+    }
+
+    fn tun_readable(&mut self, unit: u32) {
+        let Some(w) = self.ifs.get_mut(&unit) else {
+            return;
+        };
+        let buf = &mut self.buf;
+        loop {
+            let n = match w.tun.read(&mut buf[HEADROOM..BUF_SIZE - TAILROOM]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            if !w.up {
+                continue;
+            }
+            if let SendOutcome::Send { to, src, range } =
+                w.proto
+                    .encapsulate(Instant::now(), SystemTime::now(), &mut OsRng, buf, n)
+            {
+                if let Some(u) = &w.udp {
+                    send(u, &buf[range], to, src, &self.log, w.debug, &w.name);
+                }
+            }
+        }
+        self.after_io(unit);
+    }
+
+    fn udp_readable(&mut self, unit: u32, v6: bool) {
+        let Some(w) = self.ifs.get_mut(&unit) else {
+            return;
+        };
+        let buf = &mut self.buf;
+        while let Some(u) = &w.udp {
+            let meta = match u.recv(v6, buf) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let now = Instant::now();
+            let pkt = &mut buf[..meta.len];
+            if matches!(pkt.first(), Some(1..=3)) {
+                let (start, count) = &mut w.handshakes_this_second;
+                if now.duration_since(*start) >= Duration::from_secs(1) {
+                    *start = now;
+                    *count = 0;
+                }
+                *count += 1;
+                if *count >= UNDER_LOAD_PER_SECOND {
+                    w.under_load_until = Some(now + Duration::from_secs(1));
+                }
+            }
+            let under_load = w.under_load_until.is_some_and(|t| t > now);
+            if let RecvOutcome::Tun(range) = w.proto.decapsulate(
+                now,
+                SystemTime::now(),
+                &mut OsRng,
+                meta.from,
+                meta.local,
+                pkt,
+                under_load,
+            ) {
+                let _ = w.tun.write(&buf[range]);
+            }
+            // Replies (handshake responses, cookies, staged data) go out at once.
+            flush_transmits(w, buf, &self.log);
+        }
+        self.after_io(unit);
+    }
+
+    /// Sends what the engine queued and logs its events.
+    fn after_io(&mut self, unit: u32) {
+        let Some(mut w) = self.ifs.remove(&unit) else {
+            return;
+        };
+        flush_transmits(&mut w, &mut self.buf, &self.log);
+        self.log_events(&mut w);
+        self.ifs.insert(unit, w);
+    }
+
+    fn log_events(&self, w: &mut WgIf) {
+        while let Some(ev) = w.proto.poll_event() {
+            if w.debug {
+                self.log.log(Level::Debug, &format!("{}: {}", w.name, ev));
+            }
+        }
+    }
+
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        let due: Vec<u32> = self
+            .ifs
+            .iter()
+            .filter(|(_, w)| w.proto.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(u, _)| *u)
+            .collect();
+        for u in due {
+            if let Some(w) = self.ifs.get_mut(&u) {
+                w.proto.handle_timeout(now, SystemTime::now(), &mut OsRng);
+            }
+            self.after_io(u);
+        }
+    }
+}
+
+fn flush_transmits(w: &mut WgIf, buf: &mut [u8], log: &Logger) {
+    while let Some(t) = w.proto.poll_transmit(buf) {
+        if let Some(u) = &w.udp {
+            send(u, &buf[..t.len], t.to, t.src, log, w.debug, &w.name);
+        }
+    }
+}
+
+/// Sends one datagram; a failure with a cached source address is retried without it,
+/// as the kernel does, and a final failure is the "Unable to send packet" message.
+fn send(
+    u: &super::udp::UdpSockets,
+    pkt: &[u8],
+    to: std::net::SocketAddr,
+    src: Option<IpAddr>,
+    log: &Logger,
+    debug: bool,
+    name: &str,
+) {
+    if u.send_to(pkt, to, src).is_ok() {
+        return;
+    }
+    if src.is_some() && u.send_to(pkt, to, None).is_ok() {
+        return;
+    }
+    if debug {
+        log.log(Level::Debug, &format!("{name}: Unable to send packet"));
+    }
+}

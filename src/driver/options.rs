@@ -1,0 +1,105 @@
+//! wgd's command line: `wgd [-d] [-s socket] [-l stderr|syslog] [--netns-prefix NAME]`.
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "usage: wgd [-d] [-s socket] [-l stderr|syslog] [--netns-prefix name]";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogTo {
+    Stderr,
+    Syslog,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `-d`: log the daemon's own informational messages too.
+    pub verbose: bool,
+    pub socket: PathBuf,
+    pub log: LogTo,
+    /// rdomain N is the namespace `<prefix>N`.
+    pub netns_prefix: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            verbose: false,
+            socket: PathBuf::from(crate::ioctl::client::DEFAULT_SOCKET),
+            log: LogTo::Stderr,
+            netns_prefix: "rdomain".into(),
+        }
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or(format!("option {name} requires an argument"))
+        };
+        match a.as_str() {
+            "-d" => o.verbose = true,
+            "-s" => o.socket = PathBuf::from(value("-s")?),
+            "-l" => {
+                o.log = match value("-l")?.as_str() {
+                    "stderr" => LogTo::Stderr,
+                    "syslog" => LogTo::Syslog,
+                    other => return Err(format!("-l {other}: must be stderr or syslog")),
+                }
+            }
+            "--netns-prefix" => {
+                let p = value("--netns-prefix")?;
+                if p.is_empty() || p.len() > 200 || p.contains('/') || p.starts_with('.') {
+                    return Err(format!("--netns-prefix {p}: not a usable namespace name"));
+                }
+                o.netns_prefix = p;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_every_option() {
+        let o = parse(&args("-d -s /tmp/x.sock -l syslog --netns-prefix t1rd")).unwrap();
+        assert_eq!(
+            o,
+            Options {
+                verbose: true,
+                socket: "/tmp/x.sock".into(),
+                log: LogTo::Syslog,
+                netns_prefix: "t1rd".into()
+            }
+        );
+        assert_eq!(parse(&[]).unwrap(), Options::default());
+        assert_eq!(Options::default().socket, PathBuf::from("/run/wgd.sock"));
+    }
+
+    #[test]
+    fn rejects_bad_options() {
+        assert!(parse(&args("-s"))
+            .unwrap_err()
+            .contains("requires an argument"));
+        assert!(parse(&args("-l file"))
+            .unwrap_err()
+            .contains("stderr or syslog"));
+        assert!(parse(&args("--netns-prefix a/b")).is_err());
+        assert!(parse(&args("-x"))
+            .unwrap_err()
+            .contains("unknown option -x"));
+    }
+}
