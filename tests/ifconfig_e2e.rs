@@ -85,41 +85,89 @@ fn require_root_and_tools() {
     }
 }
 
-#[test]
-fn wg4_examples_script() {
-    require_root_and_tools();
+/// Starts wgd with a socket and namespace prefix of its own; `salt` keeps the
+/// interface units of the tests in this file apart.
+fn start_daemon(tag: &str, salt: u32) -> Daemon {
     let pid = std::process::id();
-    let dir = std::env::temp_dir().join(format!("wgif-e2e-{pid}"));
+    let dir = std::env::temp_dir().join(format!("wgif-e2e-{tag}-{pid}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("wgd.sock");
-    let prefix = format!("wgife{}rd", pid % 100_000);
-    let unit = 1000 + (pid % 50_000) * 2;
-    let (wga, wgb) = (format!("wg{unit}"), format!("wg{}", unit + 1));
-    let (pa, pb) = (20_000 + (pid % 20_000) * 2, 20_001 + (pid % 20_000) * 2);
-
+    let prefix = format!("wgife{tag}{}rd", pid % 100_000);
+    let unit = 1000 + (pid % 20_000) * 4 + salt * 2;
+    let ifs = vec![format!("wg{unit}"), format!("wg{}", unit + 1)];
     let child = Command::new(env!("CARGO_BIN_EXE_wgd"))
         .args(["-s", sock.to_str().unwrap(), "--netns-prefix", &prefix])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start wgd");
-    let _d = Daemon {
+    let d = Daemon {
         child,
-        dir: dir.clone(),
-        prefix: prefix.clone(),
-        ifs: vec![wga.clone(), wgb.clone()],
-        sock: sock.clone(),
+        dir,
+        prefix,
+        ifs,
+        sock,
     };
     let t0 = Instant::now();
-    while !sock.exists() {
+    while !d.sock.exists() {
         assert!(
             t0.elapsed() < Duration::from_secs(10),
             "wgd did not create {}",
-            sock.display()
+            d.sock.display()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    d
+}
+
+#[test]
+fn wgnetstart_configures_from_hostname_files() {
+    require_root_and_tools();
+    let d = start_daemon("ns", 1);
+    let wg = d.ifs[0].clone();
+    let key = random_key();
+    let mark = d.dir.join("ran");
+    let text = format!(
+        "# boot config\nwgkey {key} wgport 0\ninet 10.77.0.1 255.255.255.0\n\
+         description \"boot tunnel\"\n!echo $if > {}\nup\n",
+        mark.display()
+    );
+    std::fs::write(d.dir.join(format!("hostname.{wg}")), text).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_wgnetstart"))
+        .arg(&wg)
+        .env("WGNETSTART_DIR", &d.dir)
+        .env("WGD_SOCKET", &d.sock)
+        .output()
+        .expect("run wgnetstart");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("is insecure, fixing permissions."), "{err}");
+    assert_eq!(std::fs::read_to_string(&mark).unwrap(), format!("{wg}\n"));
+    let out = ok(&d.sock, &wg);
+    assert!(
+        out.starts_with(&format!(
+            "{wg}: flags=80c3<UP,BROADCAST,RUNNING,NOARP,MULTICAST> mtu 1420\n"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("\tdescription: boot tunnel\n"), "{out}");
+    assert!(out.contains("\twgpubkey "), "{out}");
+    assert!(
+        out.contains("\tinet 10.77.0.1 netmask 0xffffff00 broadcast 10.77.0.255\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn wg4_examples_script() {
+    require_root_and_tools();
+    let pid = std::process::id();
+    let d = start_daemon("ex", 0);
+    let sock = d.sock.clone();
+    let prefix = d.prefix.clone();
+    let (wga, wgb) = (d.ifs[0].clone(), d.ifs[1].clone());
+    let (pa, pb) = (20_000 + (pid % 20_000) * 2, 20_001 + (pid % 20_000) * 2);
 
     // ifconfig wg1 create wgport 111 wgkey `openssl rand -base64 32` rdomain 1
     ok(
