@@ -342,3 +342,268 @@ fn unallowed_source_is_dropped() {
         .events
         .contains(&"Packet has unallowed source IP from peer 2 (127.0.0.2)".to_string()));
 }
+
+#[test]
+fn persistent_keepalive_on_sends_at_once() {
+    let mut p = Pair::new(8, true, true);
+    p.send(true, b"x");
+    p.pump();
+    p.a.iface.set_persistent_keepalive(2, 25, p.now);
+    assert_eq!(p.a.iface.poll_timeout(), Some(p.now));
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    let out = p.drain(true);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 32, "a keepalive");
+    assert!(p
+        .a
+        .events
+        .contains(&"Sending keepalive packet to peer 2 (127.0.0.2)".to_string()));
+    assert_eq!(p.deliver(false, out[0].clone()), RecvOutcome::Handled);
+    assert!(p
+        .b
+        .events
+        .contains(&"Receiving keepalive packet from peer 1 (127.0.0.1)".to_string()));
+    // The next one is due pka seconds later.
+    let next = p.a.iface.poll_timeout().unwrap();
+    assert!(next > p.now && next <= p.now + Duration::from_secs(25));
+}
+
+#[test]
+fn staged_packets_before_up_are_flushed_after_up() {
+    let mut p = Pair::new(9, true, true);
+    p.a.iface.down(p.now);
+    for i in 0..130u8 {
+        let (o, _) = p.send(true, &[i]);
+        assert_eq!(o, SendOutcome::Staged);
+    }
+    assert!(p.drain(true).is_empty());
+    p.a.iface.up(p.now);
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    p.pump();
+    // 128 kept, the two oldest dropped.
+    assert_eq!(p.b.tun.len(), 128);
+    assert_eq!(p.b.tun[0], ipv4(A_IP, B_IP, &[2]));
+}
+
+#[test]
+fn down_clears_sessions_but_keeps_config() {
+    let mut p = Pair::new(10, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let before = p.a.iface.peer_info(2).unwrap();
+    p.a.iface.down(p.now);
+    let after = p.a.iface.peer_info(2).unwrap();
+    assert_eq!(before, after);
+    p.a.iface.up(p.now);
+    let (o, _) = p.send(true, b"y");
+    assert_eq!(o, SendOutcome::Staged, "no session after down");
+}
+
+#[test]
+fn config_rules() {
+    let mut p = Pair::new(11, true, true);
+    let now = p.now;
+    let a = &mut p.a.iface;
+    // Duplicate key / id.
+    let pb = a.peer_info(2).unwrap().public;
+    assert_eq!(
+        a.add_peer(3, &pb, now),
+        Err(wgif::proto::ConfigError::Exists)
+    );
+    // A prefix moves to the peer that adds it last; a duplicate is a no-op.
+    a.add_peer(3, &[9u8; 32], now).unwrap();
+    let net: IpAddr = "10.0.0.2".parse().unwrap();
+    a.add_aip(3, net, 32).unwrap();
+    assert!(a.peer_info(2).unwrap().aips.is_empty());
+    assert_eq!(a.peer_info(3).unwrap().aips, vec![(net, 32)]);
+    a.add_aip(3, net, 32).unwrap();
+    assert_eq!(a.peer_info(3).unwrap().aips.len(), 1);
+    assert_eq!(
+        a.add_aip(3, net, 33),
+        Err(wgif::proto::ConfigError::BadCidr)
+    );
+    // Kept unmasked for SIOCGWG, newest first.
+    let v6: IpAddr = "2001:db8::1".parse().unwrap();
+    a.add_aip(3, v6, 64).unwrap();
+    assert_eq!(a.peer_info(3).unwrap().aips, vec![(v6, 64), (net, 32)]);
+    a.replace_aips(3);
+    assert!(a.peer_info(3).unwrap().aips.is_empty());
+    a.set_description(3, &"é".repeat(40));
+    assert!(a.peer_info(3).unwrap().description.len() <= 63);
+    a.set_psk(3, Some(&[1; 32]));
+    assert!(a.peer_info(3).unwrap().has_psk);
+    a.set_psk(3, Some(&[0; 32]));
+    assert!(!a.peer_info(3).unwrap().has_psk);
+    assert_eq!(a.peer_ids(), vec![2, 3]);
+    // Setting a private key whose public key is a peer's removes that peer.
+    let mut k = [0u8; 32];
+    p.rng.fill_bytes(&mut k);
+    let pubk = PrivateKey::from_bytes(&k).public_key();
+    let a = &mut p.a.iface;
+    a.add_peer(4, &pubk, now).unwrap();
+    assert_eq!(a.set_private_key(Some(&k), now), Some(4));
+    assert_eq!(a.public_key(), Some(pubk));
+    assert_eq!(a.peer_by_public(&pubk), None);
+    assert_eq!(a.set_private_key(Some(&k), now), None, "same key: no-op");
+    assert_eq!(
+        a.private_key(),
+        Some(*PrivateKey::from_bytes(&k).as_bytes())
+    );
+    a.set_private_key(None, now);
+    assert_eq!(a.public_key(), None);
+    a.remove_all_peers();
+    assert!(a.peer_ids().is_empty());
+    let ev: Vec<String> = std::iter::from_fn(|| a.poll_event())
+        .map(|e| e.to_string())
+        .collect();
+    assert!(ev.contains(&"Peer 4 destroyed".to_string()));
+    assert!(ev.contains(&"Peer 3 created".to_string()));
+}
+
+#[test]
+fn new_private_key_forces_a_new_handshake() {
+    let mut p = Pair::new(12, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let (o, _) = p.send(true, b"y");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    // A new identity invalidates current/next sessions (SIOCSWG semantics).
+    let mut k = [0u8; 32];
+    p.rng.fill_bytes(&mut k);
+    p.a.iface.set_private_key(Some(&k), p.now);
+    let (o, _) = p.send(true, b"z");
+    assert_eq!(o, SendOutcome::Staged);
+}
+
+#[test]
+fn unanswered_handshake_sends_20_initiations_then_gives_up() {
+    let mut p = Pair::new(13, true, false);
+    let (o, _) = p.send(true, b"lost");
+    assert_eq!(o, SendOutcome::Staged);
+    let mut inits = p.drain(true).len();
+    for _ in 0..100 {
+        let Some(t) = p.a.iface.poll_timeout() else {
+            break;
+        };
+        if t > p.now {
+            p.advance(t - p.now);
+        }
+        let (now, wall) = (p.now, p.wall);
+        p.a.iface.handle_timeout(now, wall, &mut p.rng);
+        inits += p.drain(true).iter().filter(|d| d.len() == 148).count();
+        if p.a.events.iter().any(|e| e.contains("giving up")) {
+            break;
+        }
+    }
+    assert_eq!(inits, 20);
+    assert!(p.a.events.contains(
+        &"Handshake for peer 2 (127.0.0.2) did not complete after 20 retries, giving up"
+            .to_string()
+    ));
+    assert!(p.a.events.contains(
+        &"Handshake for peer 2 (127.0.0.2) did not complete after 5 seconds, retrying (try 20)"
+            .to_string()
+    ));
+    // Key material is zeroed 540 s later.
+    let t = p.a.iface.poll_timeout().unwrap();
+    p.advance(t - p.now);
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    p.drain(true);
+    assert!(p
+        .a
+        .events
+        .contains(&"Zeroing out keys for peer 2 (127.0.0.2)".to_string()));
+}
+
+#[test]
+fn endpoint_roams_and_source_address_sticks() {
+    let mut p = Pair::new(14, true, true);
+    p.send(true, b"x");
+    p.pump();
+    // A moves: its next data comes from a new address, received on B's 127.0.0.2.
+    let (o, mut d) = p.send(true, b"moved");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    let roamed: SocketAddr = "127.0.0.9:4000".parse().unwrap();
+    let local: IpAddr = "127.0.0.2".parse().unwrap();
+    let o = p.b.iface.decapsulate(
+        p.now,
+        p.wall,
+        &mut p.rng,
+        roamed,
+        Some(local),
+        &mut d,
+        false,
+    );
+    assert!(matches!(o, RecvOutcome::Tun(_)));
+    assert_eq!(p.b.iface.peer_info(1).unwrap().endpoint, Some(roamed));
+    let (o, _) = p.send(false, b"reply");
+    assert_eq!(
+        o,
+        SendOutcome::Send {
+            to: roamed,
+            src: Some(local),
+            range: o_range(&o)
+        }
+    );
+    // A forged packet from elsewhere does not move the endpoint.
+    let mut junk = vec![4u8, 0, 0, 0];
+    junk.extend_from_slice(&[0u8; 60]);
+    let elsewhere: SocketAddr = "127.0.0.66:1".parse().unwrap();
+    let o =
+        p.b.iface
+            .decapsulate(p.now, p.wall, &mut p.rng, elsewhere, None, &mut junk, false);
+    assert!(matches!(o, RecvOutcome::Dropped(_)));
+    assert_eq!(p.b.iface.peer_info(1).unwrap().endpoint, Some(roamed));
+    // Forgetting cached source addresses.
+    p.b.iface.clear_src_cache();
+    let (o, _) = p.send(false, b"again");
+    assert!(matches!(o, SendOutcome::Send { src: None, .. }));
+}
+
+fn o_range(o: &SendOutcome) -> std::ops::Range<usize> {
+    match o {
+        SendOutcome::Send { range, .. } => range.clone(),
+        _ => 0..0,
+    }
+}
+
+#[test]
+fn pka_without_endpoint_logs_bad_sa_like_openbsd() {
+    let mut p = Pair::new(15, false, false);
+    p.a.iface.set_persistent_keepalive(2, 10, p.now);
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    assert!(p.drain(true).is_empty());
+    assert!(p
+        .a
+        .events
+        .contains(&"Sending handshake initiation to peer 2 (bad sa)".to_string()));
+    assert!(p.a.events.contains(&"Unable to send packet".to_string()));
+    assert_eq!(p.a.iface.peer_info(2).unwrap().tx_bytes, 0);
+}
+
+#[test]
+fn up_and_flush_and_pka_send_act_at_once() {
+    let mut p = Pair::new(16, true, true);
+    p.a.iface.down(p.now);
+    let (o, _) = p.send(true, b"queued");
+    assert_eq!(o, SendOutcome::Staged);
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface.up_and_flush(now, wall, &mut p.rng);
+    let out = p.drain(true);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 148, "an initiation for the staged packet");
+    for d in out {
+        p.deliver(false, d);
+    }
+    p.pump();
+    assert_eq!(p.b.tun, vec![ipv4(A_IP, B_IP, b"queued")]);
+    p.b.iface
+        .set_persistent_keepalive_and_send(1, 5, now, wall, &mut p.rng);
+    let out = p.drain(false);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 32, "a keepalive");
+}

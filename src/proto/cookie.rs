@@ -207,3 +207,70 @@ impl CookieMaker {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::wire::CookieReply;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::time::Duration;
+
+    fn msg_for(maker: &mut CookieMaker, now: Instant) -> [u8; INITIATION_LEN] {
+        let mut m = [0u8; INITIATION_LEN];
+        m[0] = 1;
+        m[4..8].copy_from_slice(&7u32.to_le_bytes());
+        maker.add_macs(now, &mut m);
+        m
+    }
+
+    #[test]
+    fn cookie_round_trip_and_expiry() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let now = Instant::now();
+        let me = [5u8; 32];
+        let src: SocketAddr = "192.0.2.7:999".parse().unwrap();
+        let mut checker = CookieChecker::new();
+        checker.set_identity(Some(&me));
+        let mut maker = CookieMaker::new(&me);
+        let m = msg_for(&mut maker, now);
+        assert_eq!(checker.check(now, &m, src), MacCheck::Mac1Only);
+        let reply = checker.create_reply(now, &mut rng, &m, src).unwrap();
+        assert_eq!(u32::from_le_bytes(reply[4..8].try_into().unwrap()), 7);
+        assert!(maker.consume_reply(now, &CookieReply::new_checked(&reply).unwrap()));
+        let m = msg_for(&mut maker, now);
+        assert_eq!(checker.check(now, &m, src), MacCheck::Both);
+        // The cookie is tied to the source address and port.
+        let other: SocketAddr = "192.0.2.7:998".parse().unwrap();
+        assert_eq!(checker.check(now, &m, other), MacCheck::Mac1Only);
+        // The secret lives 120 s.
+        assert_eq!(
+            checker.check(now + Duration::from_secs(121), &m, src),
+            MacCheck::Mac1Only
+        );
+        // The holder uses a cookie for 115 s at most.
+        let late = msg_for(&mut maker, now + Duration::from_secs(116));
+        assert_eq!(&late[132..], &[0u8; 16]);
+        // A flipped mac1 fails; no identity validates nothing.
+        let mut bad = m;
+        bad[120] ^= 1;
+        assert_eq!(checker.check(now, &bad, src), MacCheck::BadMac1);
+        checker.set_identity(None);
+        assert_eq!(checker.check(now, &m, src), MacCheck::BadMac1);
+    }
+
+    #[test]
+    fn reply_without_sent_mac1_is_refused() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let now = Instant::now();
+        let me = [6u8; 32];
+        let src: SocketAddr = "[2001:db8::1]:51820".parse().unwrap();
+        let mut checker = CookieChecker::new();
+        checker.set_identity(Some(&me));
+        let mut sender = CookieMaker::new(&me);
+        let m = msg_for(&mut sender, now);
+        let reply = checker.create_reply(now, &mut rng, &m, src).unwrap();
+        let mut fresh = CookieMaker::new(&me);
+        assert!(!fresh.consume_reply(now, &CookieReply::new_checked(&reply).unwrap()));
+    }
+}

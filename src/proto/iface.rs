@@ -2,10 +2,24 @@
 //! configuration, the data path (encapsulate/decapsulate in place), handshake processing,
 //! timers, queued output (`poll_transmit`) and debug events (`poll_event`).
 //!
-//! Deviations from the contract, all additive: `set_mtu` (padding needs the tunnel MTU,
-//! default 1420); `encapsulate_batch` takes `PacketBuf { buf, len, outcome }`; `Event` also has
-//! `UnableToSend` and `DroppingHandshakePacket` for the driver to construct (proto never emits
-//! them, their causes are IO).
+//! Deviations from the contract (the shape is kept; all but the first are additions):
+//! - `up(now)` and `set_persistent_keepalive` (0→n while up) cannot send at once, since
+//!   sending may need the wall clock and an RNG for a handshake: they make `poll_timeout`
+//!   return `now`, and the next `handle_timeout` sends the keepalives / flushes staged packets.
+//!   `up_and_flush` and `set_persistent_keepalive_and_send` do the same at once.
+//! - `set_mtu(mtu)`: padding (spec §6.3) needs the tunnel MTU; default 1420.
+//! - `encapsulate_batch` takes `PacketBuf { buf, len, outcome }` and stores each outcome.
+//! - `DropReason` says why a packet was dropped; `Ep` renders an endpoint as OpenBSD does
+//!   (address only, `bad sa` when unset); `ConfigError::NoSuchPeer` for `add_aip` on an
+//!   unknown id; `is_up()`.
+//! - `Event::DroppingHandshakePacket` exists for the driver to construct (its cause, a full
+//!   handshake queue, is the driver's); `Event::UnableToSend` is emitted by proto when a
+//!   handshake/keepalive has no endpoint, and the driver may emit it on a failed send.
+//! - At most `MAX_QUEUED_EVENTS` undrained events are kept (oldest dropped).
+//!
+//! Data path: the fast path of `encapsulate` and the data branch of `decapsulate` work in
+//! the caller's buffer and allocate nothing; staged packets (bounded, 128 per peer) and
+//! handshake/keepalive messages own small buffers.
 
 use super::allowedips::AllowedIps;
 use super::consts::*;
@@ -20,6 +34,12 @@ use super::tai64n::Tai64N;
 use super::timers::TimerKind;
 use super::wire::{self, CookieReply, Initiation, Kind, Response};
 use super::{PeerId, HEADROOM, TAILROOM};
+
+/// Undrained debug events kept at most (the oldest is dropped), so a driver that only
+/// drains them while `debug` is set cannot grow memory without bound.
+pub const MAX_QUEUED_EVENTS: usize = 1024;
+/// Undrained datagrams kept at most (newer ones are dropped, as a full socket buffer would).
+pub const MAX_QUEUED_TRANSMITS: usize = 4096;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -324,6 +344,10 @@ struct Shared {
     mtu: usize,
     out: VecDeque<Outgoing>,
     events: VecDeque<Event>,
+    /// Peers owed an immediate keepalive/staged flush (up, pka 0→n); done by the next
+    /// `handle_timeout`, which `poll_timeout` makes due at `kick_at`.
+    kicks: Vec<PeerId>,
+    kick_at: Option<Instant>,
 }
 
 /// One wgN's protocol state.
@@ -383,12 +407,29 @@ fn inner_src_len(pkt: &[u8]) -> Option<(IpAddr, usize)> {
 
 impl Shared {
     fn queue(&mut self, to: SocketAddr, src: Option<IpAddr>, data: Vec<u8>, range: Range<usize>) {
+        if self.out.len() >= MAX_QUEUED_TRANSMITS {
+            return;
+        }
         self.out.push_back(Outgoing {
             to,
             src,
             data,
             range,
         });
+    }
+
+    fn kick(&mut self, id: PeerId, now: Instant) {
+        if !self.kicks.contains(&id) {
+            self.kicks.push(id);
+        }
+        self.kick_at = Some(self.kick_at.map_or(now, |t| t.min(now)));
+    }
+
+    fn event(&mut self, e: Event) {
+        if self.events.len() >= MAX_QUEUED_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
     }
 
     fn free_index(&mut self, idx: u32) {
@@ -410,17 +451,12 @@ impl Shared {
         if p.handshake_recently_sent(now) || !self.up {
             return;
         }
-        let (Some(private), Some(public)) = (self.private.as_ref(), self.public) else {
-            return;
-        };
-        let Some(to) = p.endpoint else {
-            self.events.push_back(Event::NoEndpoint { peer: p.id });
+        let Some(public) = self.public else {
             return;
         };
         if let Some(old) = p.initiation.take() {
             self.index.remove(old.local_index);
         }
-        let _ = private;
         let idx = self.index.insert(
             &mut *rng,
             IndexEntry {
@@ -440,12 +476,19 @@ impl Shared {
         p.cookie.add_macs(now, &mut msg);
         p.initiation = Some(st);
         p.last_sent_handshake = Some(now);
-        p.tx_bytes += INITIATION_LEN as u64;
-        self.events.push_back(Event::SendingInitiation {
+        self.event(Event::SendingInitiation {
             peer: p.id,
             ep: ep(p),
         });
-        self.queue(to, p.src, msg.to_vec(), 0..INITIATION_LEN);
+        // Without an endpoint OpenBSD still runs the handshake timers and logs the failed
+        // send ("... (bad sa)", "Unable to send packet"), retrying every 5 s.
+        match p.endpoint {
+            Some(to) => {
+                p.tx_bytes += INITIATION_LEN as u64;
+                self.queue(to, p.src, msg.to_vec(), 0..INITIATION_LEN);
+            }
+            None => self.event(Event::UnableToSend),
+        }
         p.timers.any_authenticated_packet_sent();
         p.timers.any_authenticated_packet_traversal(now);
         p.timers.handshake_initiated(now, &mut *rng);
@@ -505,6 +548,9 @@ impl Shared {
             return;
         }
         let Some(to) = p.endpoint else {
+            if !p.staged.is_empty() || keepalive_if_empty {
+                self.send_initiation(p, now, wall, rng, false);
+            }
             return;
         };
         if p.staged.is_empty() {
@@ -538,17 +584,17 @@ impl Shared {
         if !p.staged.is_empty() {
             return self.send_staged(p, now, wall, rng, false);
         }
-        let Some(to) = p.endpoint else {
-            return;
-        };
         let mut buf = vec![0u8; DATA_MIN_LEN];
         match self.seal(p, now, &mut buf, 0) {
             Some((k, n)) => {
-                self.events.push_back(Event::SendingKeepalive {
+                self.event(Event::SendingKeepalive {
                     peer: p.id,
                     ep: ep(p),
                 });
-                self.queue(to, p.src, buf, 0..n);
+                match p.endpoint {
+                    Some(to) => self.queue(to, p.src, buf, 0..n),
+                    None => self.event(Event::UnableToSend),
+                }
                 self.after_data_sent(p, &k, n, true, now, wall, rng);
             }
             None => self.send_initiation(p, now, wall, rng, false),
@@ -582,6 +628,8 @@ impl Interface {
                 mtu: 1420,
                 out: VecDeque::new(),
                 events: VecDeque::new(),
+                kicks: Vec::new(),
+                kick_at: None,
             },
             peers: HashMap::new(),
             order: Vec::new(),
@@ -660,11 +708,13 @@ impl Interface {
         let mut p = Peer::new(id, *public, self.sh.private.as_ref());
         if self.sh.up {
             p.timers.enable();
+        } else {
+            p.timers.disable();
         }
         self.peers.insert(id, p);
         self.order.push(id);
         self.by_public.insert(*public, id);
-        self.sh.events.push_back(Event::PeerCreated(id));
+        self.sh.event(Event::PeerCreated(id));
         Ok(())
     }
 
@@ -676,7 +726,7 @@ impl Interface {
         self.aips.remove_by_value(id);
         self.by_public.remove(&p.public);
         self.order.retain(|x| *x != id);
-        self.sh.events.push_back(Event::PeerDestroyed(id));
+        self.sh.event(Event::PeerDestroyed(id));
     }
 
     pub fn remove_all_peers(&mut self) {
@@ -706,30 +756,15 @@ impl Interface {
         }
     }
 
-    /// Sets the persistent keepalive; turning it on while up sends a keepalive at once.
+    /// Sets the persistent keepalive; turning it on (0→n) while up sends a keepalive at
+    /// once (spec §7.2), from the next `handle_timeout` (due now per `poll_timeout`).
     pub fn set_persistent_keepalive(&mut self, id: PeerId, secs: u16, now: Instant) {
-        let _ = now;
         if let Some(p) = self.peers.get_mut(&id) {
+            let was = p.pka;
             p.pka = secs;
             p.timers.set_persistent_keepalive(secs);
-        }
-    }
-
-    /// Like `set_persistent_keepalive`, and sends the immediate keepalive of a 0→n change
-    /// while up (spec §7.2); needs the wall clock and RNG for a possible handshake.
-    pub fn set_persistent_keepalive_and_send(
-        &mut self,
-        id: PeerId,
-        secs: u16,
-        now: Instant,
-        wall: SystemTime,
-        rng: &mut impl rand_core::CryptoRngCore,
-    ) {
-        let was = self.peers.get(&id).map(|p| p.pka);
-        self.set_persistent_keepalive(id, secs, now);
-        if was == Some(0) && secs > 0 && self.sh.up {
-            if let Some(p) = self.peers.get_mut(&id) {
-                self.sh.send_keepalive(p, now, wall, rng);
+            if was == 0 && secs > 0 && self.sh.up {
+                self.sh.kick(id, now);
             }
         }
     }
@@ -809,34 +844,57 @@ impl Interface {
         }
     }
 
+    /// Enables timers. The keepalives of pka peers and the flush of staged packets need the
+    /// wall clock and an RNG, so they happen in the next `handle_timeout` (due at `now`).
     pub fn up(&mut self, now: Instant) {
+        if self.sh.up {
+            return;
+        }
         self.sh.up = true;
         for id in self.order.clone() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.enable();
-                if p.pka > 0 {
-                    p.timers.set_persistent_keepalive(p.pka);
-                    // The keepalive is sent from handle_timeout (it needs an RNG): arm it now.
-                    p.timers.any_authenticated_packet_traversal(now);
+                if p.pka > 0 || !p.staged.is_empty() {
+                    self.sh.kick(id, now);
                 }
             }
         }
-        self.sh.events.shrink_to_fit();
     }
 
-    /// `up` plus the immediate keepalives for pka peers and the flush of staged packets.
-    pub fn up_and_flush(
+    /// `up` and, at once, the keepalives of pka peers and the flush of staged packets.
+    pub fn up_and_flush<R: rand_core::CryptoRngCore>(
         &mut self,
         now: Instant,
         wall: SystemTime,
-        rng: &mut impl rand_core::CryptoRngCore,
+        rng: &mut R,
     ) {
         self.up(now);
-        for id in self.order.clone() {
+        self.run_kicks(now, wall, rng);
+    }
+
+    /// `set_persistent_keepalive` and, for a 0→n change while up, the keepalive at once.
+    pub fn set_persistent_keepalive_and_send<R: rand_core::CryptoRngCore>(
+        &mut self,
+        id: PeerId,
+        secs: u16,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut R,
+    ) {
+        self.set_persistent_keepalive(id, secs, now);
+        self.run_kicks(now, wall, rng);
+    }
+
+    fn run_kicks<R: rand_core::CryptoRngCore>(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut R,
+    ) {
+        self.sh.kick_at = None;
+        for id in std::mem::take(&mut self.sh.kicks) {
             if let Some(p) = self.peers.get_mut(&id) {
-                if p.pka > 0 || !p.staged.is_empty() {
-                    self.sh.send_keepalive(p, now, wall, rng);
-                }
+                self.sh.send_keepalive(p, now, wall, &mut *rng);
             }
         }
     }
@@ -852,6 +910,8 @@ impl Interface {
             }
         }
         self.sh.out.clear();
+        self.sh.kicks.clear();
+        self.sh.kick_at = None;
     }
 
     pub fn is_up(&self) -> bool {
@@ -880,7 +940,7 @@ impl Interface {
             return SendOutcome::Dropped(DropReason::NoRoute);
         };
         let Some(to) = p.endpoint else {
-            self.sh.events.push_back(Event::NoEndpoint { peer: id });
+            self.sh.event(Event::NoEndpoint { peer: id });
             return SendOutcome::Dropped(DropReason::NoEndpoint);
         };
         if p.staged.is_empty() && self.sh.up {
@@ -953,7 +1013,7 @@ impl Interface {
     ) -> Option<RecvOutcome> {
         let check = self.sh.checker.check(now, buf, from);
         if check == MacCheck::BadMac1 {
-            self.sh.events.push_back(if initiation {
+            self.sh.event(if initiation {
                 Event::InvalidInitiationMac { from: from.ip() }
             } else {
                 Event::InvalidResponseMac { from: from.ip() }
@@ -965,7 +1025,7 @@ impl Interface {
         }
         if check != MacCheck::Both {
             if let Some(reply) = self.sh.checker.create_reply(now, rng, buf, from) {
-                self.sh.events.push_back(Event::SendingCookie);
+                self.sh.event(Event::SendingCookie);
                 self.sh.queue(from, local, reply.to_vec(), 0..COOKIE_LEN);
             }
             return Some(RecvOutcome::Handled);
@@ -1024,7 +1084,7 @@ impl Interface {
         if replay || flood {
             return invalid(&mut self.sh);
         }
-        self.sh.events.push_back(Event::ReceivingInitiation {
+        self.sh.event(Event::ReceivingInitiation {
             peer: id,
             from: from.ip(),
         });
@@ -1062,7 +1122,7 @@ impl Interface {
         }
         p.last_sent_handshake = Some(now);
         p.tx_bytes += RESPONSE_LEN as u64;
-        self.sh.events.push_back(Event::SendingResponse {
+        self.sh.event(Event::SendingResponse {
             peer: id,
             ep: ep(p),
         });
@@ -1129,7 +1189,7 @@ impl Interface {
         for dead in p.sessions.install(Arc::new(k)) {
             self.sh.free_index(dead);
         }
-        self.sh.events.push_back(Event::ReceivingResponse {
+        self.sh.event(Event::ReceivingResponse {
             peer: p.id,
             from: from.ip(),
         });
@@ -1229,7 +1289,7 @@ impl Interface {
             self.sh.send_initiation(p, now, wall, &mut *rng, false);
         }
         if pt_len == 0 {
-            self.sh.events.push_back(Event::ReceivingKeepalive {
+            self.sh.event(Event::ReceivingKeepalive {
                 peer: p.id,
                 ep: ep(p),
             });
@@ -1238,14 +1298,14 @@ impl Interface {
         p.timers.data_received(now);
         let pt = &buf[DATA_HEADER_LEN..DATA_HEADER_LEN + pt_len];
         let Some((src, len)) = inner_src_len(pt) else {
-            self.sh.events.push_back(Event::NotIp {
+            self.sh.event(Event::NotIp {
                 peer: p.id,
                 ep: ep(p),
             });
             return RecvOutcome::Dropped(DropReason::BadPacket);
         };
         if self.aips.lookup(src) != Some(p.id) {
-            self.sh.events.push_back(Event::UnallowedSource {
+            self.sh.event(Event::UnallowedSource {
                 peer: p.id,
                 ep: ep(p),
             });
@@ -1261,6 +1321,9 @@ impl Interface {
         rng: &mut impl rand_core::CryptoRngCore,
     ) {
         self.sh.limiter.gc(now);
+        if self.sh.kick_at.is_some_and(|t| t <= now) {
+            self.run_kicks(now, wall, rng);
+        }
         for id in self.order.clone() {
             let Some(p) = self.peers.get_mut(&id) else {
                 continue;
@@ -1269,7 +1332,7 @@ impl Interface {
                 match kind {
                     TimerKind::RetransmitHandshake => {
                         if p.timers.handshake_attempts > MAX_TIMER_HANDSHAKES {
-                            self.sh.events.push_back(Event::HandshakeGaveUp {
+                            self.sh.event(Event::HandshakeGaveUp {
                                 peer: id,
                                 ep: ep(p),
                                 retries: MAX_TIMER_HANDSHAKES + 2,
@@ -1279,7 +1342,7 @@ impl Interface {
                             p.timers.schedule_zero_key_material(now);
                         } else {
                             p.timers.handshake_attempts += 1;
-                            self.sh.events.push_back(Event::HandshakeRetry {
+                            self.sh.event(Event::HandshakeRetry {
                                 peer: id,
                                 ep: ep(p),
                                 secs: REKEY_TIMEOUT.as_secs(),
@@ -1297,7 +1360,7 @@ impl Interface {
                         }
                     }
                     TimerKind::NewHandshake => {
-                        self.sh.events.push_back(Event::StoppedHearing {
+                        self.sh.event(Event::StoppedHearing {
                             peer: id,
                             ep: ep(p),
                             secs: (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT).as_secs(),
@@ -1306,7 +1369,7 @@ impl Interface {
                         self.sh.send_initiation(p, now, wall, &mut *rng, false);
                     }
                     TimerKind::ZeroKeyMaterial => {
-                        self.sh.events.push_back(Event::ZeroingKeys {
+                        self.sh.event(Event::ZeroingKeys {
                             peer: id,
                             ep: ep(p),
                         });
@@ -1326,6 +1389,7 @@ impl Interface {
         self.peers
             .values()
             .filter_map(|p| p.timers.next_deadline())
+            .chain(self.sh.kick_at)
             .min()
     }
 
@@ -1369,5 +1433,144 @@ fn mask(addr: IpAddr, cidr: u8) -> IpAddr {
             };
             IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Interface>();
+        send::<Event>();
+    }
+
+    #[test]
+    fn event_texts_are_openbsd_r1_47() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let ep = Ep(Some(a));
+        let none = Ep(None);
+        let cases: Vec<(Event, &str)> = vec![
+            (Event::PeerCreated(3), "Peer 3 created"),
+            (Event::PeerDestroyed(3), "Peer 3 destroyed"),
+            (Event::UnableToSend, "Unable to send packet"),
+            (
+                Event::HandshakeRetry { peer: 3, ep, secs: 5, attempt: 2 },
+                "Handshake for peer 3 (192.0.2.1) did not complete after 5 seconds, retrying (try 2)",
+            ),
+            (
+                Event::HandshakeGaveUp { peer: 3, ep, retries: 20 },
+                "Handshake for peer 3 (192.0.2.1) did not complete after 20 retries, giving up",
+            ),
+            (
+                Event::StoppedHearing { peer: 3, ep, secs: 15 },
+                "Retrying handshake with peer 3 (192.0.2.1) because we stopped hearing back after 15 seconds",
+            ),
+            (Event::ZeroingKeys { peer: 3, ep }, "Zeroing out keys for peer 3 (192.0.2.1)"),
+            (
+                Event::SendingInitiation { peer: 3, ep: none },
+                "Sending handshake initiation to peer 3 (bad sa)",
+            ),
+            (
+                Event::SendingResponse { peer: 3, ep: Ep(Some(v6)) },
+                "Sending handshake response to peer 3 (2001:db8::1)",
+            ),
+            (Event::SendingCookie, "Sending cookie response for denied handshake message"),
+            (Event::InvalidInitiationMac { from: a }, "Invalid initiation MAC from 192.0.2.1"),
+            (Event::Ratelimited { from: a }, "Handshake ratelimited from 192.0.2.1"),
+            (Event::InvalidInitiation { from: a }, "Invalid handshake initiation from 192.0.2.1"),
+            (
+                Event::ReceivingInitiation { peer: 3, from: a },
+                "Receiving handshake initiation from peer 3 (192.0.2.1)",
+            ),
+            (Event::InvalidResponseMac { from: a }, "Invalid response MAC from 192.0.2.1"),
+            (Event::UnknownResponse { from: a }, "Unknown handshake response from 192.0.2.1"),
+            (Event::InvalidResponse { from: a }, "Invalid handshake response from 192.0.2.1"),
+            (
+                Event::ReceivingResponse { peer: 3, from: a },
+                "Receiving handshake response from peer 3 (192.0.2.1)",
+            ),
+            (Event::UnknownCookieIndex { from: a }, "Unknown cookie index from 192.0.2.1"),
+            (
+                Event::CookieDecryptFailed { from: a },
+                "Could not decrypt cookie response from 192.0.2.1",
+            ),
+            (Event::ReceivingCookie { from: a }, "Receiving cookie response from 192.0.2.1"),
+            (
+                Event::SendingKeepalive { peer: 3, ep },
+                "Sending keepalive packet to peer 3 (192.0.2.1)",
+            ),
+            (
+                Event::ReceivingKeepalive { peer: 3, ep },
+                "Receiving keepalive packet from peer 3 (192.0.2.1)",
+            ),
+            (
+                Event::NotIp { peer: 3, ep },
+                "Packet is neither IPv4 nor IPv6 from peer 3 (192.0.2.1)",
+            ),
+            (
+                Event::UnallowedSource { peer: 3, ep },
+                "Packet has unallowed source IP from peer 3 (192.0.2.1)",
+            ),
+            (
+                Event::DroppingHandshakePacket { from: a },
+                "Dropping handshakepacket from 192.0.2.1",
+            ),
+            (
+                Event::NoEndpoint { peer: 3 },
+                "No valid endpoint has been configured or discovered for peer 3",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn inner_headers() {
+        let mut v4 = [0u8; 24];
+        v4[0] = 0x45;
+        v4[2..4].copy_from_slice(&20u16.to_be_bytes());
+        v4[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        v4[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        assert_eq!(inner_dst(&v4), Some("10.0.0.2".parse().unwrap()));
+        assert_eq!(inner_src_len(&v4), Some(("10.0.0.1".parse().unwrap(), 20)));
+        v4[2..4].copy_from_slice(&25u16.to_be_bytes());
+        assert_eq!(inner_src_len(&v4), None, "length beyond the plaintext");
+        v4[2..4].copy_from_slice(&19u16.to_be_bytes());
+        assert_eq!(inner_src_len(&v4), None, "length below the header");
+        assert_eq!(inner_src_len(&v4[..19]), None);
+        let mut v6 = [0u8; 48];
+        v6[0] = 0x60;
+        v6[4..6].copy_from_slice(&8u16.to_be_bytes());
+        v6[8] = 0xfe;
+        assert_eq!(inner_src_len(&v6).map(|x| x.1), Some(48));
+        v6[5] = 9;
+        assert_eq!(inner_src_len(&v6), None);
+        assert_eq!(inner_dst(&[0x70; 40]), None);
+        assert_eq!(inner_dst(&[]), None);
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(
+            mask("10.1.2.3".parse().unwrap(), 8),
+            "10.0.0.0".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            mask("10.1.2.3".parse().unwrap(), 0),
+            "0.0.0.0".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            mask("2001:db8::1".parse().unwrap(), 32),
+            "2001:db8::".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            mask("2001:db8::1".parse().unwrap(), 128),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -215,3 +215,119 @@ impl Sessions {
             .find(|k| k.local_index == local_index)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(now: Instant) -> (Keypair, Keypair) {
+        let t1 = Secret32([1; 32]);
+        let t2 = Secret32([2; 32]);
+        (
+            Keypair::new(&t1, &t2, true, now, 1, 2).unwrap(),
+            Keypair::new(&t1, &t2, false, now, 2, 1).unwrap(),
+        )
+    }
+
+    #[test]
+    fn seal_open_from_several_threads() {
+        let now = Instant::now();
+        let (i, r) = pair(now);
+        let (i, r) = (Arc::new(i), Arc::new(r));
+        let sealed: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|t| {
+                    let i = i.clone();
+                    s.spawn(move || {
+                        (0..50)
+                            .map(|n| {
+                                let mut b = vec![0u8; 16 + 20 + 32];
+                                b[16] = t;
+                                b[17] = n;
+                                let len = i.seal(&mut b, 20, 0).unwrap();
+                                b.truncate(len);
+                                b
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let mut counters: Vec<u64> = sealed
+            .iter()
+            .map(|b| u64::from_le_bytes(b[8..16].try_into().unwrap()))
+            .collect();
+        counters.sort();
+        counters.dedup();
+        assert_eq!(counters.len(), 200, "every counter used once");
+        let opened: usize = std::thread::scope(|s| {
+            let hs: Vec<_> = sealed
+                .chunks(50)
+                .map(|c| {
+                    let r = r.clone();
+                    s.spawn(move || {
+                        c.iter()
+                            .filter(|b| r.open(&mut b.to_vec()).is_some())
+                            .count()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(opened, 200);
+        // Every one of them is now a replay.
+        assert!(sealed.iter().all(|b| r.open(&mut b.clone()).is_none()));
+    }
+
+    #[test]
+    fn limits_by_time_and_count() {
+        let now = Instant::now();
+        let (i, _) = pair(now);
+        assert!(i.can_send(now));
+        assert!(!i.can_send(now + REJECT_AFTER_TIME));
+        assert!(!i.can_receive(now + REJECT_AFTER_TIME));
+        i.send_counter
+            .store(REJECT_AFTER_MESSAGES, Ordering::Relaxed);
+        assert!(!i.can_send(now));
+        let mut b = [0u8; 64];
+        assert!(i.seal(&mut b, 0, 0).is_none());
+        let mut short = [0u8; 31];
+        assert!(i.open(&mut short).is_none());
+    }
+
+    #[test]
+    fn slots_follow_spec_7_4() {
+        let now = Instant::now();
+        let mk = |init: bool, idx: u32| {
+            Arc::new(
+                Keypair::new(&Secret32([1; 32]), &Secret32([2; 32]), init, now, idx, 0).unwrap(),
+            )
+        };
+        let mut s = Sessions::default();
+        // Responder: new keypairs go to next; current untouched.
+        assert!(s.install(mk(false, 1)).is_empty());
+        assert!(s.current.is_none() && s.next.as_ref().unwrap().local_index == 1);
+        // Confirmation rotates next to current.
+        assert_eq!(s.confirm(9), None);
+        assert_eq!(s.confirm(1), Some(None));
+        assert_eq!(s.current.as_ref().unwrap().local_index, 1);
+        // Initiator: new current, old current becomes previous.
+        assert!(s.install(mk(true, 2)).is_empty());
+        assert_eq!(s.previous.as_ref().unwrap().local_index, 1);
+        assert_eq!(s.current.as_ref().unwrap().local_index, 2);
+        assert_eq!(s.install(mk(true, 3)), vec![1]);
+        // Responder with an existing next: old next and previous destroyed.
+        assert_eq!(s.install(mk(false, 4)), vec![2]);
+        assert_eq!(s.install(mk(false, 5)), vec![4]);
+        // Initiator while a next exists: previous := next, current destroyed.
+        let mut dead = s.install(mk(true, 6));
+        dead.sort();
+        assert_eq!(dead, vec![3]);
+        assert_eq!(s.previous.as_ref().unwrap().local_index, 5);
+        assert!(s.find(6).is_some() && s.find(5).is_some() && s.find(3).is_none());
+        let mut all = s.clear();
+        all.sort();
+        assert_eq!(all, vec![5, 6]);
+    }
+}
