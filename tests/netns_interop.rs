@@ -253,7 +253,7 @@ fn hostile_control_input_while_traffic_flows() {
     w.example();
     assert!(Wgd::ping(&w.rd(1), "192.168.5.2"));
     let before = w.wgifconfig_ok(&["wg1"]);
-    let mut pinger = Wgd::in_ns(
+    let pinger = Wgd::in_ns(
         &w.rd(1),
         &["ping", "-i", "0.2", "-c", "20", "-W", "1", "192.168.5.2"],
     )
