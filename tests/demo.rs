@@ -13,7 +13,10 @@ fn demo_runs_and_cleans_up() {
     let dir = std::env::temp_dir().join(format!("wgt-demo-{pid}"));
     std::fs::create_dir_all(&dir).unwrap();
     common::ok(Command::new("ip").args(["netns", "add", &ns]));
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_wgd")).parent().unwrap().to_path_buf();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_wgd"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let out = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{ns}"))
         .args(["sh", "-c", "ip link set lo up && exec ./scripts/demo.sh"])
@@ -24,9 +27,15 @@ fn demo_runs_and_cleans_up() {
         .env("WGD_SOCKET", dir.join("wgd.sock"))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let leftovers: Vec<String> = std::fs::read_dir("/run/netns")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(&prefix)).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
         .unwrap_or_default();
     let _ = Command::new("ip").args(["netns", "del", &ns]).output();
     for n in &leftovers {
@@ -34,9 +43,15 @@ fn demo_runs_and_cleans_up() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "demo failed:\n{text}");
-    assert!(text.contains(" 0% packet loss") || text.contains("2 received"), "{text}");
+    assert!(
+        text.contains(" 0% packet loss") || text.contains("2 received"),
+        "{text}"
+    );
     assert_eq!(text.matches("\twgpubkey ").count(), 2, "{text}");
     assert!(text.contains("\t\tlast handshake: "), "{text}");
-    assert!(leftovers.is_empty(), "demo left namespaces behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "demo left namespaces behind: {leftovers:?}"
+    );
     assert!(!dir.join("wgd.sock").exists());
 }
