@@ -18,6 +18,10 @@ pub fn require_root_and_tools(tools: &[&str]) {
         Path::new("/dev/net/tun").exists(),
         "this test needs /dev/net/tun"
     );
+    require_tools(tools);
+}
+
+pub fn require_tools(tools: &[&str]) {
     for t in tools {
         let found = Command::new("sh")
             .arg("-c")
