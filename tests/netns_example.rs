@@ -163,3 +163,86 @@ fn non_root_sees_port_only_and_cannot_set() {
     };
     assert_eq!(strip(&before), strip(&after));
 }
+
+#[test]
+fn wgrtable_puts_the_udp_sockets_in_another_domain() {
+    let w = Wgd::start("rt");
+    // Routing domain 3 exists once an interface has been put there.
+    w.wgifconfig_ok(&["wg3", "create", "rdomain", "3"]);
+    let (k1, k2) = (common::openssl_key(), common::openssl_key());
+    w.wgifconfig_ok(&[
+        "wg1", "create", "wgport", "7111", "wgrtable", "3", "wgkey", &k1, "rdomain", "1",
+    ]);
+    w.wgifconfig_ok(&[
+        "wg2", "create", "wgport", "7222", "wgrtable", "3", "wgkey", &k2, "rdomain", "2",
+    ]);
+    let (p1, p2) = (w.pubkey("wg1"), w.pubkey("wg2"));
+    w.wgifconfig_ok(&[
+        "wg1",
+        "wgpeer",
+        &p2,
+        "wgendpoint",
+        "127.0.0.1",
+        "7222",
+        "wgaip",
+        "192.168.5.2/32",
+        "192.168.5.1/24",
+    ]);
+    w.wgifconfig_ok(&[
+        "wg2",
+        "wgpeer",
+        &p1,
+        "wgendpoint",
+        "127.0.0.1",
+        "7111",
+        "wgaip",
+        "192.168.5.1/32",
+        "192.168.5.2/24",
+    ]);
+    assert!(w.wgifconfig_ok(&["wg1"]).contains("\twgrtable 3\n"));
+    // The sockets are in domain 3, not in the daemon's namespace.
+    let ss = |ns: Option<&str>| {
+        let mut c = match ns {
+            Some(ns) => Wgd::in_ns(ns, &["ss", "-uln"]),
+            None => w.in_daemon_ns(&["ss", "-uln"]),
+        };
+        common::ok(&mut c)
+    };
+    assert!(
+        ss(Some(&w.rd(3))).contains(":7111"),
+        "{}",
+        ss(Some(&w.rd(3)))
+    );
+    assert!(!ss(None).contains(":7111"));
+    assert!(Wgd::ping(&w.rd(1), "192.168.5.2"), "{}", w.log());
+    // A routing table that does not exist is refused and the old one kept.
+    let out = w.wgifconfig(&["wg1", "wgrtable", "9"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "wgifconfig: wg1: SIOCSWG: Invalid argument"
+    );
+    assert!(w.wgifconfig_ok(&["wg1"]).contains("\twgrtable 3\n"));
+}
+
+#[test]
+fn refuses_a_second_daemon_on_the_same_socket() {
+    let w = Wgd::start("dup");
+    let out = common::run(
+        std::process::Command::new(env!("CARGO_BIN_EXE_wgd"))
+            .args(["-s", w.sock.to_str().unwrap()]),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another wgd is running on"), "{err}");
+    // The first one still answers.
+    w.wgifconfig_ok(&["-a"]);
+    let nobody = common::run(
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_wgd"))
+            .args(["-s", "/nonexistent/x.sock"]),
+    );
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("must be run as root"));
+}

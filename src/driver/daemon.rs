@@ -486,6 +486,17 @@ impl Daemon {
         };
         if created {
             self.created_ns.insert(rdomain);
+            // OpenBSD gives every new routing domain its loopback (lo<N>), up.
+            let lo = rtnl_in(&target).and_then(|mut r| match r.link_index("lo")? {
+                Some(i) => r.set_up(i, true),
+                None => Ok(()),
+            });
+            if let Err(e) = lo {
+                self.log.log(
+                    Level::Err,
+                    &format!("wgd: {}: lo: {e}", self.namespaces.name(rdomain)),
+                );
+            }
         }
         let w = self.ifs.get_mut(&unit).unwrap();
         let (v4, v6) = w.rtnl.addrs(w.index).map_err(|e| io_errno(&e))?;
