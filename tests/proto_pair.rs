@@ -773,3 +773,184 @@ fn initiator_rekeys_on_receive_after_165_s_once() {
     assert!(matches!(p.deliver(true, d), RecvOutcome::Tun(_)));
     assert!(p.drain(true).iter().all(|d| d.len() != 148));
 }
+
+// ---- timers and sessions on the simulated clock (spec §7) ----
+
+impl Pair {
+    /// Runs both sides' due timers at the current simulated time.
+    fn tick(&mut self) {
+        self.a
+            .iface
+            .handle_timeout(self.now, self.wall, &mut self.rng);
+        self.b
+            .iface
+            .handle_timeout(self.now, self.wall, &mut self.rng);
+    }
+
+    /// Advances in small steps, running timers, and returns what each side sent
+    /// (nothing is delivered: the network drops it).
+    fn run_silent(&mut self, total: Duration) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let step = Duration::from_millis(100);
+        let mut t = Duration::ZERO;
+        while t < total {
+            self.advance(step);
+            t += step;
+            self.tick();
+            a.extend(self.drain(true));
+            b.extend(self.drain(false));
+        }
+        (a, b)
+    }
+
+    /// Like `run_silent`, but the network delivers everything.
+    fn run_connected(&mut self, total: Duration) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let step = Duration::from_millis(100);
+        let mut t = Duration::ZERO;
+        while t < total {
+            self.advance(step);
+            t += step;
+            self.tick();
+            let (ab, ba) = (self.drain(true), self.drain(false));
+            for d in &ab {
+                self.deliver(false, d.clone());
+            }
+            for d in &ba {
+                self.deliver(true, d.clone());
+            }
+            a.extend(ab);
+            b.extend(ba);
+        }
+        (a, b)
+    }
+
+    /// A handshake started by A's first packet, completed through the network.
+    fn establish(&mut self) {
+        let (o, _) = self.send(true, b"hello");
+        assert_eq!(o, SendOutcome::Staged);
+        self.pump();
+        assert_eq!(self.b.tun.len(), 1, "the staged packet arrived");
+    }
+}
+
+const KEEPALIVE_LEN: usize = 32;
+const INITIATION_LEN: usize = 148;
+
+fn lens(v: &[Vec<u8>]) -> Vec<usize> {
+    v.iter().map(Vec::len).collect()
+}
+
+#[test]
+fn keepalive_after_10_s_of_one_way_traffic() {
+    let mut p = Pair::new(11, true, true);
+    p.establish();
+    // B received data and has nothing to say: one keepalive after 10 s, not before.
+    let (_, b) = p.run_silent(Duration::from_millis(9_900));
+    assert!(b.is_empty(), "B sent early: {:?}", lens(&b));
+    let (_, b) = p.run_silent(Duration::from_millis(300));
+    assert_eq!(lens(&b), vec![KEEPALIVE_LEN]);
+}
+
+#[test]
+fn new_handshake_after_15_s_without_an_answer() {
+    let mut p = Pair::new(12, true, true);
+    p.establish();
+    p.drain(false);
+    let (o, _) = p.send(true, b"are you there");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    // Nothing comes back for 15 s (+ up to 333 ms jitter): A initiates again.
+    let (a, _) = p.run_silent(Duration::from_millis(14_900));
+    assert!(
+        !a.iter().any(|d| d.len() == INITIATION_LEN),
+        "initiated too early"
+    );
+    let (a, _) = p.run_silent(Duration::from_millis(600));
+    assert!(
+        a.iter().any(|d| d.len() == INITIATION_LEN),
+        "no new initiation: {:?}",
+        lens(&a)
+    );
+    let want = "Retrying handshake with peer 2 (127.0.0.2) because we stopped hearing back after 15 seconds";
+    assert!(p.a.events.iter().any(|e| e == want), "{:?}", p.a.events);
+}
+
+#[test]
+fn sessions_are_rejected_after_180_s() {
+    let mut p = Pair::new(13, true, true);
+    p.establish();
+    p.advance(Duration::from_secs(179));
+    let (o, old) = p.send(true, b"late but valid");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    // The initiator's key is past REKEY_AFTER_TIME: sending also started a rekey.
+    assert!(p.drain(true).iter().any(|d| d.len() == INITIATION_LEN));
+    p.advance(Duration::from_secs(2));
+    // B refuses a message under a key older than REJECT_AFTER_TIME ...
+    assert!(matches!(p.deliver(false, old), RecvOutcome::Dropped(_)));
+    // ... and A no longer sends on it: the packet waits for a new handshake, which
+    // the retransmit timer sends (the 5 s spacing since the rekey holds it until then).
+    let (o, _) = p.send(true, b"needs a new session");
+    assert_eq!(o, SendOutcome::Staged);
+    let (a, _) = p.run_silent(Duration::from_secs(6));
+    assert!(
+        a.iter().any(|d| d.len() == INITIATION_LEN),
+        "{:?}",
+        lens(&a)
+    );
+}
+
+#[test]
+fn persistent_keepalive_at_the_set_interval() {
+    let mut p = Pair::new(14, true, true);
+    p.establish();
+    // B's keepalive answers A's data, so no timer but the one under test is pending.
+    p.run_connected(Duration::from_secs(11));
+    let (now, wall) = (p.now, p.wall);
+    p.a.iface
+        .set_persistent_keepalive_and_send(2, 25, now, wall, &mut p.rng);
+    // Turning it on while up sends one at once (spec §7.2) ...
+    let (a, _) = p.run_connected(Duration::from_millis(200));
+    assert_eq!(
+        a.iter().filter(|d| d.len() == KEEPALIVE_LEN).count(),
+        1,
+        "{:?}",
+        lens(&a)
+    );
+    // ... then one every 25 s.
+    let (a, _) = p.run_connected(Duration::from_millis(24_600));
+    assert!(
+        !a.iter().any(|d| d.len() == KEEPALIVE_LEN),
+        "keepalive too early: {:?}",
+        lens(&a)
+    );
+    let (a, _) = p.run_connected(Duration::from_millis(400));
+    assert_eq!(a.iter().filter(|d| d.len() == KEEPALIVE_LEN).count(), 1);
+    let (a, _) = p.run_connected(Duration::from_secs(25));
+    assert_eq!(
+        a.iter().filter(|d| d.len() == KEEPALIVE_LEN).count(),
+        1,
+        "and again 25 s later"
+    );
+}
+
+#[test]
+fn psk_on_both_sides_works_and_a_mismatch_does_not() {
+    let mut p = Pair::new(15, true, true);
+    p.a.iface.set_psk(2, Some(&[7u8; 32]));
+    p.b.iface.set_psk(1, Some(&[7u8; 32]));
+    p.establish();
+    let info = p.a.iface.peer_info(2).unwrap();
+    assert!(info.has_psk && info.last_handshake.is_some());
+
+    let mut q = Pair::new(16, true, true);
+    q.a.iface.set_psk(2, Some(&[7u8; 32]));
+    q.b.iface.set_psk(1, Some(&[8u8; 32]));
+    let (o, _) = q.send(true, b"hello");
+    assert_eq!(o, SendOutcome::Staged);
+    q.pump();
+    assert!(
+        q.b.tun.is_empty(),
+        "data crossed with different preshared keys"
+    );
+    assert!(q.a.iface.peer_info(2).unwrap().last_handshake.is_none());
+}
