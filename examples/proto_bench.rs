@@ -46,7 +46,8 @@ fn handshakes(rng: &mut StdRng) {
         let mut a = Interface::new(now, rng);
         a.set_private_key(Some(&ka), now);
         a.add_peer(1, &pb, now).unwrap();
-        a.add_aip(1, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 32).unwrap();
+        a.add_aip(1, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 32)
+            .unwrap();
         a.set_endpoint(1, Some(b_addr));
         a.up(now);
         let pkt = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64);
@@ -64,23 +65,34 @@ fn handshakes(rng: &mut StdRng) {
         b.poll_transmit(&mut out).expect("a response");
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("handshakes as responder: {:.0}/s (one core, {n} initiations)", n as f64 / secs);
+    println!(
+        "handshakes as responder: {:.0}/s (one core, {n} initiations)",
+        n as f64 / secs
+    );
 }
 
 fn data(rng: &mut StdRng, size: usize) {
     let now = Instant::now();
     let wall = SystemTime::now();
     let (ka, kb) = (key(rng), key(rng));
-    let (pa, pb) = (PrivateKey::from_bytes(&ka).public_key(), PrivateKey::from_bytes(&kb).public_key());
+    let (pa, pb) = (
+        PrivateKey::from_bytes(&ka).public_key(),
+        PrivateKey::from_bytes(&kb).public_key(),
+    );
     let mut a = Interface::new(now, rng);
     let mut b = Interface::new(now, rng);
     a.set_private_key(Some(&ka), now);
     b.set_private_key(Some(&kb), now);
     a.add_peer(2, &pb, now).unwrap();
     b.add_peer(1, &pa, now).unwrap();
-    a.add_aip(2, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 32).unwrap();
-    b.add_aip(1, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 32).unwrap();
-    let (a_addr, b_addr): (SocketAddr, SocketAddr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:2".parse().unwrap());
+    a.add_aip(2, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 32)
+        .unwrap();
+    b.add_aip(1, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 32)
+        .unwrap();
+    let (a_addr, b_addr): (SocketAddr, SocketAddr) = (
+        "127.0.0.1:1".parse().unwrap(),
+        "127.0.0.2:2".parse().unwrap(),
+    );
     a.set_endpoint(2, Some(b_addr));
     b.set_endpoint(1, Some(a_addr));
     a.up(now);
@@ -132,7 +144,11 @@ fn data(rng: &mut StdRng, size: usize) {
     }
     let open = start.elapsed();
     let mpps = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
-    println!("{size:>5}-byte packets: seal {:.2} Mpps, open {:.2} Mpps (one core)", mpps(seal), mpps(open));
+    println!(
+        "{size:>5}-byte packets: seal {:.2} Mpps, open {:.2} Mpps (one core)",
+        mpps(seal),
+        mpps(open)
+    );
 }
 
 fn main() {
