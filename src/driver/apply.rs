@@ -1,12 +1,12 @@
 //! SIOCSWG and SIOCGWG: the one place that translates between the ioctl model and
 //! the protocol engine, with if_wg.c's semantics (spec openbsd-wg-interface §1.8–1.9).
 
-use super::netns::NetnsManager;
-use super::wgif::{bind_in, WgIf};
+use super::link::{Clock, Env};
 use crate::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec};
-use crate::proto::{ConfigError, PeerId};
+use crate::proto::{ConfigError, Interface, PeerId};
+use rand_core::CryptoRngCore;
 use std::io;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 use zeroize::Zeroize;
 
 /// OpenBSD's protocol version for `p_protocol_version` (0 = latest).
@@ -16,23 +16,33 @@ fn errno_of(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
+/// The socket side of an interface's wg configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketConf {
+    /// Configured port (0 = kernel-chosen at the next bind).
+    pub port: u16,
+    /// wgrtable: the rdomain the UDP sockets live in.
+    pub rtable: u32,
+}
+
 /// Applies one SIOCSWG. Not atomic, like OpenBSD: an error stops processing and
-/// earlier changes stay. Returns whether the UDP sockets were replaced (the caller
-/// registers the new ones with its poller).
-pub fn set_wg(
-    wg: &mut WgIf,
+/// earlier changes stay. When the port or rtable changes, `rebind(rtable, port)` is
+/// called first (it binds new sockets if the interface is up); its error is
+/// returned and leaves both unchanged.
+pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
+    proto: &mut Interface,
+    sock: &mut SocketConf,
     req: &InterfaceIo,
     next_peer_id: &mut PeerId,
-    namespaces: &NetnsManager,
-    now: Instant,
-    wall: SystemTime,
-    rng: &mut impl rand_core::CryptoRngCore,
-) -> Result<bool, i32> {
+    rebind: impl FnOnce(u32, u16) -> io::Result<()>,
+    env: &mut Env<C, R, L>,
+) -> Result<(), i32> {
+    let (now, wall) = (env.clock.now(), env.clock.wall());
     if req.replace_peers {
-        wg.proto.remove_all_peers();
+        proto.remove_all_peers();
     }
     if let Some(key) = &req.private {
-        let mut current = wg.proto.private_key();
+        let mut current = proto.private_key();
         let differs = match &current {
             None => true,
             Some(c) => {
@@ -46,27 +56,21 @@ pub fn set_wg(
         current.zeroize();
         if differs {
             let k = if key.is_zero() { None } else { Some(&key.0) };
-            wg.proto.set_private_key(k, now);
+            proto.set_private_key(k, now);
         }
     }
-    let mut rebound = false;
-    let port = req.port.unwrap_or(wg.port);
+    let port = req.port.unwrap_or(sock.port);
     let rtable = match req.rtable {
         Some(r) if !(0..=255).contains(&r) => return Err(libc::EINVAL),
         Some(r) => r as u32,
-        None => wg.rtable,
+        None => sock.rtable,
     };
-    if port != wg.port || rtable != wg.rtable {
-        wg.proto.clear_src_cache();
-        if wg.up {
-            let socks = bind_in(namespaces, rtable, port).map_err(|e| errno_of(&e))?;
-            wg.udp = Some(socks);
-            rebound = true;
-        }
-        wg.port = port;
-        wg.rtable = rtable;
+    if port != sock.port || rtable != sock.rtable {
+        rebind(rtable, port).map_err(|e| errno_of(&e))?;
+        proto.clear_src_cache();
+        *sock = SocketConf { port, rtable };
     }
-    let own = wg.proto.public_key();
+    let own = proto.public_key();
     for p in &req.peers {
         let Some(public) = &p.public else { continue };
         if p.protocol_version > WG_PROTOCOL_VERSION || p.protocol_version < 0 {
@@ -75,12 +79,12 @@ pub fn set_wg(
         if own.as_ref() == Some(&public.0) {
             continue;
         }
-        let id = match wg.proto.peer_by_public(&public.0) {
+        let id = match proto.peer_by_public(&public.0) {
             Some(id) => id,
             None if p.remove || p.update_only => continue,
             None => {
                 let id = *next_peer_id;
-                wg.proto.add_peer(id, &public.0, now).map_err(|e| match e {
+                proto.add_peer(id, &public.0, now).map_err(|e| match e {
                     ConfigError::TooManyPeers => libc::ENOMEM,
                     _ => libc::EINVAL,
                 })?;
@@ -89,33 +93,31 @@ pub fn set_wg(
             }
         };
         if p.remove {
-            wg.proto.remove_peer(id);
+            proto.remove_peer(id);
             continue;
         }
         if let Some(ep) = p.endpoint {
-            wg.proto.set_endpoint(id, Some(ep));
+            proto.set_endpoint(id, Some(ep));
         }
         if let Some(psk) = &p.psk {
-            wg.proto
-                .set_psk(id, if psk.is_zero() { None } else { Some(&psk.0) });
+            proto.set_psk(id, if psk.is_zero() { None } else { Some(&psk.0) });
         }
         if let Some(pka) = p.pka {
-            wg.proto
-                .set_persistent_keepalive_and_send(id, pka, now, wall, rng);
+            proto.set_persistent_keepalive_and_send(id, pka, now, wall, env.rng);
         }
         if p.replace_aips {
-            wg.proto.replace_aips(id);
+            proto.replace_aips(id);
         }
         if let Some(d) = &p.description {
-            wg.proto.set_description(id, d);
+            proto.set_description(id, d);
         }
         for a in &p.aips {
-            wg.proto
+            proto
                 .add_aip(id, a.addr, a.cidr)
                 .map_err(|_| libc::EINVAL)?;
         }
     }
-    Ok(rebound)
+    Ok(())
 }
 
 fn clamp(k: &mut [u8; 32]) {
@@ -126,27 +128,26 @@ fn clamp(k: &mut [u8; 32]) {
 
 /// The SIOCGWG view of an interface for a privileged caller (the caller trims it
 /// for others with `codec::get_reply`).
-pub fn get_wg(wg: &WgIf) -> InterfaceIo {
-    let private = wg.proto.private_key().map(Key);
-    let public = wg.proto.public_key().filter(|_| private.is_some()).map(Key);
-    let bound_port = wg.udp.as_ref().map(|u| u.local_port()).unwrap_or(wg.port);
+/// `bound_port` is the port the sockets have while the interface is up.
+pub fn get_wg(proto: &Interface, sock: SocketConf, bound_port: Option<u16>) -> InterfaceIo {
+    let private = proto.private_key().map(Key);
+    let public = proto.public_key().filter(|_| private.is_some()).map(Key);
+    let bound_port = bound_port.unwrap_or(sock.port);
     InterfaceIo {
         public,
         private,
         port: (bound_port != 0).then_some(bound_port),
-        rtable: (wg.rtable != 0).then_some(wg.rtable as i32),
+        rtable: (sock.rtable != 0).then_some(sock.rtable as i32),
         replace_peers: false,
-        peers: wg
-            .proto
+        peers: proto
             .peer_ids()
             .into_iter()
-            .filter_map(|id| wg.proto.peer_info(id))
+            .filter_map(|id| proto.peer_info(id))
             .map(|info| PeerIo {
                 protocol_version: WG_PROTOCOL_VERSION,
                 public: Some(Key(info.public)),
-                // The engine does not hand the PSK out; OpenBSD only signals its presence
-                // to ifconfig, which prints "wgpsk (present)". The bytes are never sent back.
-                psk: info.has_psk.then(|| Key([0xff; 32])),
+                // As if_wg.c: the PSK is copied out (ifconfig prints only its presence).
+                psk: proto.psk(info.id).map(Key),
                 pka: (info.pka > 0).then_some(info.pka),
                 endpoint: info.endpoint,
                 tx_bytes: info.tx_bytes,
@@ -168,5 +169,276 @@ pub fn get_wg(wg: &WgIf) -> InterfaceIo {
                 ..PeerIo::default()
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! SIOCSWG/SIOCGWG semantics on a bare engine, with the socket rebind observed
+    //! through the closure: no root, devices or sockets.
+    use super::*;
+    use crate::driver::link::SystemClock;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Instant;
+
+    struct If {
+        proto: Interface,
+        sock: SocketConf,
+        rebinds: Vec<(u32, u16)>,
+    }
+
+    fn key(b: u8) -> Key {
+        Key([b; 32])
+    }
+
+    fn public_of(b: u8) -> Key {
+        let mut p = Interface::new(Instant::now(), &mut StdRng::seed_from_u64(0));
+        p.set_private_key(Some(&[b; 32]), Instant::now());
+        Key(p.public_key().unwrap())
+    }
+
+    fn peer(public: Key) -> PeerIo {
+        PeerIo {
+            public: Some(public),
+            ..PeerIo::default()
+        }
+    }
+
+    fn aip(a: [u8; 4], cidr: u8) -> AipIo {
+        AipIo {
+            addr: IpAddr::V4(Ipv4Addr::from(a)),
+            cidr,
+        }
+    }
+
+    fn with_peers(peers: Vec<PeerIo>) -> InterfaceIo {
+        InterfaceIo {
+            peers,
+            ..InterfaceIo::default()
+        }
+    }
+
+    impl If {
+        fn new() -> If {
+            If {
+                proto: Interface::new(Instant::now(), &mut StdRng::seed_from_u64(1)),
+                sock: SocketConf::default(),
+                rebinds: Vec::new(),
+            }
+        }
+
+        /// Applies `req`; `bind_error` makes the rebind fail with that errno.
+        fn set(&mut self, req: &InterfaceIo, ids: &mut PeerId, bind_error: Option<i32>) -> i32 {
+            let rebinds = &mut self.rebinds;
+            let r = set_wg(
+                &mut self.proto,
+                &mut self.sock,
+                req,
+                ids,
+                |rtable, port| {
+                    rebinds.push((rtable, port));
+                    bind_error.map_or(Ok(()), |e| Err(io::Error::from_raw_os_error(e)))
+                },
+                &mut Env {
+                    clock: &SystemClock,
+                    rng: &mut StdRng::seed_from_u64(2),
+                    log: &(),
+                },
+            );
+            r.err().unwrap_or(0)
+        }
+
+        fn get(&self) -> InterfaceIo {
+            get_wg(&self.proto, self.sock, None)
+        }
+
+        fn publics(&self) -> Vec<Key> {
+            self.get()
+                .peers
+                .into_iter()
+                .map(|p| p.public.unwrap())
+                .collect()
+        }
+    }
+
+    #[test]
+    fn peer_fields_round_trip_through_get() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut p = peer(public_of(2));
+        p.psk = Some(key(9));
+        p.pka = Some(25);
+        p.endpoint = Some("192.0.2.1:7111".parse().unwrap());
+        p.description = Some("office".into());
+        p.aips = vec![aip([10, 0, 0, 0], 24), aip([10, 1, 2, 3], 32)];
+        let req = InterfaceIo {
+            private: Some(key(1)),
+            port: Some(7111),
+            peers: vec![p],
+            ..InterfaceIo::default()
+        };
+        assert_eq!(w.set(&req, &mut ids, None), 0);
+        assert_eq!(w.rebinds, vec![(0, 7111)]);
+        let got = w.get();
+        assert_eq!(got.port, Some(7111));
+        assert_eq!(got.rtable, None);
+        let mut clamped = [1u8; 32];
+        clamp(&mut clamped);
+        assert_eq!(got.private, Some(Key(clamped)));
+        assert_eq!(got.public, Some(public_of(1)));
+        let g = &got.peers[0];
+        assert_eq!(g.protocol_version, 1);
+        assert_eq!(g.psk, Some(key(9)));
+        assert_eq!(g.pka, Some(25));
+        assert_eq!(g.endpoint, req.peers[0].endpoint);
+        assert_eq!(g.description.as_deref(), Some("office"));
+        // Newest first, as the kernel's head-inserted list.
+        assert_eq!(g.aips, vec![aip([10, 1, 2, 3], 32), aip([10, 0, 0, 0], 24)]);
+        assert_eq!(ids, 2, "one id taken from the global counter");
+    }
+
+    #[test]
+    fn zero_psk_and_zero_pka_remove_them() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut p = peer(public_of(2));
+        p.psk = Some(key(9));
+        p.pka = Some(25);
+        w.set(&with_peers(vec![p.clone()]), &mut ids, None);
+        p.psk = Some(Key::ZERO);
+        p.pka = Some(0);
+        w.set(&with_peers(vec![p]), &mut ids, None);
+        let g = &w.get().peers[0];
+        assert_eq!((g.psk.clone(), g.pka), (None, None));
+    }
+
+    #[test]
+    fn replace_peers_remove_and_update_only() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let req = |peers| InterfaceIo {
+            peers,
+            ..Default::default()
+        };
+        w.set(
+            &req(vec![peer(public_of(2)), peer(public_of(3))]),
+            &mut ids,
+            None,
+        );
+        assert_eq!(w.publics(), vec![public_of(2), public_of(3)]);
+        let mut gone = peer(public_of(2));
+        gone.remove = true;
+        let mut only = peer(public_of(4));
+        only.update_only = true;
+        w.set(&req(vec![gone, only]), &mut ids, None);
+        assert_eq!(
+            w.publics(),
+            vec![public_of(3)],
+            "removed; update-only made nothing"
+        );
+        let mut r = req(vec![peer(public_of(5))]);
+        r.replace_peers = true;
+        w.set(&r, &mut ids, None);
+        assert_eq!(w.publics(), vec![public_of(5)]);
+        assert_eq!(ids, 4, "ids are never reused");
+    }
+
+    #[test]
+    fn own_key_as_peer_is_ignored_and_new_key_evicts_matching_peer() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let req = InterfaceIo {
+            private: Some(key(1)),
+            peers: vec![peer(public_of(1)), peer(public_of(2))],
+            ..Default::default()
+        };
+        w.set(&req, &mut ids, None);
+        assert_eq!(w.publics(), vec![public_of(2)]);
+        let now_mine = InterfaceIo {
+            private: Some(key(2)),
+            ..Default::default()
+        };
+        w.set(&now_mine, &mut ids, None);
+        assert!(w.publics().is_empty());
+    }
+
+    #[test]
+    fn replace_aips_keeps_only_the_new_ones() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut p = peer(public_of(2));
+        p.aips = vec![aip([10, 0, 0, 1], 32)];
+        w.set(&with_peers(vec![p.clone()]), &mut ids, None);
+        p.replace_aips = true;
+        p.aips = vec![aip([10, 0, 0, 2], 32)];
+        w.set(&with_peers(vec![p]), &mut ids, None);
+        assert_eq!(w.get().peers[0].aips, vec![aip([10, 0, 0, 2], 32)]);
+    }
+
+    #[test]
+    fn errors_stop_processing_and_keep_earlier_changes() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut bad = peer(public_of(3));
+        bad.protocol_version = 2;
+        let req = InterfaceIo {
+            peers: vec![peer(public_of(2)), bad, peer(public_of(4))],
+            ..Default::default()
+        };
+        assert_eq!(w.set(&req, &mut ids, None), libc::EPFNOSUPPORT);
+        assert_eq!(w.publics(), vec![public_of(2)], "like if_wg.c: not atomic");
+
+        let mut bad_aip = peer(public_of(5));
+        bad_aip.aips = vec![aip([10, 0, 0, 0], 33)];
+        let req = InterfaceIo {
+            peers: vec![bad_aip],
+            ..Default::default()
+        };
+        assert_eq!(w.set(&req, &mut ids, None), libc::EINVAL);
+    }
+
+    #[test]
+    fn port_and_rtable_rebind_only_on_change_and_failures_keep_them() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let port = |p| InterfaceIo {
+            port: Some(p),
+            ..Default::default()
+        };
+        assert_eq!(w.set(&port(7111), &mut ids, None), 0);
+        assert_eq!(w.set(&port(7111), &mut ids, None), 0);
+        assert_eq!(w.rebinds, vec![(0, 7111)], "no rebind without a change");
+        let in_use = InterfaceIo {
+            port: Some(7222),
+            peers: vec![peer(public_of(2))],
+            ..Default::default()
+        };
+        assert_eq!(
+            w.set(&in_use, &mut ids, Some(libc::EADDRINUSE)),
+            libc::EADDRINUSE
+        );
+        assert_eq!(w.sock.port, 7111);
+        assert!(w.publics().is_empty(), "nothing after the failed bind");
+        let rt = InterfaceIo {
+            rtable: Some(256),
+            ..Default::default()
+        };
+        assert_eq!(w.set(&rt, &mut ids, None), libc::EINVAL);
+        let rt = InterfaceIo {
+            rtable: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(w.set(&rt, &mut ids, None), 0);
+        assert_eq!(
+            w.sock,
+            SocketConf {
+                port: 7111,
+                rtable: 3
+            }
+        );
+        assert_eq!(w.get().rtable, Some(3));
+        assert_eq!(get_wg(&w.proto, w.sock, Some(40000)).port, Some(40000));
     }
 }

@@ -2,17 +2,18 @@
 //! and each interface's tun device and UDP sockets; the protocol engines' timers set
 //! the poll timeout. Requests are decoded to typed values before anything changes.
 
-use super::apply;
+use super::apply::{self, SocketConf};
 use super::control::{Conn, Incoming, MAX_CONNECTIONS};
-use super::log::{Level, Logger};
+use super::link::{Env, Link, SystemClock, BUF_SIZE};
+use super::log::{Level, LogSink, Logger};
 use super::netlink::Rtnl;
 use super::netns::NetnsManager;
 use super::options::Options;
 use super::tun::Tun;
-use super::wgif::{parse_name, rtnl_in, WgIf, DEFAULT_MTU, MTU_RANGE, UNDER_LOAD_PER_SECOND};
+use super::wgif::{bind_in, parse_name, rtnl_in, WgIf, DEFAULT_MTU, MTU_RANGE};
 use crate::ioctl::codec::{self, Dir};
 use crate::ioctl::request::{iff, Request, Response};
-use crate::proto::{Interface, PeerId, RecvOutcome, SendOutcome, HEADROOM, TAILROOM};
+use crate::proto::{Interface, PeerId};
 use mio::net::UnixListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -25,12 +26,20 @@ use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime};
 
+macro_rules! system_env {
+    ($log:expr) => {
+        &mut Env {
+            clock: &SystemClock,
+            rng: &mut OsRng,
+            log: $log,
+        }
+    };
+}
+
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const CONN_BASE: usize = 16;
 const IF_BASE: usize = 1 << 30;
-/// Largest datagram or tun packet handled (a 64 KiB IP packet plus our overhead).
-const BUF_SIZE: usize = 65536 + HEADROOM + TAILROOM;
 
 fn if_token(unit: u32, which: usize) -> Token {
     Token(IF_BASE + unit as usize * 4 + which)
@@ -135,7 +144,7 @@ impl Daemon {
             let timeout = self
                 .ifs
                 .values()
-                .filter_map(|w| w.proto.poll_timeout())
+                .filter_map(|w| w.link.proto.poll_timeout())
                 .min()
                 .map(|t| {
                     // Round up to the millisecond so the timer has expired when we wake.
@@ -284,7 +293,9 @@ impl Daemon {
                 .unwrap()
                 .map_err(|e| io_errno(&e)),
             Request::GetWg { size } => {
-                let model = apply::get_wg(&self.ifs[&unit]);
+                let w = &self.ifs[&unit];
+                let bound = w.udp.as_ref().map(|u| u.local_port());
+                let model = apply::get_wg(&w.link.proto, w.sock, bound);
                 let (size, data) = codec::get_reply(&model, size, !privileged);
                 Ok(Response::Wg {
                     size,
@@ -294,16 +305,23 @@ impl Daemon {
             Request::SetWg { data } => {
                 let model = codec::decode(&data, Dir::Set).map_err(|_| libc::EINVAL)?;
                 let w = self.ifs.get_mut(&unit).unwrap();
+                let (up, namespaces) = (w.link.up, &self.namespaces);
+                let mut rebound = None;
                 let r = apply::set_wg(
-                    w,
+                    &mut w.link.proto,
+                    &mut w.sock,
                     &model,
                     &mut self.next_peer_id,
-                    &self.namespaces,
-                    Instant::now(),
-                    SystemTime::now(),
-                    &mut OsRng,
+                    |rtable, port| {
+                        if up {
+                            rebound = Some(bind_in(namespaces, rtable, port)?);
+                        }
+                        Ok(())
+                    },
+                    system_env!(&self.log),
                 );
-                if let Ok(true) = r {
+                if rebound.is_some() {
+                    w.udp = rebound;
                     self.register_udp(unit);
                 }
                 self.after_io(unit);
@@ -317,7 +335,7 @@ impl Daemon {
                 let w = self.ifs.get_mut(&unit).unwrap();
                 w.rtnl.set_mtu(w.index, mtu).map_err(|e| io_errno(&e))?;
                 w.mtu = mtu;
-                w.proto.set_mtu(mtu as usize);
+                w.link.proto.set_mtu(mtu as usize);
                 Ok(Response::Done)
             }
             Request::SetDescription { description } => {
@@ -403,19 +421,14 @@ impl Daemon {
             name: name.to_string(),
             unit,
             tun,
-            proto,
-            up: false,
-            debug: false,
+            link: Link::new(name, proto, Instant::now()),
             mtu: DEFAULT_MTU,
             description: String::new(),
             rdomain: 0,
             index,
             rtnl,
-            port: 0,
-            rtable: 0,
+            sock: SocketConf::default(),
             udp: None,
-            handshakes_this_second: (Instant::now(), 0),
-            under_load_until: None,
         };
         let fd = w.tun.as_raw_fd();
         self.poll
@@ -423,7 +436,7 @@ impl Daemon {
             .register(&mut SourceFd(&fd), if_token(unit, 0), Interest::READABLE)
             .map_err(|e| io_errno(&e))?;
         // Drain the engine's creation events (none are visible without debug).
-        while w.proto.poll_event().is_some() {}
+        while w.link.proto.poll_event().is_some() {}
         self.ifs.insert(unit, w);
         Ok(())
     }
@@ -432,10 +445,9 @@ impl Daemon {
         let Some(mut w) = self.ifs.remove(&unit) else {
             return;
         };
-        w.proto.remove_all_peers();
-        let debug = w.debug;
-        self.log_events(&mut w);
-        if debug {
+        w.link.proto.remove_all_peers();
+        w.link.log_events(&self.log);
+        if w.link.debug {
             self.log
                 .log(Level::Info, &format!("{}: Interface destroyed", w.name));
         }
@@ -449,20 +461,21 @@ impl Daemon {
     fn set_flags(&mut self, unit: u32, flags: u32) -> Result<(), i32> {
         let want_up = flags & iff::UP != 0;
         let w = self.ifs.get_mut(&unit).unwrap();
-        w.debug = flags & iff::DEBUG != 0;
-        if want_up && !w.up {
+        w.link.debug = flags & iff::DEBUG != 0;
+        if want_up && !w.link.up {
             let socks = w.bind(&self.namespaces).map_err(|e| io_errno(&e))?;
             w.rtnl.set_up(w.index, true).map_err(|e| io_errno(&e))?;
             w.udp = Some(socks);
-            w.up = true;
-            w.proto
+            w.link.up = true;
+            w.link
+                .proto
                 .up_and_flush(Instant::now(), SystemTime::now(), &mut OsRng);
             self.register_udp(unit);
             self.after_io(unit);
-        } else if !want_up && w.up {
-            w.up = false;
+        } else if !want_up && w.link.up {
+            w.link.up = false;
             w.udp = None;
-            w.proto.down(Instant::now());
+            w.link.proto.down(Instant::now());
             let _ = w.rtnl.set_up(w.index, false);
         }
         Ok(())
@@ -529,7 +542,7 @@ impl Daemon {
             }
         }
         let _ = w.rtnl.set_mtu(index, w.mtu);
-        if w.up {
+        if w.link.up {
             let _ = w.rtnl.set_up(index, true);
         }
         Ok(())
@@ -553,136 +566,33 @@ impl Daemon {
     }
 
     fn tun_readable(&mut self, unit: u32) {
-        let Some(w) = self.ifs.get_mut(&unit) else {
-            return;
-        };
-        let buf = &mut self.buf;
-        loop {
-            let n = match w.tun.read(&mut buf[HEADROOM..BUF_SIZE - TAILROOM]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            if !w.up {
-                continue;
-            }
-            if let SendOutcome::Send { to, src, range } =
-                w.proto
-                    .encapsulate(Instant::now(), SystemTime::now(), &mut OsRng, buf, n)
-            {
-                if let Some(u) = &w.udp {
-                    send(u, &buf[range], to, src, &self.log, w.debug, &w.name);
-                }
-            }
+        if let Some(w) = self.ifs.get_mut(&unit) {
+            let udp = w.udp.as_ref();
+            w.link
+                .tun_readable(&w.tun, udp, &mut self.buf, system_env!(&self.log));
         }
-        self.after_io(unit);
     }
 
     fn udp_readable(&mut self, unit: u32, v6: bool) {
-        let Some(w) = self.ifs.get_mut(&unit) else {
-            return;
-        };
-        let buf = &mut self.buf;
-        while let Some(u) = &w.udp {
-            let meta = match u.recv(v6, buf) {
-                Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            let now = Instant::now();
-            let pkt = &mut buf[..meta.len];
-            if matches!(pkt.first(), Some(1..=3)) {
-                let (start, count) = &mut w.handshakes_this_second;
-                if now.duration_since(*start) >= Duration::from_secs(1) {
-                    *start = now;
-                    *count = 0;
-                }
-                *count += 1;
-                if *count >= UNDER_LOAD_PER_SECOND {
-                    w.under_load_until = Some(now + Duration::from_secs(1));
-                }
+        if let Some(w) = self.ifs.get_mut(&unit) {
+            if let Some(u) = &w.udp {
+                w.link
+                    .udp_readable(&w.tun, u, v6, &mut self.buf, system_env!(&self.log));
             }
-            let under_load = w.under_load_until.is_some_and(|t| t > now);
-            if let RecvOutcome::Tun(range) = w.proto.decapsulate(
-                now,
-                SystemTime::now(),
-                &mut OsRng,
-                meta.from,
-                meta.local,
-                pkt,
-                under_load,
-            ) {
-                let _ = w.tun.write(&buf[range]);
-            }
-            // Replies (handshake responses, cookies, staged data) go out at once.
-            flush_transmits(w, buf, &self.log);
         }
-        self.after_io(unit);
     }
 
     /// Sends what the engine queued and logs its events.
     fn after_io(&mut self, unit: u32) {
-        let Some(mut w) = self.ifs.remove(&unit) else {
-            return;
-        };
-        flush_transmits(&mut w, &mut self.buf, &self.log);
-        self.log_events(&mut w);
-        self.ifs.insert(unit, w);
-    }
-
-    fn log_events(&self, w: &mut WgIf) {
-        while let Some(ev) = w.proto.poll_event() {
-            if w.debug {
-                self.log.log(Level::Debug, &format!("{}: {}", w.name, ev));
-            }
+        if let Some(w) = self.ifs.get_mut(&unit) {
+            w.link.flush(w.udp.as_ref(), &mut self.buf, &self.log);
         }
     }
 
     fn run_timers(&mut self) {
-        let now = Instant::now();
-        let due: Vec<u32> = self
-            .ifs
-            .iter()
-            .filter(|(_, w)| w.proto.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(u, _)| *u)
-            .collect();
-        for u in due {
-            if let Some(w) = self.ifs.get_mut(&u) {
-                w.proto.handle_timeout(now, SystemTime::now(), &mut OsRng);
-            }
-            self.after_io(u);
+        for w in self.ifs.values_mut() {
+            w.link
+                .run_timers(w.udp.as_ref(), &mut self.buf, system_env!(&self.log));
         }
-    }
-}
-
-fn flush_transmits(w: &mut WgIf, buf: &mut [u8], log: &Logger) {
-    while let Some(t) = w.proto.poll_transmit(buf) {
-        if let Some(u) = &w.udp {
-            send(u, &buf[..t.len], t.to, t.src, log, w.debug, &w.name);
-        }
-    }
-}
-
-/// Sends one datagram; a failure with a cached source address is retried without it,
-/// as the kernel does, and a final failure is the "Unable to send packet" message.
-fn send(
-    u: &super::udp::UdpSockets,
-    pkt: &[u8],
-    to: std::net::SocketAddr,
-    src: Option<IpAddr>,
-    log: &Logger,
-    debug: bool,
-    name: &str,
-) {
-    if u.send_to(pkt, to, src).is_ok() {
-        return;
-    }
-    if src.is_some() && u.send_to(pkt, to, None).is_ok() {
-        return;
-    }
-    if debug {
-        log.log(Level::Debug, &format!("{name}: Unable to send packet"));
     }
 }

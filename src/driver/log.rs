@@ -15,6 +15,11 @@ pub enum Level {
     Debug = 7,
 }
 
+/// Where a message goes; the daemon's [`Logger`], or a recorder in tests.
+pub trait LogSink {
+    fn log(&self, level: Level, msg: &str);
+}
+
 pub struct Logger {
     to: LogTo,
     syslog: Option<UnixDatagram>,
@@ -30,8 +35,10 @@ impl Logger {
         };
         Logger { to, syslog }
     }
+}
 
-    pub fn log(&self, level: Level, msg: &str) {
+impl LogSink for Logger {
+    fn log(&self, level: Level, msg: &str) {
         if let (LogTo::Syslog, Some(s)) = (self.to, &self.syslog) {
             let line = format!(
                 "<{}>wgd[{}]: {}",

@@ -1,6 +1,7 @@
 //! wgd, the driver daemon: the only module doing IO.
 //!
-//! - [`daemon`]: the mio loop, request dispatch and the data path.
+//! - [`daemon`]: the mio loop and request dispatch.
+//! - [`link`]: the data path of one interface over tun/UDP traits.
 //! - [`apply`]: SIOCSWG/SIOCGWG between the ioctl model and the protocol engine.
 //! - [`control`]: one control-socket connection.
 //! - [`wgif`]: the state of one wgN interface.
@@ -11,6 +12,7 @@
 pub mod apply;
 pub mod control;
 pub mod daemon;
+pub mod link;
 pub mod log;
 pub mod netlink;
 pub mod netns;

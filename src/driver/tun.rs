@@ -2,6 +2,7 @@
 //! one bare IP packet). The device lives as long as the fd. Opening with
 //! IFF_VNET_HDR and TUNSETOFFLOAD for offloads is a change local to `open`.
 
+use super::link::TunDevice;
 use super::sys;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -31,13 +32,14 @@ impl Tun {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
 
-    /// One packet, or `WouldBlock`.
-    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+impl TunDevice for Tun {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&self.file).read(buf)
     }
 
-    pub fn write(&self, pkt: &[u8]) -> io::Result<usize> {
+    fn write(&self, pkt: &[u8]) -> io::Result<usize> {
         (&self.file).write(pkt)
     }
 }

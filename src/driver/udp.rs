@@ -3,6 +3,7 @@
 //! were sent to (IP_PKTINFO / IPV6_PKTINFO), which becomes the source of replies
 //! (the "sticky" source of spec §8); sends may name that source.
 
+use super::link::UdpEndpoint;
 use nix::sys::socket::{
     bind, recvmsg, sendmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessage,
     ControlMessageOwned, MsgFlags, SockFlag, SockType, SockaddrIn, SockaddrIn6, SockaddrStorage,
@@ -96,9 +97,10 @@ impl UdpSockets {
     pub fn local_port(&self) -> u16 {
         self.port
     }
+}
 
-    /// Receives one datagram from the socket of `v6`'s family, or `WouldBlock`.
-    pub fn recv(&self, v6: bool, buf: &mut [u8]) -> io::Result<RecvMeta> {
+impl UdpEndpoint for UdpSockets {
+    fn recv(&self, v6: bool, buf: &mut [u8]) -> io::Result<RecvMeta> {
         let sock = if v6 { &self.v6 } else { &self.v4 };
         let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo);
         let mut iov = [IoSliceMut::new(buf)];
@@ -139,8 +141,7 @@ impl UdpSockets {
         })
     }
 
-    /// Sends `buf` to `to`, from the local address `src` when given.
-    pub fn send_to(&self, buf: &[u8], to: SocketAddr, src: Option<IpAddr>) -> io::Result<usize> {
+    fn send_to(&self, buf: &[u8], to: SocketAddr, src: Option<IpAddr>) -> io::Result<usize> {
         let iov = [IoSlice::new(buf)];
         let r = match (normalize(to), src.map(normalize_ip)) {
             (SocketAddr::V4(t), src) => {

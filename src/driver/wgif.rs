@@ -2,14 +2,14 @@
 //! the UDP sockets while it is up, and the ifnet-like state ifconfig asks about
 //! (flags, MTU, rdomain, description, index).
 
+use super::apply::SocketConf;
+use super::link::Link;
 use super::netlink::Rtnl;
 use super::netns::{run_in, Netns, NetnsManager};
 use super::tun::Tun;
 use super::udp::UdpSockets;
 use crate::ioctl::request::{iff, IfInfo, Inet4Addr, Inet6Addr};
-use crate::proto::Interface;
 use std::io;
-use std::time::Instant;
 
 /// OpenBSD's default wg MTU.
 pub const DEFAULT_MTU: u32 = 1420;
@@ -20,9 +20,8 @@ pub struct WgIf {
     pub name: String,
     pub unit: u32,
     pub tun: Tun,
-    pub proto: Interface,
-    pub up: bool,
-    pub debug: bool,
+    /// The protocol engine and the data-path state.
+    pub link: Link,
     pub mtu: u32,
     pub description: String,
     pub rdomain: u32,
@@ -30,18 +29,9 @@ pub struct WgIf {
     pub index: u32,
     /// rtnetlink in the namespace the tun is in.
     pub rtnl: Rtnl,
-    /// Configured port (0 = kernel-chosen at the next bind).
-    pub port: u16,
-    pub rtable: u32,
+    pub sock: SocketConf,
     pub udp: Option<UdpSockets>,
-    /// Handshake messages seen in the current one-second window, and until when
-    /// the interface counts as under load (spec §5.4).
-    pub handshakes_this_second: (Instant, u32),
-    pub under_load_until: Option<Instant>,
 }
-
-/// Handshake messages per second past which an interface is "under load".
-pub const UNDER_LOAD_PER_SECOND: u32 = 128;
 
 /// `wg` + a decimal unit without leading zeros, at most 15 bytes.
 pub fn parse_name(name: &str) -> Option<u32> {
@@ -63,10 +53,10 @@ impl WgIf {
     /// Flags as OpenBSD reports them.
     pub fn flags(&self) -> u32 {
         let mut f = iff::BROADCAST | iff::MULTICAST | iff::NOARP;
-        if self.up {
+        if self.link.up {
             f |= iff::UP | iff::RUNNING;
         }
-        if self.debug {
+        if self.link.debug {
             f |= iff::DEBUG;
         }
         f
@@ -104,7 +94,7 @@ impl WgIf {
 
     /// Binds the UDP sockets in the wgrtable namespace.
     pub fn bind(&self, namespaces: &NetnsManager) -> io::Result<UdpSockets> {
-        bind_in(namespaces, self.rtable, self.port)
+        bind_in(namespaces, self.sock.rtable, self.sock.port)
     }
 }
 

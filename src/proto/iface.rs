@@ -749,6 +749,15 @@ impl Interface {
         }
     }
 
+    /// The peer's preshared key, for SIOCGWG (which copies it out to root); `None`
+    /// when unset. The caller zeroes the copy.
+    pub fn psk(&self, id: PeerId) -> Option<[u8; 32]> {
+        self.peers
+            .get(&id)
+            .filter(|p| !p.psk.is_zero())
+            .map(|p| p.psk.0)
+    }
+
     pub fn set_endpoint(&mut self, id: PeerId, ep: Option<SocketAddr>) {
         if let Some(p) = self.peers.get_mut(&id) {
             p.endpoint = ep;
