@@ -3,6 +3,7 @@
 
 mod common;
 use common::{wait_for, Wgd};
+use std::process::Command;
 use std::time::Duration;
 
 #[test]
@@ -245,4 +246,63 @@ fn refuses_a_second_daemon_on_the_same_socket() {
     );
     assert!(!nobody.status.success());
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("must be run as root"));
+}
+
+#[test]
+fn destroy_and_exit_leave_nothing_behind() {
+    let mut w = Wgd::start("gone");
+    // rdomain 5 exists before wgd: it is the user's, and stays.
+    let theirs = w.rd(5);
+    common::ok(Command::new("ip").args(["netns", "add", &theirs]));
+    w.wgifconfig_ok(&[
+        "wg1",
+        "create",
+        "rdomain",
+        "1",
+        "10.9.1.1/24",
+        "wgport",
+        "0",
+    ]);
+    w.wgifconfig_ok(&["wg2", "create", "rdomain", "2", "up"]);
+    w.wgifconfig_ok(&["wg3", "create", "10.9.3.1/24"]);
+    w.wgifconfig_ok(&["wg5", "create", "rdomain", "5"]);
+    let link_in = |ns: &str, dev: &str| {
+        Wgd::in_ns(ns, &["ip", "link", "show", dev])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(link_in(&w.rd(1), "wg1") && link_in(&w.rd(2), "wg2") && link_in(&w.ns, "wg3"));
+    let udp_in = |ns: &str| {
+        String::from_utf8_lossy(&Wgd::in_ns(ns, &["ss", "-Hanu"]).output().unwrap().stdout)
+            .lines()
+            .count()
+    };
+    assert!(
+        udp_in(&w.ns) >= 2,
+        "wg1 and wg3 are up: their sockets are bound"
+    );
+
+    w.wgifconfig_ok(&["wg2", "destroy"]);
+    assert!(!link_in(&w.rd(2), "wg2"), "destroy removes the tun device");
+    let gone = w.wgifconfig(&["wg2"]);
+    assert_eq!(
+        String::from_utf8_lossy(&gone.stderr),
+        "wg2: no such interface\n"
+    );
+
+    let status = w.stop().expect("wgd was running");
+    assert!(status.success(), "SIGTERM: exit 0, got {status}");
+    assert!(!w.sock.exists(), "the socket is removed");
+    assert!(!link_in(&w.ns, "wg3"), "no tun device is left");
+    assert_eq!(udp_in(&w.ns), 0, "no UDP socket is left");
+    for n in [1, 2] {
+        assert!(!Wgd::netns_exists(&w.rd(n)), "{} is removed", w.rd(n));
+    }
+    assert!(
+        Wgd::netns_exists(&theirs),
+        "a namespace wgd did not create stays"
+    );
+    assert!(!link_in(&theirs, "wg5"), "but wgd's tun in it is gone");
 }

@@ -2,6 +2,10 @@
 //! fresh network namespace with `lo` up (so its UDP traffic stays on that loopback),
 //! with its own control socket and rdomain prefix; everything is removed on drop.
 //! A missing privilege or tool fails the test with the reason.
+//!
+//! wgd is started with `nsenter --net=` (not `ip netns exec`, which would give it a
+//! private mount namespace and hide the rdomain namespaces it creates); see README.md,
+//! "How the root tests stay apart".
 
 #![allow(dead_code)]
 
@@ -221,25 +225,40 @@ impl Wgd {
     }
 }
 
+impl Wgd {
+    /// Sends wgd SIGTERM and waits (bounded) for it to exit; kills it if it does
+    /// not. Returns its exit status the first time, `None` after.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::SIGTERM,
+        );
+        let mut status = None;
+        wait_for(Duration::from_secs(5), || {
+            status = c.try_wait().ok().flatten();
+            status.is_some()
+        });
+        if status.is_none() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        status
+    }
+
+    /// Whether the network namespace `name` exists.
+    pub fn netns_exists(name: &str) -> bool {
+        Path::new("/run/netns").join(name).exists()
+    }
+}
+
 impl Drop for Wgd {
     fn drop(&mut self) {
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::SIGTERM,
-            );
-            let done = wait_for(Duration::from_secs(5), || {
-                matches!(c.try_wait(), Ok(Some(_)))
-            });
-            if !done {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
+        self.stop();
         // wgd removes the namespaces it created; remove any left behind all the same.
         if let Ok(list) = std::fs::read_dir("/run/netns") {
             for e in list.flatten() {
