@@ -76,14 +76,27 @@ stop_all() {
     done
 }
 
-measure() { # prints: tcp1_gbps tcp4_gbps ping_ms
+# Receiver packets per second of an unlimited-rate UDP run with $1-byte payloads.
+udp_pps() {
+    ip netns exec $B iperf3 -s -D -1 -B 10.201.0.2 --logfile "$TMP/su$1" ; sleep 0.3
+    ip netns exec $A iperf3 -c 10.201.0.2 -u -b 0 -l "$1" -t "$SECS" -J 2>/dev/null | python3 -c '
+import json, sys
+# "packets" of sum_received counts up to the highest sequence number seen, lost ones
+# included; the bytes are what really arrived.
+s = json.load(sys.stdin)["end"]["sum_received"]
+print(s["bytes"] / int(sys.argv[1]) / s["seconds"] / 1e3)' "$1"
+}
+
+measure() { # prints: tcp1_gbps tcp4_gbps udp1392_kpps udp64_kpps ping_ms
     for _ in $(seq 50); do ip netns exec $A ping -c1 -W1 10.201.0.2 >/dev/null 2>&1 && break; done
     ip netns exec $B iperf3 -s -D -1 -B 10.201.0.2 --logfile "$TMP/s1" ; sleep 0.3
     t1=$(ip netns exec $A iperf3 -c 10.201.0.2 -t "$SECS" -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)')
     ip netns exec $B iperf3 -s -D -1 -B 10.201.0.2 --logfile "$TMP/s2" ; sleep 0.3
     t4=$(ip netns exec $A iperf3 -c 10.201.0.2 -t "$SECS" -P 4 -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)')
+    u1=$(udp_pps 1392)
+    u2=$(udp_pps 64)
     p=$(ip netns exec $A ping -c 50 -i 0.02 -q 10.201.0.2 | awk -F/ '/rtt/{print $5}')
-    echo "$t1 $t4 $p"
+    echo "$t1 $t4 $u1 $u2 $p"
 }
 
 : > "$TMP/wgd"; : > "$TMP/go"
@@ -96,7 +109,8 @@ python3 - "$TMP/wgd" "$TMP/go" <<'PY'
 import statistics, sys
 rows = [[list(map(float, l.split())) for l in open(f) if l.strip()] for f in sys.argv[1:3]]
 med = [[statistics.median(c) for c in zip(*r)] for r in rows]
-names = ["TCP 1 stream (Gbit/s)", "TCP 4 streams (Gbit/s)", "ping avg (ms)"]
+names = ["TCP 1 stream (Gbit/s)", "TCP 4 streams (Gbit/s)",
+         "UDP 1392-byte, receiver (kpps)", "UDP 64-byte, receiver (kpps)", "ping avg (ms)"]
 print("| measure | wgd | wireguard-go | wgd / wireguard-go |")
 print("| --- | --- | --- | --- |")
 for i, n in enumerate(names):
