@@ -142,10 +142,18 @@ fn data(rng: &mut StdRng, size: usize) {
             other => panic!("not opened: {other:?}"),
         }
     }
-    let open = start.elapsed();
+    report(
+        &format!("{size:>5}-byte packets"),
+        n as u64,
+        seal,
+        start.elapsed(),
+    );
+}
+
+fn report(what: &str, n: u64, seal: Duration, open: Duration) {
     let mpps = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
     println!(
-        "{size:>5}-byte packets: seal {:.2} Mpps, open {:.2} Mpps (one core)",
+        "{what}: seal {:.2} Mpps, open {:.2} Mpps (one core)",
         mpps(seal),
         mpps(open)
     );
@@ -181,12 +189,11 @@ fn bare_aead(size: usize) {
         key.open_in_place(nonce(n - 1), Aad::empty(), &mut scratch)
             .unwrap();
     }
-    let open = start.elapsed();
-    let mpps = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
-    println!(
-        "{size:>5}-byte ring AEAD alone: seal {:.2} Mpps, open {:.2} Mpps (one core)",
-        mpps(seal),
-        mpps(open)
+    report(
+        &format!("{size:>5}-byte ring AEAD alone"),
+        n,
+        seal,
+        start.elapsed(),
     );
 }
 
