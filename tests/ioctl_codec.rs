@@ -367,7 +367,7 @@ fn arb_model() -> impl Strategy<Value = InterfaceIo> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn round_trip_set(m in arb_model()) {

@@ -354,7 +354,7 @@ mod fuzz {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig::default())]
         #[test]
         fn decapsulate_never_panics(kind in 0u8..6, body in proptest::collection::vec(any::<u8>(), 0..200), load: bool) {
             let mut n = Net::new(99);
