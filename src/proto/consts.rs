@@ -56,5 +56,9 @@ pub const MAX_STAGED_PACKETS: usize = 128;
 pub const MAX_PEERS: usize = 1 << 20;
 /// Retries before giving up (spec §7.2: MAX_TIMER_HANDSHAKES = 90/5 = 18; 20 initiations in all).
 pub const MAX_TIMER_HANDSHAKES: u32 = 18;
+/// Key material is zeroed REJECT_AFTER_TIME × 3 after the last session was derived (spec §7.2).
+pub const ZERO_KEY_MATERIAL_AFTER: Duration = Duration::from_secs(540);
+/// Jitter added to retransmits and new-handshake timers: 0..333 ms (spec §7.1).
+pub const MAX_JITTER_MS: u32 = 334;
 /// Largest UDP payload (spec §3).
 pub const MAX_UDP_PAYLOAD: usize = 65535;

@@ -6,20 +6,10 @@
 use rand_core::RngCore;
 use std::time::{Duration, Instant};
 
-/// REKEY_TIMEOUT.
-pub const REKEY_TIMEOUT: Duration = Duration::from_secs(5);
-/// KEEPALIVE_TIMEOUT.
-pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
-/// REKEY_AFTER_TIME.
-pub const REKEY_AFTER_TIME: Duration = Duration::from_secs(120);
-/// REJECT_AFTER_TIME.
-pub const REJECT_AFTER_TIME: Duration = Duration::from_secs(180);
-/// REKEY_ATTEMPT_TIME / REKEY_TIMEOUT: retries before giving up (spec §7.1).
-pub const MAX_TIMER_HANDSHAKES: u32 = 18;
-/// Key material is zeroed REJECT_AFTER_TIME × 3 after the last session was derived.
-pub const ZERO_KEY_MATERIAL_AFTER: Duration = Duration::from_secs(540);
-/// Jitter added to retransmits and new-handshake timers: 0..333 ms (spec §7.1).
-pub const MAX_JITTER_MS: u32 = 334;
+pub use super::consts::{
+    KEEPALIVE_TIMEOUT, MAX_JITTER_MS, MAX_TIMER_HANDSHAKES, REJECT_AFTER_TIME, REKEY_AFTER_TIME,
+    REKEY_TIMEOUT, ZERO_KEY_MATERIAL_AFTER,
+};
 
 /// The five per-peer timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
