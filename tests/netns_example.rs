@@ -170,36 +170,7 @@ fn wgrtable_puts_the_udp_sockets_in_another_domain() {
     let w = Wgd::start("rt");
     // Routing domain 3 exists once an interface has been put there.
     w.wgifconfig_ok(&["wg3", "create", "rdomain", "3"]);
-    let (k1, k2) = (common::openssl_key(), common::openssl_key());
-    w.wgifconfig_ok(&[
-        "wg1", "create", "wgport", "7111", "wgrtable", "3", "wgkey", &k1, "rdomain", "1",
-    ]);
-    w.wgifconfig_ok(&[
-        "wg2", "create", "wgport", "7222", "wgrtable", "3", "wgkey", &k2, "rdomain", "2",
-    ]);
-    let (p1, p2) = (w.pubkey("wg1"), w.pubkey("wg2"));
-    w.wgifconfig_ok(&[
-        "wg1",
-        "wgpeer",
-        &p2,
-        "wgendpoint",
-        "127.0.0.1",
-        "7222",
-        "wgaip",
-        "192.168.5.2/32",
-        "192.168.5.1/24",
-    ]);
-    w.wgifconfig_ok(&[
-        "wg2",
-        "wgpeer",
-        &p1,
-        "wgendpoint",
-        "127.0.0.1",
-        "7111",
-        "wgaip",
-        "192.168.5.1/32",
-        "192.168.5.2/24",
-    ]);
+    w.example_with(&["wgrtable", "3"]);
     assert!(w.wgifconfig_ok(&["wg1"]).contains("\twgrtable 3\n"));
     // The sockets are in domain 3, not in the daemon's namespace.
     let ss = |ns: Option<&str>| {

@@ -192,13 +192,18 @@ impl Wgd {
     /// The wg(4) EXAMPLES setup: wg1 in rdomain 1 on port 7111, wg2 in rdomain 2 on
     /// port 7222, UDP over 127.0.0.1 in the daemon's namespace.
     pub fn example(&self) {
+        self.example_with(&[]);
+    }
+
+    /// [`Wgd::example`] with `extra` added to both `create` lines (e.g. a wgrtable).
+    pub fn example_with(&self, extra: &[&str]) {
         let (k1, k2) = (openssl_key(), openssl_key());
-        self.wgifconfig_ok(&[
-            "wg1", "create", "wgport", "7111", "wgkey", &k1, "rdomain", "1",
-        ]);
-        self.wgifconfig_ok(&[
-            "wg2", "create", "wgport", "7222", "wgkey", &k2, "rdomain", "2",
-        ]);
+        for (ifname, port, key, rdomain) in [("wg1", "7111", &k1, "1"), ("wg2", "7222", &k2, "2")] {
+            let mut args = vec![ifname, "create", "wgport", port];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["wgkey", key, "rdomain", rdomain]);
+            self.wgifconfig_ok(&args);
+        }
         let (p1, p2) = (self.pubkey("wg1"), self.pubkey("wg2"));
         self.wgifconfig_ok(&[
             "wg1",
