@@ -277,3 +277,43 @@ fn destroy_and_exit_leave_nothing_behind() {
     );
     assert!(!link_in(&theirs, "wg5"), "but wgd's tun in it is gone");
 }
+
+/// As on OpenBSD, a wg interface has an IPv6 link-local address only once an inet6
+/// address has been configured: not merely for being up, not after a namespace move
+/// or an MTU that took IPv6 away and gave it back, and not after -inet6.
+#[test]
+fn link_local_only_with_inet6() {
+    let w = Wgd::start("ll");
+    let inet6 = |ifname: &str| -> Vec<String> {
+        w.wgifconfig_ok(&[ifname])
+            .lines()
+            .filter(|l| l.starts_with("\tinet6 "))
+            .map(str::to_string)
+            .collect()
+    };
+    w.wgifconfig_ok(&["wg1", "create", "10.1.0.1/24"]);
+    assert!(w.wgifconfig_ok(&["wg1"]).contains("<UP,"));
+    assert_eq!(inet6("wg1"), Vec::<String>::new());
+
+    w.wgifconfig_ok(&["wg1", "inet6", "fd00::1/64"]);
+    let check = |lines: Vec<String>| {
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines.contains(&"\tinet6 fd00::1 prefixlen 64".to_string()));
+        let ll = lines.iter().find(|l| l.starts_with("\tinet6 fe80::"));
+        let ll = ll.unwrap_or_else(|| panic!("no link-local: {lines:?}"));
+        assert!(ll.contains("%wg1 prefixlen 64 scopeid 0x"), "{ll}");
+    };
+    check(inet6("wg1"));
+    w.wgifconfig_ok(&["wg1", "rdomain", "1"]);
+    check(inet6("wg1"));
+    w.wgifconfig_ok(&["wg1", "-inet6"]);
+    w.wgifconfig_ok(&["wg1", "down"]);
+    w.wgifconfig_ok(&["wg1", "up"]);
+    assert_eq!(inet6("wg1"), Vec::<String>::new());
+
+    w.wgifconfig_ok(&["wg2", "create", "mtu", "1000", "10.2.0.1/24"]);
+    w.wgifconfig_ok(&["wg2", "mtu", "1420"]);
+    assert_eq!(inet6("wg2"), Vec::<String>::new());
+    w.wgifconfig_ok(&["wg2", "rdomain", "2"]);
+    assert_eq!(inet6("wg2"), Vec::<String>::new());
+}

@@ -10,7 +10,9 @@ use super::netlink::Rtnl;
 use super::netns::NetnsManager;
 use super::options::Options;
 use super::tun::Tun;
-use super::wgif::{bind_in, parse_name, rtnl_in, WgIf, DEFAULT_MTU, MTU_RANGE};
+use super::wgif::{
+    bind_in, is_link_local, parse_name, rtnl_in, WgIf, DEFAULT_MTU, IPV6_MIN_MTU, MTU_RANGE,
+};
 use crate::ioctl::codec::{self, Dir};
 use crate::ioctl::request::{iff, Request, Response};
 use crate::proto::{Interface, PeerId};
@@ -333,7 +335,14 @@ impl Daemon {
                     return Err(libc::EINVAL);
                 }
                 let w = self.ifs.get_mut(&unit).unwrap();
+                // Linux drops a link's IPv6 state below 1280 and, raised again, makes it
+                // anew with a link-local address at once.
+                let ipv6_revived = w.mtu < IPV6_MIN_MTU && mtu >= IPV6_MIN_MTU;
                 w.rtnl.set_mtu(w.index, mtu).map_err(|e| io_errno(&e))?;
+                if ipv6_revived {
+                    w.no_auto_link_local();
+                    w.drop_link_local();
+                }
                 w.mtu = mtu;
                 w.link.proto.set_mtu(mtu as usize);
                 Ok(Response::Done)
@@ -376,6 +385,7 @@ impl Daemon {
                 w.rtnl
                     .add_addr_v6(w.index, a.addr, a.prefixlen)
                     .map_err(|e| io_errno(&e))?;
+                w.ensure_link_local(&mut OsRng).map_err(|e| io_errno(&e))?;
                 self.set_up(unit)
             }
             Request::DelInet(a) => {
@@ -430,6 +440,7 @@ impl Daemon {
             sock: SocketConf::default(),
             udp: None,
         };
+        w.no_auto_link_local();
         let fd = w.tun.as_raw_fd();
         self.poll
             .registry()
@@ -529,16 +540,19 @@ impl Daemon {
         w.rtnl = rtnl;
         w.index = index;
         w.rdomain = rdomain;
+        // The move gave the link fresh IPv6 state with the namespace's defaults.
+        w.no_auto_link_local();
         // OpenBSD's -rdomain drops the addresses; moving to a domain keeps them.
         if rdomain != 0 {
             for (a, p, b) in v4 {
                 let _ = w.rtnl.add_addr_v4(index, a, p, b);
             }
-            for (a, p, _) in v6
-                .into_iter()
-                .filter(|x| x.0.segments()[0] & 0xffc0 != 0xfe80)
-            {
-                let _ = w.rtnl.add_addr_v6(index, a, p);
+            let mut any_v6 = false;
+            for (a, p, _) in v6.into_iter().filter(|x| !is_link_local(&x.0)) {
+                any_v6 |= w.rtnl.add_addr_v6(index, a, p).is_ok();
+            }
+            if any_v6 {
+                let _ = w.ensure_link_local(&mut OsRng);
             }
         }
         let _ = w.rtnl.set_mtu(index, w.mtu);

@@ -9,7 +9,9 @@ use netlink_packet_core::{
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::link::{
+    AfSpecInet6, AfSpecUnspec, LinkAttribute, LinkFlags, LinkMessage,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::io;
@@ -124,6 +126,18 @@ impl Rtnl {
 
     pub fn set_mtu(&mut self, index: u32, mtu: u32) -> io::Result<()> {
         self.set_link(index, |m| m.attributes.push(LinkAttribute::Mtu(mtu)))
+    }
+
+    /// IN6_ADDR_GEN_MODE_NONE: the kernel adds no link-local address when the link
+    /// comes up. Fails with EAFNOSUPPORT while the link has no IPv6 state (MTU < 1280).
+    pub fn set_addr_gen_mode_none(&mut self, index: u32) -> io::Result<()> {
+        const IN6_ADDR_GEN_MODE_NONE: u8 = 1;
+        self.set_link(index, |m| {
+            m.attributes
+                .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                    vec![AfSpecInet6::AddrGenMode(IN6_ADDR_GEN_MODE_NONE)],
+                )]))
+        })
     }
 
     /// Moves the link into `ns` (Linux drops its addresses on the way).

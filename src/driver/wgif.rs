@@ -10,11 +10,14 @@ use super::tun::Tun;
 use super::udp::UdpSockets;
 use crate::ioctl::request::{iff, IfInfo, Inet4Addr, Inet6Addr};
 use std::io;
+use std::net::Ipv6Addr;
 
 /// OpenBSD's default wg MTU.
 pub const DEFAULT_MTU: u32 = 1420;
 /// SIOCSIFMTU bounds of if_wg.c.
 pub const MTU_RANGE: std::ops::RangeInclusive<u32> = 1..=9000;
+/// Below this MTU Linux keeps no IPv6 state on a link.
+pub const IPV6_MIN_MTU: u32 = 1280;
 
 pub struct WgIf {
     pub name: String,
@@ -43,6 +46,11 @@ pub fn parse_name(name: &str) -> Option<u32> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// fe80::/10.
+pub fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 fn errno(e: i32) -> io::Error {
@@ -90,6 +98,42 @@ impl WgIf {
                 })
                 .collect(),
         })
+    }
+
+    /// OpenBSD configures no IPv6 link-local address until an inet6 address is added;
+    /// Linux would add one whenever the link comes up. Stops that; to be repeated
+    /// whenever the kernel resets the link's IPv6 state (a namespace move, an MTU
+    /// raised back to 1280 or more). Best effort: without IPv6 state there is
+    /// nothing to stop.
+    pub fn no_auto_link_local(&mut self) {
+        let _ = self.rtnl.set_addr_gen_mode_none(self.index);
+    }
+
+    /// Removes the link-local addresses the kernel made on its own (best effort).
+    pub fn drop_link_local(&mut self) {
+        if let Ok((_, v6)) = self.rtnl.addrs(self.index) {
+            for (a, _, _) in v6.into_iter().filter(|x| is_link_local(&x.0)) {
+                let _ = self.rtnl.del_addr(self.index, a.into());
+            }
+        }
+    }
+
+    /// in6_ifattach: the first IPv6 address brings a link-local one with it (fe80::
+    /// and 64 random interface-identifier bits, as for an interface without a
+    /// link-layer address), unless the link has one already.
+    pub fn ensure_link_local(&mut self, rng: &mut impl rand_core::RngCore) -> io::Result<()> {
+        let (_, v6) = self.rtnl.addrs(self.index)?;
+        if v6.iter().any(|(a, _, _)| is_link_local(a)) {
+            return Ok(());
+        }
+        let mut iid = [0u8; 8];
+        rng.fill_bytes(&mut iid);
+        // Universal/local bit clear: a locally made identifier (RFC 4291 appendix A).
+        iid[0] &= !0x02;
+        let mut b = [0u8; 16];
+        b[..2].copy_from_slice(&[0xfe, 0x80]);
+        b[8..].copy_from_slice(&iid);
+        self.rtnl.add_addr_v6(self.index, Ipv6Addr::from(b), 64)
     }
 
     /// Binds the UDP sockets in the wgrtable namespace.
