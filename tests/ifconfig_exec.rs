@@ -417,6 +417,32 @@ fn status_selection() {
         go(&mut f, "wg0").out,
         "wg0: flags=8082<BROADCAST,NOARP,MULTICAST> mtu 1420\n\tindex 1 priority 0 llprio 3\n\twgport 5\n\tgroups: wg\n"
     );
+    // A family after -a/-A keeps only that family's address lines.
+    f.get("wg1").info.inet.push(Inet4Addr {
+        addr: "10.0.0.1".parse().unwrap(),
+        prefixlen: 24,
+        broadcast: None,
+        dest: None,
+    });
+    f.get("wg1").info.inet6.push(Inet6Addr {
+        addr: "fd00::1".parse().unwrap(),
+        prefixlen: 64,
+        scope_id: 0,
+    });
+    let v6 = "\tinet6 fd00::1 prefixlen 64\n";
+    let v4 = "\tinet 10.0.0.1 netmask 0xffffff00";
+    let all = go(&mut f, "-A").out;
+    assert!(all.contains(v4) && all.contains(v6), "{all}");
+    let only6 = go(&mut f, "-A inet6");
+    assert_eq!(only6.code, 0);
+    assert!(
+        only6.out.contains(v6) && !only6.out.contains(v4),
+        "{}",
+        only6.out
+    );
+    let only4 = go(&mut f, "-a inet").out;
+    assert!(only4.contains(v4) && !only4.contains(v6), "{only4}");
+    assert_eq!(go(&mut f, "-a inet7").code, 1);
 }
 
 #[test]
@@ -610,6 +636,13 @@ fn netstart_reports_failed_lines() {
         parse_args(&["em0".to_string()], None).unwrap_err(),
         "em0: not a wg interface name"
     );
+    // Names that are not letters then digits are skipped without a word, as by
+    // netstart's ifstart.
+    let args: Vec<String> = ["hostname.wg0~", "wg0.bak", "*", "wg", "wg3"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(parse_args(&args, None).unwrap().ifaces, vec!["wg3"]);
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -247,6 +247,11 @@ fn address_forms() {
         ),
         (
             Af::Inet,
+            "10.1/16",
+            vec![AddrOp::DelFirst4, a4("10.1.0.0", 16, None)],
+        ),
+        (
+            Af::Inet,
             "10.0.0.1 netmask 255.255.255.0",
             vec![AddrOp::DelFirst4, a4("10.0.0.1", 24, None)],
         ),
@@ -420,7 +425,9 @@ fn every_error_text() {
             "'description' requires argument",
         ),
         (Af::Inet, "10.0.0.1/33".into(), "10.0.0.1/33: bad value"),
-        (Af::Inet, "10.0.0.x/24".into(), "10.0.0.x: bad value"),
+        (Af::Inet, "10.0.0.x/24".into(), "10.0.0.x/24: bad value"),
+        (Af::Inet, "10.0.0.300/24".into(), "10.0.0.300/24: bad value"),
+        (Af::Inet, "10.0.0.1/+24".into(), "10.0.0.1/+24: bad value"),
         (Af::Inet, "bogus".into(), "bogus: bad value"),
         (Af::Inet, "create".into(), "create: bad value"),
         (

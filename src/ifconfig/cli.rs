@@ -9,8 +9,9 @@ pub const IFNAMSIZ: usize = 16;
 /// What one invocation asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Invocation {
-    /// No arguments, `-a` or `-A`: every interface; `ifaliases` for `-A`.
-    All { ifaliases: bool },
+    /// No arguments, `-a` or `-A`: every interface; `ifaliases` for `-A`; `af`
+    /// when a family follows the flag (`-A inet6`): only its addresses.
+    All { ifaliases: bool, af: Option<Af> },
     /// `-C`: the interface cloners.
     Cloners,
     /// An interface (or group) with an optional family and parameters.
@@ -37,10 +38,22 @@ pub fn usage(prog: &str) -> String {
     )
 }
 
+/// The address family words ifconfig knows for these interfaces.
+fn address_family(w: &str) -> Option<Af> {
+    match w {
+        "inet" => Some(Af::Inet),
+        "inet6" => Some(Af::Inet6),
+        _ => None,
+    }
+}
+
 /// Reads the arguments after argv[0].
 pub fn parse_cli(args: &[String]) -> Result<Invocation, CliError> {
     let Some(first) = args.first() else {
-        return Ok(Invocation::All { ifaliases: false });
+        return Ok(Invocation::All {
+            ifaliases: false,
+            af: None,
+        });
     };
     if let Some(flags) = first.strip_prefix('-') {
         let (mut a, mut big_a, mut c) = (false, false, false);
@@ -52,26 +65,33 @@ pub fn parse_cli(args: &[String]) -> Result<Invocation, CliError> {
                 _ => return Err(CliError::Usage),
             }
         }
-        if flags.is_empty() || args.len() > 1 {
+        if flags.is_empty() {
             return Err(CliError::Usage);
         }
         if c {
-            if a || big_a {
+            if a || big_a || args.len() > 1 {
                 return Err(CliError::Usage);
             }
             return Ok(Invocation::Cloners);
         }
-        return Ok(Invocation::All { ifaliases: big_a });
+        // ifconfig's main: after the flags, at most an address family.
+        let af = match args.get(1).map(String::as_str) {
+            None => None,
+            Some(w) => Some(address_family(w).ok_or(CliError::Usage)?),
+        };
+        if args.len() > 2 {
+            return Err(CliError::Usage);
+        }
+        return Ok(Invocation::All {
+            ifaliases: big_a,
+            af,
+        });
     }
     if first.len() >= IFNAMSIZ {
         return Err(CliError::Msg(format!("interface name '{first}' too long")));
     }
     let mut rest = &args[1..];
-    let af = match rest.first().map(String::as_str) {
-        Some("inet") => Some(Af::Inet),
-        Some("inet6") => Some(Af::Inet6),
-        _ => None,
-    };
+    let af = rest.first().and_then(|w| address_family(w));
     if af.is_some() {
         rest = &rest[1..];
     }
@@ -92,15 +112,14 @@ mod tests {
 
     #[test]
     fn table() {
-        assert_eq!(parse_cli(&[]), Ok(Invocation::All { ifaliases: false }));
-        assert_eq!(
-            parse_cli(&v(&["-a"])),
-            Ok(Invocation::All { ifaliases: false })
-        );
-        assert_eq!(
-            parse_cli(&v(&["-A"])),
-            Ok(Invocation::All { ifaliases: true })
-        );
+        let all = |ifaliases, af| Ok(Invocation::All { ifaliases, af });
+        assert_eq!(parse_cli(&[]), all(false, None));
+        assert_eq!(parse_cli(&v(&["-a"])), all(false, None));
+        assert_eq!(parse_cli(&v(&["-A"])), all(true, None));
+        assert_eq!(parse_cli(&v(&["-A", "inet6"])), all(true, Some(Af::Inet6)));
+        assert_eq!(parse_cli(&v(&["-a", "inet"])), all(false, Some(Af::Inet)));
+        assert_eq!(parse_cli(&v(&["-a", "inet", "x"])), Err(CliError::Usage));
+        assert_eq!(parse_cli(&v(&["-C", "inet"])), Err(CliError::Usage));
         assert_eq!(parse_cli(&v(&["-C"])), Ok(Invocation::Cloners));
         assert_eq!(parse_cli(&v(&["-aC"])), Err(CliError::Usage));
         assert_eq!(parse_cli(&v(&["-x"])), Err(CliError::Usage));

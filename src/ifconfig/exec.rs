@@ -48,7 +48,7 @@ pub fn run(args: &[String], ctl: &mut dyn Control, res: &dyn Resolve, io: &mut I
             let _ = writeln!(io.stdout, "wg");
             Ok(0)
         }
-        Invocation::All { ifaliases } => show_all(ctl, ifaliases, io),
+        Invocation::All { ifaliases, af } => show_all(ctl, ifaliases, af, io),
         Invocation::Interface { name, af, params } => configure(&name, af, &params, ctl, res, io),
     };
     match r {
@@ -82,14 +82,16 @@ fn print_one(ctl: &mut dyn Control, info: &IfInfo, view: View, io: &mut Io) -> R
     Ok(())
 }
 
-fn show_all(ctl: &mut dyn Control, ifaliases: bool, io: &mut Io) -> Result<i32, Fatal> {
+fn show_all(
+    ctl: &mut dyn Control,
+    ifaliases: bool,
+    af: Option<Af>,
+    io: &mut Io,
+) -> Result<i32, Fatal> {
     let list = ctl
         .list_interfaces()
         .map_err(|e| Fatal(ctx(&e, "getifaddrs".into())))?;
-    let view = View {
-        ifaliases,
-        af: None,
-    };
+    let view = View { ifaliases, af };
     for info in &list {
         match print_one(ctl, info, view, io) {
             Ok(()) => {}

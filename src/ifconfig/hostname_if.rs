@@ -22,17 +22,14 @@ pub fn parse_hostname_if(ifname: &str, text: &str) -> Vec<HnCommand> {
         }
         let mut c: Vec<String> = t.split_whitespace().map(str::to_string).collect();
         match c[0].as_str() {
-            "dhcp" => {
-                c[0] = "inet".into();
-                if c.len() > 1 {
-                    c[1] = "autoconf".into();
-                } else {
-                    c.push("autoconf".into());
-                }
-                cmds.push(HnCommand::Ifconfig(c.join(" ")));
-            }
+            // netstart ignores whatever follows dhcp.
+            "dhcp" => cmds.push(HnCommand::Ifconfig("inet autoconf".into())),
             "inet" => {
                 if c.len() < 2 {
+                    continue;
+                }
+                if c[1] == "autoconf" {
+                    cmds.push(HnCommand::Ifconfig(c.join(" ")));
                     continue;
                 }
                 let (mask, bc) = if c[1] == "alias" { (3, 4) } else { (2, 3) };
@@ -88,6 +85,14 @@ pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
     let mut it = s.chars().peekable();
     while let Some(ch) = it.next() {
         match ch {
+            // A word that begins with # begins a comment, to the end of the line.
+            '#' if !have => {
+                for c in it.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
             ' ' | '\t' | '\n' => {
                 if have {
                     words.push(std::mem::take(&mut cur));
@@ -158,8 +163,31 @@ mod tests {
             vec!["a", "b c", "d e"]
         );
         assert_eq!(shell_words(r#"x "" y"#).unwrap(), vec!["x", "", "y"]);
+        // eval drops a comment: a word that begins with #.
+        assert_eq!(
+            shell_words("mtu 1380 # smaller 'x").unwrap(),
+            vec!["mtu", "1380"]
+        );
+        assert_eq!(
+            shell_words("a#b '#c' \\#d").unwrap(),
+            vec!["a#b", "#c", "#d"]
+        );
         assert!(shell_words("a \"b").is_err());
         assert!(shell_words("a 'b").is_err());
+    }
+
+    #[test]
+    fn dhcp_and_autoconf() {
+        let ifc = |s: &str| HnCommand::Ifconfig(s.to_string());
+        assert_eq!(
+            parse_hostname_if("wg0", "dhcp\ndhcp NONE NONE NONE lladdr x\n"),
+            vec![ifc("inet autoconf"), ifc("inet autoconf")]
+        );
+        // inet autoconf goes through as written: no netmask or broadcast words.
+        assert_eq!(
+            parse_hostname_if("wg0", "inet autoconf foo bar\ninet6 autoconf x\n"),
+            vec![ifc("inet autoconf foo bar"), ifc("inet6 autoconf x")]
+        );
     }
 
     proptest::proptest! {

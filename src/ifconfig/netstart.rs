@@ -29,6 +29,12 @@ pub fn is_wg_name(s: &str) -> bool {
         .is_some_and(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Letters followed by digits, netstart's test for an interface name.
+fn is_if_name(s: &str) -> bool {
+    let digits = s.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    digits.len() < s.len() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Reads the arguments after argv[0]; `env_dir` is `$WGNETSTART_DIR`.
 pub fn parse_args(args: &[String], env_dir: Option<String>) -> Result<Options, String> {
     let mut o = Options {
@@ -46,6 +52,9 @@ pub fn parse_args(args: &[String], env_dir: Option<String>) -> Result<Options, S
             }
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s if is_wg_name(s) => o.ifaces.push(s.to_string()),
+            // netstart's ifstart skips names that are not letters then digits (backup
+            // files, a "*" that matched nothing) without a word.
+            s if !is_if_name(s) => {}
             s => return Err(format!("{s}: not a wg interface name")),
         }
         i += 1;

@@ -4,7 +4,7 @@
 //! latest `wgpeer`, and the address verbs build the SIOCDIFADDR/SIOCAIFADDR done
 //! last. The first bad argument stops everything after it.
 
-use super::addr::{classful_len, mask_len, parse_aip, parse_v4};
+use super::addr::{classful_len, inet_net_pton4, mask_len, parse_aip, parse_v4};
 use super::key::load_key;
 use super::resolve::Resolve;
 use super::strtonum::strtonum;
@@ -155,16 +155,15 @@ impl State<'_> {
     fn getaddr(&mut self, word: &str, as_addr: bool) -> Result<(), String> {
         match self.af {
             Af::Inet => {
-                let mut s = word;
-                if as_addr {
-                    if let Some((a, len)) = word.rsplit_once('/') {
-                        let n = strtonum(len, 0, 32).map_err(|_| format!("{word}: bad value"))?;
-                        self.a.prefix = Some(n as u8);
-                        self.a.explicit_prefix = true;
-                        s = a;
-                    }
-                }
-                let a = parse_v4(s).ok_or(format!("{s}: bad value"))?;
+                let a = if as_addr && word.contains('/') {
+                    // in_getaddr: an address with a prefix goes through inet_net_pton.
+                    let (a, n) = inet_net_pton4(word).ok_or(format!("{word}: bad value"))?;
+                    self.a.prefix = Some(n);
+                    self.a.explicit_prefix = true;
+                    a
+                } else {
+                    parse_v4(word).ok_or(format!("{word}: bad value"))?
+                };
                 if as_addr {
                     self.a.addr = Some(a.into());
                 } else {
