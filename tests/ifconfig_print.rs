@@ -157,13 +157,20 @@ fn many_peers_v6_endpoint_rtable_rdomain_debug_and_addresses() {
             Inet4Addr {
                 addr: "192.168.5.1".parse().unwrap(),
                 prefixlen: 24,
-                broadcast: None,
+                broadcast: Some("192.168.5.255".parse().unwrap()),
                 dest: None,
             },
             Inet4Addr {
                 addr: "10.1.2.3".parse().unwrap(),
                 prefixlen: 16,
                 broadcast: Some("10.1.255.255".parse().unwrap()),
+                dest: None,
+            },
+            // A /32 has no broadcast address (in_ifinit, RFC 3021 for /31).
+            Inet4Addr {
+                addr: "10.9.9.9".parse().unwrap(),
+                prefixlen: 32,
+                broadcast: None,
                 dest: None,
             },
         ],
@@ -223,6 +230,7 @@ fn many_peers_v6_endpoint_rtable_rdomain_debug_and_addresses() {
 \tgroups: wg egress
 \tinet 192.168.5.1 netmask 0xffffff00 broadcast 192.168.5.255
 \tinet 10.1.2.3 netmask 0xffff0000 broadcast 10.1.255.255
+\tinet 10.9.9.9 netmask 0xffffffff
 \tinet6 fd00::1 prefixlen 64
 \tinet6 fe80::1%wg1 prefixlen 64 scopeid 0x7
 ";
@@ -280,4 +288,48 @@ fn peer_without_key_material_set() {
 \tgroups: wg
 ";
     assert_eq!(status(&i, Some(&wg), ALIASES, NOW), want);
+}
+
+/// Addresses print as inet_ntop(3) writes them: an IPv4-compatible IPv6 address
+/// keeps its dotted quad; ::1, :: and IPv4-mapped ones print as usual.
+#[test]
+fn inet_ntop_forms() {
+    let aip = |s: &str, cidr| AipIo {
+        addr: s.parse().unwrap(),
+        cidr,
+    };
+    let wg = InterfaceIo {
+        peers: vec![PeerIo {
+            protocol_version: 1,
+            public: Some(key(2)),
+            endpoint: Some("[::102:304]:7777".parse().unwrap()),
+            aips: vec![
+                aip("::1.2.3.4", 128),
+                aip("::1", 128),
+                aip("::", 0),
+                aip("::ffff:10.0.0.1", 128),
+                aip("::2:0:0:1", 128),
+            ],
+            ..PeerIo::default()
+        }],
+        ..InterfaceIo::default()
+    };
+    let mut i = info();
+    i.inet6 = vec![Inet6Addr {
+        addr: "::a00:1".parse().unwrap(),
+        prefixlen: 96,
+        scope_id: 0,
+    }];
+    let s = status(&i, Some(&wg), ALIASES, NOW);
+    let want = "\twgpeer AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=
+\t\twgendpoint ::1.2.3.4 7777
+\t\ttx: 0, rx: 0
+\t\twgaip ::1.2.3.4/128
+\t\twgaip ::1/128
+\t\twgaip ::/0
+\t\twgaip ::ffff:10.0.0.1/128
+\t\twgaip ::2:0:0:1/128
+";
+    assert!(s.contains(want), "{s}");
+    assert!(s.contains("\tinet6 ::10.0.0.1 prefixlen 96\n"), "{s}");
 }

@@ -378,6 +378,21 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_moves_to_its_new_peer_with_the_bytes_first_given() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut a = peer(public_of(2));
+        a.aips = vec![aip([10, 6, 0, 7], 24), aip([10, 9, 0, 1], 32)];
+        w.set(&with_peers(vec![a]), &mut ids, None);
+        let mut b = peer(public_of(3));
+        b.aips = vec![aip([10, 6, 0, 0], 24)];
+        w.set(&with_peers(vec![b]), &mut ids, None);
+        let g = w.get();
+        assert_eq!(g.peers[0].aips, vec![aip([10, 9, 0, 1], 32)]);
+        assert_eq!(g.peers[1].aips, vec![aip([10, 6, 0, 7], 24)]);
+    }
+
+    #[test]
     fn errors_stop_processing_and_keep_earlier_changes() {
         let mut w = If::new();
         let mut ids = 1;

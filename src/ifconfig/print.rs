@@ -9,7 +9,7 @@ use super::parse::Af;
 use crate::ioctl::model::InterfaceIo;
 use crate::ioctl::request::IfInfo;
 use std::fmt::Write;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// IFFBITS names in bit order (bit n+1 = 1 << n); xflags are shifted left 16.
 const FLAG_NAMES: &[(u32, &str)] = &[
@@ -96,8 +96,27 @@ pub fn wg_section(out: &mut String, wg: &InterfaceIo, ifaliases: bool, now: i64)
             );
         }
         for a in &p.aips {
-            let _ = writeln!(out, "\t\twgaip {}/{}", a.addr, a.cidr);
+            let _ = writeln!(out, "\t\twgaip {}/{}", ntop(a.addr), a.cidr);
         }
+    }
+}
+
+/// inet_ntop(3). It differs from Rust's Display in one case: an IPv4-compatible
+/// address (96 zero bits, then an address that is neither 0.0.0.0 nor 0.0.0.1)
+/// keeps its dotted quad, `::1.2.3.4` where Rust writes `::102:304`.
+fn ntop6(a: &Ipv6Addr) -> String {
+    let s = a.segments();
+    if s[..6] == [0; 6] && s[6] != 0 {
+        let [.., w, x, y, z] = a.octets();
+        return format!("::{w}.{x}.{y}.{z}");
+    }
+    a.to_string()
+}
+
+fn ntop(a: IpAddr) -> String {
+    match a {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => ntop6(&a),
     }
 }
 
@@ -109,7 +128,7 @@ fn endpoint_host(ep: &SocketAddr) -> String {
             if a.scope_id() != 0 && (a.ip().segments()[0] & 0xffc0) == 0xfe80 {
                 format!("{}%{}", a.ip(), a.scope_id())
             } else {
-                a.ip().to_string()
+                ntop6(a.ip())
             }
         }
     }
@@ -156,10 +175,9 @@ pub fn status(info: &IfInfo, wg: Option<&InterfaceIo>, view: View, now: i64) -> 
                     let _ = write!(out, " --> {d}");
                 }
             } else if info.flags & crate::ioctl::request::iff::BROADCAST != 0 {
-                let b = a
-                    .broadcast
-                    .unwrap_or_else(|| Ipv4Addr::from(u32::from(a.addr) | !mask));
-                if !b.is_unspecified() {
+                // The kernel keeps none for /31 and /32 (in_ifinit); ifconfig then
+                // prints none.
+                if let Some(b) = a.broadcast.filter(|b| !b.is_unspecified()) {
                     let _ = write!(out, " broadcast {b}");
                 }
             }
@@ -168,7 +186,7 @@ pub fn status(info: &IfInfo, wg: Option<&InterfaceIo>, view: View, now: i64) -> 
     }
     if view.af != Some(Af::Inet) {
         for a in &info.inet6 {
-            let _ = write!(out, "\tinet6 {}", a.addr);
+            let _ = write!(out, "\tinet6 {}", ntop6(&a.addr));
             if a.scope_id != 0 {
                 let _ = write!(out, "%{}", info.name);
             }

@@ -131,6 +131,18 @@ impl<T: Copy + Eq> AllowedIps<T> {
         Ok(())
     }
 
+    /// The owner of exactly `addr/cidr`, if that prefix is in the table.
+    pub fn get(&self, addr: IpAddr, cidr: u8) -> Option<T> {
+        let (f, key) = match addr {
+            IpAddr::V4(a) => (&self.v4, v4_key(a.octets())),
+            IpAddr::V6(a) => (&self.v6, u128::from_be_bytes(a.octets())),
+        };
+        if cidr > f.bits {
+            return None;
+        }
+        f.maps[cidr as usize].get(&f.mask(key, cidr)).copied()
+    }
+
     /// Removes the exact prefix `addr/cidr`, returning its owner.
     pub fn remove(&mut self, addr: IpAddr, cidr: u8) -> Option<T> {
         let (f, key) = self.family(&addr);

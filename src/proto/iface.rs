@@ -804,31 +804,30 @@ impl Interface {
             return Err(ConfigError::BadCidr);
         }
         let masked = mask(addr, cidr);
-        if let Some(owner) = self.lookup_exact(masked, cidr) {
+        let mut given = addr;
+        if let Some(owner) = self.aips.get(masked, cidr) {
             if owner == id {
                 return Ok(());
             }
+            // wg_aip_add moves the node to this peer; the node keeps the address
+            // bytes it was first given.
             if let Some(o) = self.peers.get_mut(&owner) {
-                o.aips
-                    .retain(|(a, c)| !(*c == cidr && mask(*a, *c) == masked));
+                if let Some(i) = o
+                    .aips
+                    .iter()
+                    .position(|(a, c)| *c == cidr && mask(*a, *c) == masked)
+                {
+                    given = o.aips.remove(i).0;
+                }
             }
         }
         self.aips
             .insert(masked, cidr, id)
             .map_err(|_| ConfigError::BadCidr)?;
         if let Some(p) = self.peers.get_mut(&id) {
-            p.aips.insert(0, (addr, cidr));
+            p.aips.push((given, cidr));
         }
         Ok(())
-    }
-
-    fn lookup_exact(&self, masked: IpAddr, cidr: u8) -> Option<PeerId> {
-        self.peers.values().find_map(|p| {
-            p.aips
-                .iter()
-                .any(|(a, c)| *c == cidr && mask(*a, *c) == masked)
-                .then_some(p.id)
-        })
     }
 
     pub fn peer_info(&self, id: PeerId) -> Option<PeerInfo> {
@@ -843,7 +842,7 @@ impl Interface {
             rx_bytes: p.rx_bytes,
             last_handshake: p.last_handshake,
             description: p.description.clone(),
-            aips: p.aips.clone(),
+            aips: p.aips.iter().rev().copied().collect(),
         })
     }
 

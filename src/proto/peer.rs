@@ -33,7 +33,7 @@ pub struct Peer {
     pub src: Option<IpAddr>,
     pub pka: u16,
     pub description: String,
-    /// As given, newest first (SIOCGWG order).
+    /// As given, oldest first (SIOCGWG lists them the other way round).
     pub aips: Vec<(IpAddr, u8)>,
     pub tx_bytes: u64,
     pub rx_bytes: u64,
