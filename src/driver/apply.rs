@@ -19,7 +19,8 @@ fn errno_of(e: &io::Error) -> i32 {
 /// The socket side of an interface's wg configuration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SocketConf {
-    /// Configured port (0 = kernel-chosen at the next bind).
+    /// The port: as configured, or the one the kernel chose when 0 was bound
+    /// (wg_bind writes it back, so it stays across down and up).
     pub port: u16,
     /// wgrtable: the rdomain the UDP sockets live in.
     pub rtable: u32,
@@ -27,14 +28,14 @@ pub struct SocketConf {
 
 /// Applies one SIOCSWG. Not atomic, like OpenBSD: an error stops processing and
 /// earlier changes stay. When the port or rtable changes, `rebind(rtable, port)` is
-/// called first (it binds new sockets if the interface is up); its error is
-/// returned and leaves both unchanged.
+/// called first (it binds new sockets if the interface is up and returns the port
+/// they got, else returns `port`); its error is returned and leaves both unchanged.
 pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
     proto: &mut Interface,
     sock: &mut SocketConf,
     req: &InterfaceIo,
     next_peer_id: &mut PeerId,
-    rebind: impl FnOnce(u32, u16) -> io::Result<()>,
+    rebind: impl FnOnce(u32, u16) -> io::Result<u16>,
     env: &mut Env<C, R, L>,
 ) -> Result<(), i32> {
     let (now, wall) = (env.clock.now(), env.clock.wall());
@@ -66,14 +67,16 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
         None => sock.rtable,
     };
     if port != sock.port || rtable != sock.rtable {
-        rebind(rtable, port).map_err(|e| errno_of(&e))?;
+        // if_wg.c forgets the cached sources first, whether or not the bind works.
         proto.clear_src_cache();
+        let port = rebind(rtable, port).map_err(|e| errno_of(&e))?;
         *sock = SocketConf { port, rtable };
     }
     let own = proto.public_key();
     for p in &req.peers {
         let Some(public) = &p.public else { continue };
-        if p.protocol_version > WG_PROTOCOL_VERSION || p.protocol_version < 0 {
+        // Only a version above ours is refused (if_wg.c compares with `> 1`).
+        if p.protocol_version > WG_PROTOCOL_VERSION {
             return Err(libc::EPFNOSUPPORT);
         }
         if own.as_ref() == Some(&public.0) {
@@ -239,7 +242,9 @@ mod tests {
                 ids,
                 |rtable, port| {
                     rebinds.push((rtable, port));
-                    bind_error.map_or(Ok(()), |e| Err(io::Error::from_raw_os_error(e)))
+                    // Port 0: the twin kernel picks 40000.
+                    let got = if port == 0 { 40000 } else { port };
+                    bind_error.map_or(Ok(got), |e| Err(io::Error::from_raw_os_error(e)))
                 },
                 &mut Env {
                     clock: &SystemClock,
@@ -375,6 +380,37 @@ mod tests {
         p.aips = vec![aip([10, 0, 0, 2], 32)];
         w.set(&with_peers(vec![p]), &mut ids, None);
         assert_eq!(w.get().peers[0].aips, vec![aip([10, 0, 0, 2], 32)]);
+    }
+
+    #[test]
+    fn the_port_the_kernel_chose_is_kept() {
+        let mut w = If::new();
+        let mut ids = 1;
+        w.sock.port = 7111;
+        let to_zero = InterfaceIo {
+            port: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(w.set(&to_zero, &mut ids, None), 0);
+        assert_eq!(w.sock.port, 40000);
+        assert_eq!(w.get().port, Some(40000));
+        // Asking for the port it has is no change: no rebind.
+        let same = InterfaceIo {
+            port: Some(40000),
+            ..Default::default()
+        };
+        assert_eq!(w.set(&same, &mut ids, None), 0);
+        assert_eq!(w.rebinds, vec![(0, 0)]);
+    }
+
+    #[test]
+    fn a_negative_protocol_version_is_not_refused() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut p = peer(public_of(2));
+        p.protocol_version = -1;
+        assert_eq!(w.set(&with_peers(vec![p]), &mut ids, None), 0);
+        assert_eq!(w.publics(), vec![public_of(2)]);
     }
 
     #[test]

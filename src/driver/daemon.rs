@@ -305,7 +305,11 @@ impl Daemon {
                 })
             }
             Request::SetWg { data } => {
-                let model = codec::decode(&data, Dir::Set).map_err(|_| libc::EINVAL)?;
+                let model = codec::decode(&data, Dir::Set).map_err(|e| match e {
+                    // wg_aip_add's answer to a family it does not know.
+                    codec::DecodeError::UnknownFamily { .. } => libc::EAFNOSUPPORT,
+                    _ => libc::EINVAL,
+                })?;
                 let w = self.ifs.get_mut(&unit).unwrap();
                 let (up, namespaces) = (w.link.up, &self.namespaces);
                 let mut rebound = None;
@@ -315,10 +319,13 @@ impl Daemon {
                     &model,
                     &mut self.next_peer_id,
                     |rtable, port| {
-                        if up {
-                            rebound = Some(bind_in(namespaces, rtable, port)?);
+                        if !up {
+                            return Ok(port);
                         }
-                        Ok(())
+                        let socks = bind_in(namespaces, rtable, port)?;
+                        let got = socks.local_port();
+                        rebound = Some(socks);
+                        Ok(got)
                     },
                     system_env!(&self.log),
                 );
@@ -476,6 +483,8 @@ impl Daemon {
         if want_up && !w.link.up {
             let socks = w.bind(&self.namespaces).map_err(|e| io_errno(&e))?;
             w.rtnl.set_up(w.index, true).map_err(|e| io_errno(&e))?;
+            // wg_bind writes the port it got back: a kernel-chosen one stays.
+            w.sock.port = socks.local_port();
             w.udp = Some(socks);
             w.link.up = true;
             w.link

@@ -6,9 +6,9 @@
 //! twins in the unit tests; time comes from a [`Clock`] and messages go to a
 //! [`LogSink`].
 
-use super::log::{Level, LogSink};
+use super::log::{event_level, Level, LogSink};
 use super::udp::RecvMeta;
-use crate::proto::{DropReason, Interface, RecvOutcome, SendOutcome, HEADROOM, TAILROOM};
+use crate::proto::{DropReason, Interface, RecvOutcome, SendOutcome, TxKind, HEADROOM, TAILROOM};
 use rand_core::CryptoRngCore;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -124,9 +124,14 @@ impl Link {
             }
             let (now, wall) = (env.clock.now(), env.clock.wall());
             match self.proto.encapsulate(now, wall, env.rng, buf, n) {
-                SendOutcome::Send { to, src, range } => {
+                SendOutcome::Send {
+                    to,
+                    src,
+                    range,
+                    peer,
+                } => {
                     if let Some(u) = udp {
-                        self.send(u, &buf[range], to, src, env.log);
+                        self.send(u, &buf[range], to, src, TxKind::Data(peer), env.log);
                     }
                 }
                 SendOutcome::Staged => {}
@@ -211,7 +216,7 @@ impl Link {
     pub fn flush(&mut self, udp: Option<&impl UdpEndpoint>, buf: &mut [u8], log: &impl LogSink) {
         while let Some(t) = self.proto.poll_transmit(buf) {
             if let Some(u) = udp {
-                self.send(u, &buf[..t.len], t.to, t.src, log);
+                self.send(u, &buf[..t.len], t.to, t.src, t.kind, log);
             }
         }
         self.log_events(log);
@@ -221,30 +226,43 @@ impl Link {
     pub fn log_events(&mut self, log: &impl LogSink) {
         while let Some(ev) = self.proto.poll_event() {
             if self.debug {
-                log.log(Level::Debug, &format!("{}: {}", self.name, ev));
+                log.log(event_level(&ev), &format!("{}: {}", self.name, ev));
             }
         }
     }
 
-    /// Sends one datagram; a failure with a cached source address is retried without
-    /// it, as the kernel does, and a final failure is the "Unable to send packet"
-    /// message.
+    /// Sends one datagram. A cached source address the kernel refuses (OpenBSD says
+    /// EADDRNOTAVAIL, Linux EINVAL) is dropped for one more try without it: for data
+    /// the peer forgets it (wg_deliver_out), for a handshake message only this send
+    /// does (wg_send_buf), and only a handshake message that fails again is the
+    /// "Unable to send packet" message. Any other failure is silent, as there.
     fn send(
         &mut self,
         u: &impl UdpEndpoint,
         pkt: &[u8],
         to: SocketAddr,
         src: Option<IpAddr>,
+        kind: TxKind,
         log: &impl LogSink,
     ) {
-        if u.send_to(pkt, to, src).is_ok() {
+        let Err(e) = u.send_to(pkt, to, src) else {
+            return;
+        };
+        let refused_src = src.is_some()
+            && (matches!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL | libc::EINVAL))
+                || e.kind() == io::ErrorKind::AddrNotAvailable);
+        if !refused_src {
+            self.drops.send += 1;
             return;
         }
-        if src.is_some() && u.send_to(pkt, to, None).is_ok() {
+        if let TxKind::Data(peer) = kind {
+            self.proto.forget_src(peer);
+        }
+        if u.send_to(pkt, to, None).is_ok() {
             return;
         }
         self.drops.send += 1;
-        if self.debug {
+        if self.debug && matches!(kind, TxKind::Handshake(_)) {
             log.log(
                 Level::Debug,
                 &format!("{}: Unable to send packet", self.name),
@@ -298,8 +316,10 @@ mod tests {
         sent: RefCell<Vec<Sent>>,
         /// Sends with a source address fail (the address went away).
         refuse_src: Cell<bool>,
-        /// Every send fails.
+        /// Every send fails, as if for its source address.
         refuse_all: Cell<bool>,
+        /// Every send fails for another reason (no route).
+        fail_other: Cell<bool>,
         attempts: Cell<u32>,
     }
 
@@ -311,6 +331,7 @@ mod tests {
                 sent: RefCell::default(),
                 refuse_src: Cell::new(false),
                 refuse_all: Cell::new(false),
+                fail_other: Cell::new(false),
                 attempts: Cell::new(0),
             }
         }
@@ -335,6 +356,9 @@ mod tests {
             self.attempts.set(self.attempts.get() + 1);
             if self.refuse_all.get() || (src.is_some() && self.refuse_src.get()) {
                 return Err(io::Error::from(io::ErrorKind::AddrNotAvailable));
+            }
+            if self.fail_other.get() {
+                return Err(io::Error::from_raw_os_error(libc::ENETUNREACH));
             }
             self.sent.borrow_mut().push(Sent {
                 to,
@@ -657,25 +681,63 @@ mod tests {
     }
 
     #[test]
-    fn failed_send_is_retried_without_the_source_then_logged() {
+    fn refused_source_on_data_is_forgotten_and_data_failures_are_silent() {
         let mut w = World::new();
         w.handshake_with(ipv4(A_INNER, B_INNER, 84, 1));
+        w.b.link.debug = true;
+        w.b.log.take();
         // B learnt the local address A's packets came to; its replies use it.
         w.b.io.udp.refuse_src.set(true);
         w.tun_in(false, ipv4(B_INNER, A_INNER, 84, 2));
         let sent = std::mem::take(&mut *w.b.io.udp.sent.borrow_mut());
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].src, None);
+        let tries = w.b.io.udp.attempts.get();
+        w.tun_in(false, ipv4(B_INNER, A_INNER, 84, 3));
         assert_eq!(
-            w.b.io.udp.attempts.get(),
-            3,
-            "response, data with src, data without"
+            w.b.io.udp.attempts.get() - tries,
+            1,
+            "the peer forgot the source: one try"
         );
+        w.b.io.udp.refuse_all.set(true);
+        w.tun_in(false, ipv4(B_INNER, A_INNER, 84, 4));
+        assert_eq!(w.b.link.drops.send, 1);
+        assert_eq!(w.b.log.take(), Vec::<String>::new(), "no message for data");
+    }
+
+    #[test]
+    fn a_handshake_message_that_fails_twice_is_unable_to_send() {
+        let mut w = World::new();
         w.b.link.debug = true;
         w.b.io.udp.refuse_all.set(true);
-        w.tun_in(false, ipv4(B_INNER, A_INNER, 84, 3));
+        w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 1));
+        let tries = w.b.io.udp.attempts.get();
+        w.deliver(true);
+        assert_eq!(
+            w.b.io.udp.attempts.get() - tries,
+            2,
+            "the response, then again without the source"
+        );
         assert_eq!(w.b.link.drops.send, 1);
-        assert_eq!(w.b.log.take(), vec!["wg2: Unable to send packet"]);
+        let log = w.b.log.take();
+        assert!(
+            log.contains(&"wg2: Unable to send packet".into()),
+            "{log:?}"
+        );
+        // A failure that is not about the source address is silent.
+        w.b.io.udp.refuse_all.set(false);
+        w.b.io.udp.fail_other.set(true);
+        w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 2));
+        w.clock.advance(Duration::from_secs(6));
+        w.timers(true);
+        let tries = w.b.io.udp.attempts.get();
+        assert_eq!(w.deliver(true), vec![1], "A's retry");
+        assert_eq!(w.b.io.udp.attempts.get() - tries, 1, "one try, no retry");
+        let log = w.b.log.take();
+        assert!(
+            !log.contains(&"wg2: Unable to send packet".into()),
+            "{log:?}"
+        );
     }
 
     #[test]

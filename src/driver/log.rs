@@ -3,6 +3,7 @@
 //! are logged only while the interface has `debug` set; the caller decides that.
 
 use super::options::LogTo;
+use crate::proto::Event;
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 
@@ -13,6 +14,38 @@ pub enum Level {
     Warning = 4,
     Info = 6,
     Debug = 7,
+}
+
+/// The log(9) level if_wg.c r1.47 gives each message (spec §5.3's table).
+pub fn event_level(ev: &Event) -> Level {
+    use Event::*;
+    match ev {
+        NotIp { .. } | UnallowedSource { .. } => Level::Warning,
+        SendingCookie
+        | Ratelimited { .. }
+        | UnknownCookieIndex { .. }
+        | CookieDecryptFailed { .. }
+        | ReceivingCookie { .. }
+        | SendingKeepalive { .. }
+        | ReceivingKeepalive { .. }
+        | DroppingHandshakePacket { .. }
+        | NoEndpoint { .. } => Level::Debug,
+        PeerCreated(_)
+        | PeerDestroyed(_)
+        | HandshakeRetry { .. }
+        | HandshakeGaveUp { .. }
+        | StoppedHearing { .. }
+        | ZeroingKeys { .. }
+        | SendingInitiation { .. }
+        | SendingResponse { .. }
+        | InvalidInitiationMac { .. }
+        | InvalidInitiation { .. }
+        | ReceivingInitiation { .. }
+        | InvalidResponseMac { .. }
+        | UnknownResponse { .. }
+        | InvalidResponse { .. }
+        | ReceivingResponse { .. } => Level::Info,
+    }
 }
 
 /// Where a message goes; the daemon's [`Logger`], or a recorder in tests.
@@ -51,5 +84,31 @@ impl LogSink for Logger {
             }
         }
         let _ = writeln!(std::io::stderr(), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::Ep;
+
+    #[test]
+    fn levels_follow_if_wg_c() {
+        let ip = "192.0.2.1".parse().unwrap();
+        let ep = Ep(Some(ip));
+        let cases = [
+            (Event::PeerCreated(1), Level::Info),
+            (Event::SendingInitiation { peer: 1, ep }, Level::Info),
+            (Event::InvalidResponse { from: ip }, Level::Info),
+            (Event::SendingCookie, Level::Debug),
+            (Event::Ratelimited { from: ip }, Level::Debug),
+            (Event::SendingKeepalive { peer: 1, ep }, Level::Debug),
+            (Event::NoEndpoint { peer: 1 }, Level::Debug),
+            (Event::NotIp { peer: 1, ep }, Level::Warning),
+            (Event::UnallowedSource { peer: 1, ep }, Level::Warning),
+        ];
+        for (ev, want) in cases {
+            assert_eq!(event_level(&ev), want, "{ev}");
+        }
     }
 }

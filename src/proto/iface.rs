@@ -13,8 +13,9 @@
 //!   (address only, `bad sa` when unset); `ConfigError::NoSuchPeer` for `add_aip` on an
 //!   unknown id; `is_up()`.
 //! - `Event::DroppingHandshakePacket` exists for the driver to construct (its cause, a full
-//!   handshake queue, is the driver's); `Event::UnableToSend` is emitted by proto when a
-//!   handshake/keepalive has no endpoint, and the driver may emit it on a failed send.
+//!   handshake queue, is the driver's). "Unable to send packet" is the driver's alone: it
+//!   depends on how the send failed; `Transmit::kind` says whether a datagram is a
+//!   handshake message (the only kind that message is printed for).
 //! - At most `MAX_QUEUED_EVENTS` undrained events are kept (oldest dropped).
 //!
 //! Data path: the fast path of `encapsulate` and the data branch of `decapsulate` work in
@@ -99,6 +100,7 @@ pub enum SendOutcome {
         to: SocketAddr,
         src: Option<IpAddr>,
         range: Range<usize>,
+        peer: PeerId,
     },
     Staged,
     Dropped(DropReason),
@@ -112,12 +114,22 @@ pub enum RecvOutcome {
     Dropped(DropReason),
 }
 
+/// What a datagram carries, for the driver's handling of a failed send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxKind {
+    /// An initiation or response (of that peer), or a cookie reply (no peer).
+    Handshake(Option<PeerId>),
+    /// Transport data or a keepalive of that peer.
+    Data(PeerId),
+}
+
 /// A queued datagram copied out by `poll_transmit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
     pub to: SocketAddr,
     pub src: Option<IpAddr>,
     pub len: usize,
+    pub kind: TxKind,
 }
 
 /// One buffer of `encapsulate_batch`.
@@ -160,7 +172,6 @@ impl fmt::Display for Ep {
 pub enum Event {
     PeerCreated(PeerId),
     PeerDestroyed(PeerId),
-    UnableToSend,
     HandshakeRetry {
         peer: PeerId,
         ep: Ep,
@@ -255,7 +266,6 @@ impl fmt::Display for Event {
         match self {
             PeerCreated(p) => write!(f, "Peer {p} created"),
             PeerDestroyed(p) => write!(f, "Peer {p} destroyed"),
-            UnableToSend => write!(f, "Unable to send packet"),
             HandshakeRetry { peer, ep, secs, attempt } => write!(
                 f,
                 "Handshake for peer {peer} ({ep}) did not complete after {secs} seconds, retrying (try {attempt})"
@@ -329,6 +339,7 @@ struct IndexEntry {
 struct Outgoing {
     to: SocketAddr,
     src: Option<IpAddr>,
+    kind: TxKind,
     data: Vec<u8>,
     range: Range<usize>,
 }
@@ -406,13 +417,21 @@ fn inner_src_len(pkt: &[u8]) -> Option<(IpAddr, usize)> {
 }
 
 impl Shared {
-    fn queue(&mut self, to: SocketAddr, src: Option<IpAddr>, data: Vec<u8>, range: Range<usize>) {
+    fn queue(
+        &mut self,
+        to: SocketAddr,
+        src: Option<IpAddr>,
+        kind: TxKind,
+        data: Vec<u8>,
+        range: Range<usize>,
+    ) {
         if self.out.len() >= MAX_QUEUED_TRANSMITS {
             return;
         }
         self.out.push_back(Outgoing {
             to,
             src,
+            kind,
             data,
             range,
         });
@@ -480,14 +499,12 @@ impl Shared {
             peer: p.id,
             ep: ep(p),
         });
-        // Without an endpoint OpenBSD still runs the handshake timers and logs the failed
-        // send ("... (bad sa)", "Unable to send packet"), retrying every 5 s.
-        match p.endpoint {
-            Some(to) => {
-                p.tx_bytes += INITIATION_LEN as u64;
-                self.queue(to, p.src, msg.to_vec(), 0..INITIATION_LEN);
-            }
-            None => self.event(Event::UnableToSend),
+        // wg_peer_send_buf counts the bytes before trying; without an endpoint the send
+        // then fails quietly (EAFNOSUPPORT) and the timers retry every 5 s ("(bad sa)").
+        p.tx_bytes += INITIATION_LEN as u64;
+        if let Some(to) = p.endpoint {
+            let kind = TxKind::Handshake(Some(p.id));
+            self.queue(to, p.src, kind, msg.to_vec(), 0..INITIATION_LEN);
         }
         p.timers.any_authenticated_packet_sent();
         p.timers.any_authenticated_packet_traversal(now);
@@ -562,7 +579,7 @@ impl Shared {
         while let Some(mut s) = p.staged.pop_front() {
             match self.seal(p, now, &mut s.buf, s.len) {
                 Some((k, n)) => {
-                    self.queue(to, p.src, s.buf, 0..n);
+                    self.queue(to, p.src, TxKind::Data(p.id), s.buf, 0..n);
                     self.after_data_sent(p, &k, n, false, now, wall, &mut *rng);
                 }
                 None => {
@@ -591,9 +608,8 @@ impl Shared {
                     peer: p.id,
                     ep: ep(p),
                 });
-                match p.endpoint {
-                    Some(to) => self.queue(to, p.src, buf, 0..n),
-                    None => self.event(Event::UnableToSend),
+                if let Some(to) = p.endpoint {
+                    self.queue(to, p.src, TxKind::Data(p.id), buf, 0..n);
                 }
                 self.after_data_sent(p, &k, n, true, now, wall, rng);
             }
@@ -769,10 +785,11 @@ impl Interface {
     /// once (spec §7.2), from the next `handle_timeout` (due now per `poll_timeout`).
     pub fn set_persistent_keepalive(&mut self, id: PeerId, secs: u16, now: Instant) {
         if let Some(p) = self.peers.get_mut(&id) {
-            let was = p.pka;
             p.pka = secs;
             p.timers.set_persistent_keepalive(secs);
-            if was == 0 && secs > 0 && self.sh.up {
+            // wg_timers_set_persistent_keepalive runs the keepalive at once for any
+            // non-zero interval, a changed one too.
+            if secs > 0 && self.sh.up {
                 self.sh.kick(id, now);
             }
         }
@@ -844,6 +861,14 @@ impl Interface {
             description: p.description.clone(),
             aips: p.aips.iter().rev().copied().collect(),
         })
+    }
+
+    /// Forgets one peer's cached local source address (wg_peer_clear_src), as after a
+    /// send from it failed.
+    pub fn forget_src(&mut self, id: PeerId) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.src = None;
+        }
     }
 
     pub fn clear_src_cache(&mut self) {
@@ -964,6 +989,7 @@ impl Interface {
                     to,
                     src,
                     range: 0..n,
+                    peer: id,
                 };
             }
         }
@@ -1039,7 +1065,9 @@ impl Interface {
         if check != MacCheck::Both {
             if let Some(reply) = self.sh.checker.create_reply(now, rng, buf, from) {
                 self.sh.event(Event::SendingCookie);
-                self.sh.queue(from, local, reply.to_vec(), 0..COOKIE_LEN);
+                let kind = TxKind::Handshake(None);
+                self.sh
+                    .queue(from, local, kind, reply.to_vec(), 0..COOKIE_LEN);
             }
             return Some(RecvOutcome::Handled);
         }
@@ -1064,6 +1092,10 @@ impl Interface {
         under_load: bool,
     ) -> RecvOutcome {
         let (Some(private), Some(public)) = (self.sh.private.clone(), self.sh.public) else {
+            // Without a key the cookie checker has no mac1 key: every MAC is wrong.
+            self.sh
+                .events
+                .push_back(Event::InvalidInitiationMac { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::NoIdentity);
         };
         if let Some(o) = self.gate(now, rng, from, local, buf, under_load, true) {
@@ -1139,7 +1171,9 @@ impl Interface {
             peer: id,
             ep: ep(p),
         });
-        self.sh.queue(from, local, out.to_vec(), 0..RESPONSE_LEN);
+        let kind = TxKind::Handshake(Some(id));
+        self.sh
+            .queue(from, local, kind, out.to_vec(), 0..RESPONSE_LEN);
         p.timers.session_derived(now);
         p.timers.any_authenticated_packet_sent();
         p.timers.any_authenticated_packet_traversal(now);
@@ -1159,6 +1193,10 @@ impl Interface {
         under_load: bool,
     ) -> RecvOutcome {
         let Some(private) = self.sh.private.clone() else {
+            // Without a key the cookie checker has no mac1 key: every MAC is wrong.
+            self.sh
+                .events
+                .push_back(Event::InvalidResponseMac { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::NoIdentity);
         };
         if let Some(o) = self.gate(now, rng, from, local, buf, under_load, false) {
@@ -1172,24 +1210,28 @@ impl Interface {
                 .push_back(Event::UnknownResponse { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };
+        let invalid = |sh: &mut Shared| {
+            sh.events
+                .push_back(Event::InvalidResponse { from: from.ip() });
+            RecvOutcome::Dropped(DropReason::Invalid)
+        };
         let idx = msg.receiver();
         let Some(entry) = self.sh.index.get(idx).copied() else {
             return unknown(&mut self.sh);
         };
-        if entry.slot != Slot::Handshake {
-            return unknown(&mut self.sh);
-        }
         let Some(p) = self.peers.get_mut(&entry.peer) else {
             return unknown(&mut self.sh);
         };
+        // wg_index_get knows every index, a session's too: a response naming one that
+        // is not a pending handshake fails in noise_consume_response, as "Invalid".
+        if entry.slot != Slot::Handshake {
+            return invalid(&mut self.sh);
+        }
         let Some(st) = p.initiation.as_ref().filter(|s| s.local_index == idx) else {
-            return unknown(&mut self.sh);
+            return invalid(&mut self.sh);
         };
         let Some(c) = noise::consume_response(&msg, st, &private, &p.psk) else {
-            self.sh
-                .events
-                .push_back(Event::InvalidResponse { from: from.ip() });
-            return RecvOutcome::Dropped(DropReason::Invalid);
+            return invalid(&mut self.sh);
         };
         p.initiation = None;
         let (t1, t2) = noise::derive_transport_keys(&c);
@@ -1418,6 +1460,7 @@ impl Interface {
                 to: o.to,
                 src: o.src,
                 len: data.len(),
+                kind: o.kind,
             });
         }
         None
@@ -1469,7 +1512,6 @@ mod tests {
         let cases: Vec<(Event, &str)> = vec![
             (Event::PeerCreated(3), "Peer 3 created"),
             (Event::PeerDestroyed(3), "Peer 3 destroyed"),
-            (Event::UnableToSend, "Unable to send packet"),
             (
                 Event::HandshakeRetry { peer: 3, ep, secs: 5, attempt: 2 },
                 "Handshake for peer 3 (192.0.2.1) did not complete after 5 seconds, retrying (try 2)",

@@ -26,7 +26,7 @@ pub mod wire;
 
 pub use iface::{
     ConfigError, DropReason, Ep, Event, Interface, PacketBuf, PeerInfo, RecvOutcome, SendOutcome,
-    Transmit,
+    Transmit, TxKind,
 };
 
 /// Peer identifier, assigned by the caller (wgd keeps one global counter, as OpenBSD).
