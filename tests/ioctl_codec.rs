@@ -312,7 +312,7 @@ fn arb_peer() -> impl Strategy<Value = PeerIo> {
         ),
         (
             proptest::option::of(arb_endpoint()),
-            any::<(bool, bool, bool)>(),
+            any::<(bool, bool, bool, bool)>(),
             proptest::option::of("[a-z ]{0,63}"),
         ),
         (
@@ -325,7 +325,7 @@ fn arb_peer() -> impl Strategy<Value = PeerIo> {
         .prop_map(
             |(
                 (v, public, psk, pka),
-                (endpoint, (r, rm, up), description),
+                (endpoint, (r, rm, up, clear), description),
                 (tx, rx, (s, ns), aips),
             )| PeerIo {
                 protocol_version: v,
@@ -333,6 +333,7 @@ fn arb_peer() -> impl Strategy<Value = PeerIo> {
                 psk,
                 pka,
                 endpoint,
+                clear_endpoint: clear && endpoint.is_none(),
                 replace_aips: r,
                 remove: rm,
                 update_only: up,

@@ -101,6 +101,8 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
         }
         if let Some(ep) = p.endpoint {
             proto.set_endpoint(id, Some(ep));
+        } else if p.clear_endpoint {
+            proto.set_endpoint(id, None);
         }
         if let Some(psk) = &p.psk {
             proto.set_psk(id, if psk.is_zero() { None } else { Some(&psk.0) });
@@ -401,6 +403,23 @@ mod tests {
         };
         assert_eq!(w.set(&same, &mut ids, None), 0);
         assert_eq!(w.rebinds, vec![(0, 0)]);
+    }
+
+    #[test]
+    fn an_unspecified_endpoint_clears_it() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut p = peer(public_of(2));
+        p.endpoint = Some("192.0.2.1:7111".parse().unwrap());
+        w.set(&with_peers(vec![p.clone()]), &mut ids, None);
+        assert_eq!(w.get().peers[0].endpoint, p.endpoint);
+        // Without HAS_ENDPOINT nothing changes; with it and AF_UNSPEC, it is gone.
+        p.endpoint = None;
+        w.set(&with_peers(vec![p.clone()]), &mut ids, None);
+        assert!(w.get().peers[0].endpoint.is_some());
+        p.clear_endpoint = true;
+        w.set(&with_peers(vec![p]), &mut ids, None);
+        assert_eq!(w.get().peers[0].endpoint, None);
     }
 
     #[test]

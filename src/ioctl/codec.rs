@@ -227,6 +227,9 @@ fn encode_peer(out: &mut [u8], p: &PeerIo, dir: Dir) {
     if let Some(ep) = &p.endpoint {
         flags |= PeerFlags::HAS_ENDPOINT;
         encode_sockaddr(&mut out[peer_io::ENDPOINT..], ep);
+    } else if p.clear_endpoint {
+        // The union stays zero: AF_UNSPEC.
+        flags |= PeerFlags::HAS_ENDPOINT;
     }
     if p.replace_aips {
         flags |= PeerFlags::REPLACE_AIPS;
@@ -310,6 +313,11 @@ fn decode_peer(b: &[u8], at: usize, dir: Dir) -> Result<(PeerIo, u64), DecodeErr
         let d = decode_description(rec);
         (dir == Dir::Get && !d.is_empty()).then_some(d)
     };
+    let endpoint = if flags.contains(PeerFlags::HAS_ENDPOINT) {
+        decode_sockaddr(b, at + peer_io::ENDPOINT)?
+    } else {
+        None
+    };
     let peer = PeerIo {
         protocol_version: get_u32(rec, peer_io::PROTOCOL_VERSION) as i32,
         public: flags
@@ -321,11 +329,8 @@ fn decode_peer(b: &[u8], at: usize, dir: Dir) -> Result<(PeerIo, u64), DecodeErr
         pka: flags
             .contains(PeerFlags::HAS_PKA)
             .then(|| get_u16(rec, peer_io::PKA)),
-        endpoint: if flags.contains(PeerFlags::HAS_ENDPOINT) {
-            decode_sockaddr(b, at + peer_io::ENDPOINT)?
-        } else {
-            None
-        },
+        endpoint,
+        clear_endpoint: flags.contains(PeerFlags::HAS_ENDPOINT) && endpoint.is_none(),
         replace_aips: flags.contains(PeerFlags::REPLACE_AIPS),
         remove: flags.contains(PeerFlags::REMOVE),
         update_only: flags.contains(PeerFlags::UPDATE),

@@ -64,6 +64,9 @@ pub struct PeerIo {
     pub pka: Option<u16>,
     /// `WG_PEER_HAS_ENDPOINT` + `p_endpoint`.
     pub endpoint: Option<SocketAddr>,
+    /// `WG_PEER_HAS_ENDPOINT` with an AF_UNSPEC `p_endpoint` (SIOCSWG only): the
+    /// kernel copies the empty sockaddr, so the peer forgets its endpoint.
+    pub clear_endpoint: bool,
     /// `WG_PEER_REPLACE_AIPS`.
     pub replace_aips: bool,
     /// `WG_PEER_REMOVE`.
