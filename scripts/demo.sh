@@ -47,6 +47,9 @@ cleanup() {
     if [ -n "$WGD_PID" ]; then
         kill -TERM "$WGD_PID" 2>/dev/null
         for _ in $(seq 50); do kill -0 "$WGD_PID" 2>/dev/null || break; sleep 0.1; done
+        # Still there after 5 s: it will not clean up; end it all the same.
+        kill -KILL "$WGD_PID" 2>/dev/null
+        wait "$WGD_PID" 2>/dev/null
     fi
 }
 
@@ -64,6 +67,7 @@ else
     mkdir -p "$(dirname "$WGD_SOCKET")"
     "$BIN/wgd" -s "$WGD_SOCKET" --netns-prefix "$PREFIX" &
     WGD_PID=$!
+    trap cleanup EXIT
     for _ in $(seq 100); do [ -S "$WGD_SOCKET" ] && break; sleep 0.1; done
     [ -S "$WGD_SOCKET" ] || { echo "demo: wgd did not start" >&2; exit 1; }
 fi

@@ -567,6 +567,10 @@ wgifconfig wg1 up
 #[test]
 fn netstart_runs_creates_first_and_fixes_permissions() {
     use std::os::unix::fs::MetadataExt;
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root: fixing the permissions chowns the file to root"
+    );
     let d = tempdir("run");
     write(&d, "hostname.wg0", HN_WG0, 0o644);
     write(&d, "hostname.wg1", "mtu 1300\n", 0o600);

@@ -263,7 +263,7 @@ fn destroy_and_exit_leave_nothing_behind() {
         "wg2: no such interface\n"
     );
 
-    let status = w.stop().expect("wgd was running");
+    let status = w.stop().unwrap_or_else(|e| panic!("{e}\n{}", w.log()));
     assert!(status.success(), "SIGTERM: exit 0, got {status}");
     assert!(!w.sock.exists(), "the socket is removed");
     assert!(!link_in(&w.ns, "wg3"), "no tun device is left");
@@ -316,4 +316,52 @@ fn link_local_only_with_inet6() {
     assert_eq!(inet6("wg2"), Vec::<String>::new());
     w.wgifconfig_ok(&["wg2", "rdomain", "2"]);
     assert_eq!(inet6("wg2"), Vec::<String>::new());
+}
+
+/// Generic requests on a real wgd, with spec §2.4's messages: a port in use makes
+/// `up` fail (fatal), an MTU outside 1..9000 is a warning and changes nothing, and
+/// `-rdomain` brings the interface back without its addresses.
+#[test]
+fn generic_requests_on_a_real_wgd() {
+    let w = Wgd::start("gr");
+    w.wgifconfig_ok(&["wg1", "create", "wgport", "7111", "up"]);
+    w.wgifconfig_ok(&["wg2", "create", "wgport", "7111"]);
+    let o = w.wgifconfig(&["wg2", "up"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "wgifconfig: wg2: SIOCSIFFLAGS: Address already in use\n"
+    );
+    let s = w.wgifconfig_ok(&["wg2"]);
+    assert!(
+        s.starts_with("wg2: flags=8082<BROADCAST,NOARP,MULTICAST> mtu 1420\n"),
+        "{s}"
+    );
+
+    for bad in ["9001", "0"] {
+        let o = w.wgifconfig(&["wg1", "mtu", bad]);
+        assert_eq!(o.status.code(), Some(0), "mtu {bad}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            "wgifconfig: SIOCSIFMTU: Invalid argument\n",
+            "mtu {bad}"
+        );
+    }
+    assert!(w.wgifconfig_ok(&["wg1"]).contains(" mtu 1420\n"));
+    w.wgifconfig_ok(&["wg1", "mtu", "9000"]);
+    assert!(w.wgifconfig_ok(&["wg1"]).contains(" mtu 9000\n"));
+
+    w.wgifconfig_ok(&["wg1", "rdomain", "1", "10.5.0.1/24"]);
+    let s = w.wgifconfig_ok(&["wg1"]);
+    assert!(s.contains(" rdomain 1 mtu 9000\n"), "{s}");
+    assert!(s.contains("\tinet 10.5.0.1 netmask 0xffffff00"), "{s}");
+    w.wgifconfig_ok(&["wg1", "-rdomain"]);
+    let s = w.wgifconfig_ok(&["wg1"]);
+    assert!(!s.contains("rdomain"), "{s}");
+    assert!(!s.contains("\tinet"), "{s}");
+    // The tun device is back in the daemon's namespace.
+    let back = Wgd::in_ns(&w.ns, &["ip", "link", "show", "wg1"])
+        .output()
+        .unwrap();
+    assert!(back.status.success());
 }

@@ -26,6 +26,8 @@ fn start_go(w: &mut Wgd, ifname: &str) -> Go {
         .spawn()
         .expect("spawn wireguard-go");
     w.adopt(child);
+    // Its UAPI socket outlives a SIGKILL.
+    w.adopt_file(format!("/var/run/wireguard/{ifname}.sock"));
     // Ready when wg(8) can talk to it over its UAPI socket.
     let ready = wait_for(Duration::from_secs(10), || {
         w.in_daemon_ns(&["wg", "show", ifname])
@@ -149,18 +151,34 @@ fn interop(tag: &str, outer: &str, psk: bool, wgd_initiates: bool) {
             .unwrap_or(false)
     });
     assert!(v6, "inner IPv6 ping failed\n{}", w.log());
-    // A bounded TCP run through the tunnel.
+    // A bounded TCP run through the tunnel. The server serves until dropped, so a
+    // failed try does not leave the next one without it; each try is bounded by
+    // a connect timeout and by timeout(1).
     let server = w
-        .in_daemon_ns(&["iperf3", "-s", "-1", "-B", "10.99.0.1"])
+        .in_daemon_ns(&["iperf3", "-s", "-B", "10.99.0.1"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     w.adopt(server);
     let ran = wait_for(Duration::from_secs(10), || {
-        Wgd::in_ns(&rd1, &["iperf3", "-c", "10.99.0.1", "-t", "2", "-J"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
+        Wgd::in_ns(
+            &rd1,
+            &[
+                "timeout",
+                "15",
+                "iperf3",
+                "-c",
+                "10.99.0.1",
+                "-t",
+                "2",
+                "--connect-timeout",
+                "2000",
+                "-J",
+            ],
+        )
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
     });
     assert!(ran, "iperf3 through the tunnel failed\n{}", w.log());
     let dump = ok(&mut w.in_daemon_ns(&["wg", "show", &go.ifname, "latest-handshakes"]));
@@ -253,22 +271,37 @@ fn hostile_control_input_while_traffic_flows() {
     w.example();
     assert!(Wgd::ping(&w.rd(1), "192.168.5.2"));
     let before = w.wgifconfig_ok(&["wg1"]);
+    // -w: ping ends on its own within 15 s, even if this test panics.
     let pinger = Wgd::in_ns(
         &w.rd(1),
-        &["ping", "-i", "0.2", "-c", "20", "-W", "1", "192.168.5.2"],
+        &[
+            "ping",
+            "-i",
+            "0.2",
+            "-c",
+            "20",
+            "-W",
+            "1",
+            "-w",
+            "15",
+            "192.168.5.2",
+        ],
     )
     .stdout(Stdio::piped())
     .spawn()
     .unwrap();
     let sock = w.sock.clone();
+    let connects = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let attackers: Vec<_> = (0..6)
         .map(|i| {
             let sock = sock.clone();
+            let connects = connects.clone();
             std::thread::spawn(move || {
                 for round in 0..20u32 {
                     let Ok(mut s) = UnixStream::connect(&sock) else {
                         continue;
                     };
+                    connects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
                     let frame: Vec<u8> = match (i + round) % 5 {
                         0 => vec![0xff, 0xff, 0xff, 0x7f],  // oversized length
@@ -299,6 +332,8 @@ fn hostile_control_input_while_traffic_flows() {
     for a in attackers {
         a.join().unwrap();
     }
+    // Every attacker got through to the daemon: the attack happened.
+    assert_eq!(connects.load(std::sync::atomic::Ordering::Relaxed), 120);
     let out = pinger.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

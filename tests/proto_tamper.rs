@@ -342,8 +342,12 @@ fn rate_limit_engages_past_the_burst() {
         outcomes.push(o);
     }
     assert_eq!(outcomes[0], RecvOutcome::Handled, "{outcomes:?}");
-    // Burst of 5 (spec §5.4): everything past it is refused at the same instant.
-    assert!(limited >= 12 - 6, "{outcomes:?}");
+    // Burst of 5 (spec §5.4): at one instant the bucket lets 5 through (the first
+    // is answered, the next 4 are replays), and refuses the 7 after them.
+    assert_eq!(limited, 12 - 5, "{outcomes:?}");
+    assert!(outcomes[5..]
+        .iter()
+        .all(|o| *o == RecvOutcome::Dropped(DropReason::RateLimited)));
     assert!(n
         .events(false)
         .contains(&"Handshake ratelimited from 127.0.0.1".to_string()));

@@ -81,6 +81,7 @@ pub struct Wgd {
     child: Option<Child>,
     extra_ns: Vec<String>,
     children: Vec<Child>,
+    files: Vec<PathBuf>,
 }
 
 impl Wgd {
@@ -103,6 +104,7 @@ impl Wgd {
             child: None,
             extra_ns: Vec::new(),
             children: Vec::new(),
+            files: Vec::new(),
         };
         ok(Command::new("ip").args(["-n", &w.ns, "link", "set", "lo", "up"]));
         let log = std::fs::File::create(w.dir.join("wgd.log")).unwrap();
@@ -170,6 +172,12 @@ impl Wgd {
         self.children.push(c);
     }
 
+    /// A file outside the test's directory that a process of the test creates (and
+    /// leaves when killed), removed on drop.
+    pub fn adopt_file(&mut self, p: impl Into<PathBuf>) {
+        self.files.push(p.into());
+    }
+
     /// The public key of `ifname`, read back as the wg(4) example does.
     pub fn pubkey(&self, ifname: &str) -> String {
         let s = self.wgifconfig_ok(&[ifname]);
@@ -232,9 +240,9 @@ impl Wgd {
 
 impl Wgd {
     /// Sends wgd SIGTERM and waits (bounded) for it to exit; kills it if it does
-    /// not. Returns its exit status the first time, `None` after.
-    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
-        let mut c = self.child.take()?;
+    /// not. Returns its exit status, or an error saying why there is none.
+    pub fn stop(&mut self) -> Result<std::process::ExitStatus, &'static str> {
+        let mut c = self.child.take().ok_or("wgd was already stopped")?;
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(c.id() as i32),
             nix::sys::signal::SIGTERM,
@@ -248,7 +256,7 @@ impl Wgd {
             let _ = c.kill();
             let _ = c.wait();
         }
-        status
+        status.ok_or("wgd did not exit within 5 s of SIGTERM (killed)")
     }
 
     /// Whether the network namespace `name` exists.
@@ -263,7 +271,10 @@ impl Drop for Wgd {
             let _ = c.kill();
             let _ = c.wait();
         }
-        self.stop();
+        for f in &self.files {
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = self.stop();
         // wgd removes the namespaces it created; remove any left behind all the same.
         if let Ok(list) = std::fs::read_dir("/run/netns") {
             for e in list.flatten() {
