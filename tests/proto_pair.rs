@@ -1030,3 +1030,74 @@ fn changing_the_keepalive_interval_sends_one_at_once() {
     p.a.iface.handle_timeout(now, wall, &mut rng);
     assert!(p.drain(true).is_empty(), "none for 30 -> 0");
 }
+
+/// Key confirmation on the responder: its staged packets go out after this packet's
+/// receive hooks (the kernel sends them from a worker). The data they carry then
+/// cancels the keepalive that A's data armed and arms new_handshake, so on a silent
+/// network B sends no keepalive at 10 s and retries the handshake at 15 s.
+#[test]
+fn staged_data_flushed_on_confirmation_is_sent_after_the_receive() {
+    let mut p = Pair::new(34, true, true);
+    let (o, _) = p.send(false, b"early");
+    assert_eq!(o, SendOutcome::Staged);
+    assert_eq!(lens(&p.drain(false)), vec![148], "B's initiation, lost");
+    let (o, _) = p.send(true, b"one");
+    assert_eq!(o, SendOutcome::Staged);
+    let init = p.drain(true);
+    assert_eq!(p.deliver(false, init[0].clone()), RecvOutcome::Handled);
+    let resp = p.drain(false);
+    assert_eq!(lens(&resp), vec![92]);
+    assert_eq!(p.deliver(true, resp[0].clone()), RecvOutcome::Handled);
+    let data = p.drain(true);
+    assert_eq!(data.len(), 1, "A's staged packet");
+    assert!(matches!(
+        p.deliver(false, data[0].clone()),
+        RecvOutcome::Tun(_)
+    ));
+    assert_eq!(lens(&p.drain(false)), vec![64], "B's staged packet");
+    let (_, b) = p.run_silent(Duration::from_secs(16));
+    assert_eq!(lens(&b), vec![148], "no keepalive; a new handshake at 15 s");
+}
+
+/// The initiator's last-minute rekey looks at `current`, whichever keypair the
+/// received packet was decrypted with (the kernel's keep_key_fresh on receive).
+#[test]
+fn lastminute_rekey_checks_current_even_for_a_packet_on_previous() {
+    let mut p = Pair::new(35, true, true);
+    let (o, _) = p.send(true, b"a");
+    assert_eq!(o, SendOutcome::Staged);
+    assert_eq!(lens(&p.drain(true)), vec![148], "A's initiation, lost");
+    // B initiates: K0, A the responder.
+    let (o, _) = p.send(false, b"b");
+    assert_eq!(o, SendOutcome::Staged);
+    let ib = p.drain(false);
+    assert_eq!(p.deliver(true, ib[0].clone()), RecvOutcome::Handled);
+    let rb = p.drain(true);
+    assert_eq!(lens(&rb), vec![92]);
+    assert_eq!(p.deliver(false, rb[0].clone()), RecvOutcome::Handled);
+    let mut on_k0 = p.drain(false);
+    assert_eq!(on_k0.len(), 1, "B's data on K0, held back for later");
+    let straggler = on_k0.pop().unwrap();
+    // A retransmits its initiation: K1, A the initiator, becomes current.
+    let mut retry = None;
+    for _ in 0..70 {
+        p.advance(Duration::from_millis(100));
+        p.tick();
+        retry = p.drain(true).into_iter().find(|d| d.len() == 148);
+        if retry.is_some() {
+            break;
+        }
+    }
+    let retry = retry.expect("A's retransmitted initiation");
+    assert_eq!(p.deliver(false, retry), RecvOutcome::Handled);
+    let r = p.drain(false);
+    assert_eq!(p.deliver(true, r[0].clone()), RecvOutcome::Handled);
+    for d in p.drain(true) {
+        p.deliver(false, d);
+    }
+    p.drain(false);
+    // K1 is 166 s old (past 165), K0 171 s (still receivable).
+    p.advance(Duration::from_secs(166));
+    assert!(matches!(p.deliver(true, straggler), RecvOutcome::Tun(_)));
+    assert_eq!(lens(&p.drain(true)), vec![148], "a last-minute initiation");
+}

@@ -1322,51 +1322,65 @@ impl Interface {
         p.rx_bytes += buf.len() as u64;
         p.endpoint = Some(from);
         p.src = local;
-        if let Some(dead) = p.sessions.confirm(idx) {
-            if let Some(d) = dead {
-                self.sh.free_index(d);
+        let confirmed = match p.sessions.confirm(idx) {
+            Some(dead) => {
+                if let Some(d) = dead {
+                    self.sh.free_index(d);
+                }
+                p.timers.handshake_complete();
+                p.last_handshake = Some(wall);
+                true
             }
-            p.timers.handshake_complete();
-            p.last_handshake = Some(wall);
-            self.sh.send_staged(p, now, wall, &mut *rng, false);
-        }
+            None => false,
+        };
+        // keep_key_fresh on receive: the initiator's `current`, whichever keypair this
+        // packet came on.
+        let lastminute = !p.timers.sent_lastminute_handshake
+            && p.sessions.current.as_ref().is_some_and(|c| {
+                c.initiator
+                    && c.can_send(now)
+                    && now.saturating_duration_since(c.created) > REKEY_ON_RECEIVE_AGE
+            });
         p.timers.any_authenticated_packet_received();
         p.timers.any_authenticated_packet_traversal(now);
-        if k.initiator
-            && now.saturating_duration_since(k.created) > REKEY_ON_RECEIVE_AGE
-            && !p.timers.sent_lastminute_handshake
-            && p.sessions
-                .current
-                .as_ref()
-                .is_some_and(|c| Arc::ptr_eq(c, &k))
-        {
-            p.timers.sent_lastminute_handshake = true;
-            self.sh.send_initiation(p, now, wall, &mut *rng, false);
-        }
-        if pt_len == 0 {
+        let outcome = if pt_len == 0 {
             self.sh.event(Event::ReceivingKeepalive {
                 peer: p.id,
                 ep: ep(p),
             });
-            return RecvOutcome::Handled;
-        }
-        p.timers.data_received(now);
-        let pt = &buf[DATA_HEADER_LEN..DATA_HEADER_LEN + pt_len];
-        let Some((src, len)) = inner_src_len(pt) else {
-            self.sh.event(Event::NotIp {
-                peer: p.id,
-                ep: ep(p),
-            });
-            return RecvOutcome::Dropped(DropReason::BadPacket);
+            RecvOutcome::Handled
+        } else {
+            p.timers.data_received(now);
+            let pt = &buf[DATA_HEADER_LEN..DATA_HEADER_LEN + pt_len];
+            match inner_src_len(pt) {
+                None => {
+                    self.sh.event(Event::NotIp {
+                        peer: p.id,
+                        ep: ep(p),
+                    });
+                    RecvOutcome::Dropped(DropReason::BadPacket)
+                }
+                Some((src, _)) if self.aips.lookup(src) != Some(p.id) => {
+                    self.sh.event(Event::UnallowedSource {
+                        peer: p.id,
+                        ep: ep(p),
+                    });
+                    RecvOutcome::Dropped(DropReason::UnallowedSource)
+                }
+                Some((_, len)) => RecvOutcome::Tun(DATA_HEADER_LEN..DATA_HEADER_LEN + len),
+            }
         };
-        if self.aips.lookup(src) != Some(p.id) {
-            self.sh.event(Event::UnallowedSource {
-                peer: p.id,
-                ep: ep(p),
-            });
-            return RecvOutcome::Dropped(DropReason::UnallowedSource);
+        // The kernel sends staged packets and the last-minute initiation from its
+        // workers, so their timer hooks run after this packet's receive hooks: the
+        // sends come last here too.
+        if confirmed {
+            self.sh.send_staged(p, now, wall, &mut *rng, false);
         }
-        RecvOutcome::Tun(DATA_HEADER_LEN..DATA_HEADER_LEN + len)
+        if lastminute {
+            p.timers.sent_lastminute_handshake = true;
+            self.sh.send_initiation(p, now, wall, &mut *rng, false);
+        }
+        outcome
     }
 
     pub fn handle_timeout(
@@ -1445,6 +1459,7 @@ impl Interface {
             .values()
             .filter_map(|p| p.timers.next_deadline())
             .chain(self.sh.kick_at)
+            .chain(self.sh.limiter.gc_due())
             .min()
     }
 

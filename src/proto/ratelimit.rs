@@ -32,6 +32,9 @@ struct Bucket {
 #[derive(Default)]
 pub struct RateLimiter {
     table: HashMap<Key, Bucket>,
+    /// When the next `gc` pass is due: a second after the table last became
+    /// non-empty or was last swept (the kernel's periodic gc), None while empty.
+    gc_due: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -72,6 +75,9 @@ impl RateLimiter {
         if self.table.len() >= MAX_ENTRIES {
             return false;
         }
+        if self.table.is_empty() {
+            self.gc_due = Some(now + IDLE);
+        }
         self.table.insert(
             key,
             Bucket {
@@ -82,10 +88,19 @@ impl RateLimiter {
         true
     }
 
-    /// Forgets sources idle for more than [`IDLE`].
+    /// Forgets sources idle for more than [`IDLE`], once the pass is due.
     pub fn gc(&mut self, now: Instant) {
+        if !self.gc_due.is_some_and(|t| t <= now) {
+            return;
+        }
         self.table
             .retain(|_, b| now.saturating_duration_since(b.last) <= IDLE);
+        self.gc_due = (!self.table.is_empty()).then(|| now + IDLE);
+    }
+
+    /// When [`RateLimiter::gc`] wants to run next; the caller's timer wakes it.
+    pub fn gc_due(&self) -> Option<Instant> {
+        self.gc_due
     }
 
     pub fn len(&self) -> usize {
@@ -149,5 +164,25 @@ mod tests {
         assert_eq!(r.len(), 1);
         r.gc(t0 + Duration::from_secs(5));
         assert!(r.is_empty());
+    }
+
+    /// The sweep has its own deadline, so it happens even when nothing else wakes
+    /// the caller: due a second after the first entry, again while any remain.
+    #[test]
+    fn gc_has_a_deadline_while_entries_remain() {
+        let t0 = Instant::now();
+        let mut r = RateLimiter::new();
+        assert_eq!(r.gc_due(), None);
+        r.allow(t0, ip("192.0.2.1"));
+        assert_eq!(r.gc_due(), Some(t0 + IDLE));
+        r.gc(t0 + Duration::from_millis(500));
+        assert_eq!(r.len(), 1, "not due yet");
+        r.allow(t0 + Duration::from_millis(800), ip("192.0.2.1"));
+        r.gc(t0 + IDLE);
+        assert_eq!(r.len(), 1, "used 200 ms ago");
+        assert_eq!(r.gc_due(), Some(t0 + IDLE + IDLE));
+        r.gc(t0 + IDLE + IDLE);
+        assert!(r.is_empty());
+        assert_eq!(r.gc_due(), None);
     }
 }
