@@ -847,6 +847,10 @@ fn lens(v: &[Vec<u8>]) -> Vec<usize> {
 fn keepalive_after_10_s_of_one_way_traffic() {
     let mut p = Pair::new(11, true, true);
     p.establish();
+    // (B answered the key confirmation at once, as OpenBSD does.) More data comes.
+    let (o, d) = p.send(true, b"more");
+    assert!(matches!(o, SendOutcome::Send { .. }));
+    assert!(matches!(p.deliver(false, d), RecvOutcome::Tun(_)));
     // B received data and has nothing to say: one keepalive after 10 s, not before.
     let (_, b) = p.run_silent(Duration::from_millis(9_900));
     assert!(b.is_empty(), "B sent early: {:?}", lens(&b));
@@ -1100,4 +1104,32 @@ fn lastminute_rekey_checks_current_even_for_a_packet_on_previous() {
     p.advance(Duration::from_secs(166));
     assert!(matches!(p.deliver(true, straggler), RecvOutcome::Tun(_)));
     assert_eq!(lens(&p.drain(true)), vec![148], "a last-minute initiation");
+}
+
+/// OpenBSD's handshake completion runs the keepalive task on the responder too
+/// (openbsd-wg-interface spec §6.4): confirmed by A's first data and with nothing
+/// staged, B answers with one keepalive at once.
+#[test]
+fn responder_answers_key_confirmation_with_a_keepalive() {
+    let mut p = Pair::new(36, true, true);
+    let (o, _) = p.send(true, b"hello");
+    assert_eq!(o, SendOutcome::Staged);
+    let init = p.drain(true);
+    assert_eq!(p.deliver(false, init[0].clone()), RecvOutcome::Handled);
+    let resp = p.drain(false);
+    assert_eq!(lens(&resp), vec![92]);
+    assert_eq!(p.deliver(true, resp[0].clone()), RecvOutcome::Handled);
+    let data = p.drain(true);
+    assert!(matches!(
+        p.deliver(false, data[0].clone()),
+        RecvOutcome::Tun(_)
+    ));
+    let out = p.drain(false);
+    assert_eq!(lens(&out), vec![KEEPALIVE_LEN]);
+    assert!(matches!(
+        p.deliver(true, out[0].clone()),
+        RecvOutcome::Handled
+    ));
+    // A keepalive on an established session brings no further answer.
+    assert!(p.drain(true).is_empty());
 }

@@ -576,7 +576,11 @@ mod tests {
         let mut w = World::new();
         let ping = ipv4(A_INNER, B_INNER, 84, 0xaa);
         assert_eq!(w.handshake_with(ping.clone()), vec![ping]);
-        // B is confirmed by A's data: it seals at once, no handshake.
+        // A's data confirmed B's keypair; as on OpenBSD (handshake complete runs the
+        // keepalive task) B answers with a keepalive, having nothing staged.
+        assert_eq!(w.deliver(false), vec![4]);
+        assert!(w.a.io.tun.written.borrow().is_empty());
+        // B seals at once, no handshake.
         let pong = ipv4(B_INNER, A_INNER, 1400, 0xbb);
         w.tun_in(false, pong.clone());
         assert_eq!(w.deliver(false), vec![4]);
@@ -599,6 +603,7 @@ mod tests {
             vec![
                 "wg2: Receiving handshake initiation from peer 1 (127.0.0.1)",
                 "wg2: Sending handshake response to peer 1 (127.0.0.1)",
+                "wg2: Sending keepalive packet to peer 1 (127.0.0.1)",
             ]
         );
     }
@@ -684,6 +689,7 @@ mod tests {
     fn refused_source_on_data_is_forgotten_and_data_failures_are_silent() {
         let mut w = World::new();
         w.handshake_with(ipv4(A_INNER, B_INNER, 84, 1));
+        assert_eq!(w.deliver(false), vec![4], "B's keepalive on confirmation");
         w.b.link.debug = true;
         w.b.log.take();
         // B learnt the local address A's packets came to; its replies use it.

@@ -1374,7 +1374,9 @@ impl Interface {
         // workers, so their timer hooks run after this packet's receive hooks: the
         // sends come last here too.
         if confirmed {
-            self.sh.send_staged(p, now, wall, &mut *rng, false);
+            // wg_timers_event_handshake_complete runs the keepalive task: the staged
+            // packets go out, or an empty keepalive when there are none.
+            self.sh.send_staged(p, now, wall, &mut *rng, true);
         }
         if lastminute {
             p.timers.sent_lastminute_handshake = true;
