@@ -422,6 +422,29 @@ mod tests {
         assert_eq!(w.get().peers[0].endpoint, None);
     }
 
+    /// Spec §1.9's HAS_PKA quirk: a peer that existed when the interface went down
+    /// keeps its interval until up; a peer created since takes a new one.
+    #[test]
+    fn pka_is_ignored_for_peers_that_were_there_at_down() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let now = Instant::now();
+        let mut old = peer(public_of(2));
+        old.pka = Some(10);
+        w.set(&with_peers(vec![old.clone()]), &mut ids, None);
+        w.proto.up(now);
+        w.proto.down(now);
+        old.pka = Some(25);
+        let mut new = peer(public_of(3));
+        new.pka = Some(25);
+        w.set(&with_peers(vec![old.clone(), new]), &mut ids, None);
+        let pkas: Vec<_> = w.get().peers.iter().map(|p| p.pka).collect();
+        assert_eq!(pkas, vec![Some(10), Some(25)]);
+        w.proto.up(now);
+        w.set(&with_peers(vec![old]), &mut ids, None);
+        assert_eq!(w.get().peers[0].pka, Some(25));
+    }
+
     #[test]
     fn a_negative_protocol_version_is_not_refused() {
         let mut w = If::new();

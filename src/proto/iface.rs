@@ -785,6 +785,9 @@ impl Interface {
     /// once (spec §7.2), from the next `handle_timeout` (due now per `poll_timeout`).
     pub fn set_persistent_keepalive(&mut self, id: PeerId, secs: u16, now: Instant) {
         if let Some(p) = self.peers.get_mut(&id) {
+            if p.pka_frozen {
+                return;
+            }
             p.pka = secs;
             p.timers.set_persistent_keepalive(secs);
             // wg_timers_set_persistent_keepalive runs the keepalive at once for any
@@ -887,6 +890,7 @@ impl Interface {
         for id in self.order.clone() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.enable();
+                p.pka_frozen = false;
                 if p.pka > 0 || !p.staged.is_empty() {
                     self.sh.kick(id, now);
                 }
@@ -937,6 +941,7 @@ impl Interface {
         for id in self.order.clone() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.disable();
+                p.pka_frozen = true;
                 p.staged.clear();
                 p.last_sent_handshake = None;
                 self.sh.clear_sessions(p);

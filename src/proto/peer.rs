@@ -32,6 +32,10 @@ pub struct Peer {
     /// Sticky local source address of the endpoint (spec §8).
     pub src: Option<IpAddr>,
     pub pka: u16,
+    /// The peer existed when the interface was last brought down: if_wg.c has its
+    /// timers disabled until `up`, and wg_timers_set_persistent_keepalive ignores a
+    /// new interval meanwhile (openbsd-wg-interface spec §1.9, HAS_PKA quirk).
+    pub pka_frozen: bool,
     pub description: String,
     /// As given, oldest first (SIOCGWG lists them the other way round).
     pub aips: Vec<(IpAddr, u8)>,
@@ -59,6 +63,7 @@ impl Peer {
             endpoint: None,
             src: None,
             pka: 0,
+            pka_frozen: false,
             description: String::new(),
             aips: Vec::new(),
             tx_bytes: 0,
