@@ -3,6 +3,7 @@
 //! model, the status text comes back exact, errno replies become OpenBSD's
 //! messages, and the program name prefix follows argv[0].
 
+mod common;
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -111,11 +112,8 @@ fn wgifconfig(bin: &Path, sock: &Path, args: &str) -> (i32, String, String) {
     )
 }
 
-fn scratch() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wgif-client-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn scratch() -> common::TempDir {
+    common::TempDir::new("client")
 }
 
 #[test]
@@ -209,14 +207,11 @@ fn binary_over_the_control_socket() {
             )
         )
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn wgnetstart_binary_print_only_needs_no_daemon() {
-    let dir = std::env::temp_dir().join(format!("wgif-netstart-bin-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("netstart-bin");
     std::fs::write(
         dir.join("hostname.wg3"),
         "wgport 7\ninet 10.3.0.1 255.255.0.0\n!echo $if\n",
@@ -246,5 +241,4 @@ echo wg3
         String::from_utf8(bad.stderr).unwrap(),
         "wgnetstart: unknown option -x\nusage: wgnetstart [-n] [-d dir] [wgN ...]\n"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,6 +3,7 @@
 //! auto-create, exact error texts and exit statuses, state left untouched by a
 //! bad argument, status selection, and wgnetstart.
 
+mod common;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use wgif::ifconfig::control::{Control, CtlError, EEXIST, EINVAL, ENOTTY, ENXIO, EPERM};
@@ -481,11 +482,8 @@ fn usage_and_long_names() {
 
 // ---- wgnetstart ----
 
-fn tempdir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("wgif-netstart-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tempdir(tag: &str) -> common::TempDir {
+    common::TempDir::new(&format!("netstart-{tag}"))
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str, mode: u32) {
@@ -561,7 +559,6 @@ wgifconfig wg1 up
     assert_eq!(out, want);
     assert!(sh.is_empty());
     assert!(f.log.is_empty(), "{:?}", f.log);
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -618,7 +615,6 @@ fn netstart_runs_creates_first_and_fixes_permissions() {
     let (code, _, err, _) = netstart(&o, &mut f);
     assert_eq!((code, err.as_str()), (0, ""));
     assert_eq!(&f.log[..2], ["get_info wg0", "get_info wg1"]);
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -647,7 +643,6 @@ fn netstart_reports_failed_lines() {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(parse_args(&args, None).unwrap().ifaces, vec!["wg3"]);
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 proptest::proptest! {

@@ -1,5 +1,6 @@
 //! The blocking client against a small in-test server on a Unix socket.
 
+mod common;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::thread;
@@ -9,27 +10,10 @@ use wgif::ioctl::frame::{self, ReplyBody, RequestBody};
 use wgif::ioctl::model::{InterfaceIo, Key, PeerIo};
 use wgif::ioctl::request::{Request, Response};
 
-fn sock(name: &str) -> (tempdir::Dir, PathBuf) {
-    let d = tempdir::Dir::new(name);
-    let p = d.0.join("wgd.sock");
+fn sock(name: &str) -> (common::TempDir, PathBuf) {
+    let d = common::TempDir::new(name);
+    let p = d.join("wgd.sock");
     (d, p)
-}
-
-mod tempdir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new(name: &str) -> Dir {
-            let p = std::env::temp_dir().join(format!("wgif-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 /// Serves `n` requests on one connection with `answer`.

@@ -2,6 +2,7 @@
 //! (no IO, no clocks, no OS randomness), `ifconfig` knows only `ioctl`, nothing uses
 //! `driver`, and `unsafe` appears only in the driver's sys module.
 
+mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -163,8 +164,7 @@ fn unsafe_lives_only_in_driver_sys() {
 fn the_checker_finds_a_violation() {
     // Guard against a layering test that cannot fail: the scanner must see a
     // forbidden name in code, and must not see it in a comment.
-    let dir = std::env::temp_dir().join(format!("wgif-layering-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("layering");
     let f = dir.join("x.rs");
     fs::write(
         &f,
@@ -176,5 +176,4 @@ fn the_checker_finds_a_violation() {
     assert!(uses(&code, "Instant::now"));
     assert!(!uses("use std::os::unix::net;", "nix::"));
     assert!(uses("use nix::sys;", "nix::"));
-    fs::remove_dir_all(&dir).unwrap();
 }
