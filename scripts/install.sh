@@ -14,5 +14,8 @@ if [ -d /etc/systemd/system ]; then
     for u in contrib/*.service; do
         sed "s|/usr/local/sbin|$PREFIX/sbin|g" "$u" > "/etc/systemd/system/$(basename "$u")"
     done
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl daemon-reload
+    fi
     echo "install: units installed; enable with: systemctl enable --now wgd wgnetstart"
 fi

@@ -14,6 +14,7 @@ have mandoc       || need_pkgs+=(mandoc)
 have ping         || need_pkgs+=(iputils-ping)
 have ip           || need_pkgs+=(iproute2)
 have openssl      || need_pkgs+=(openssl)
+have nsenter      || need_pkgs+=(util-linux)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "test.sh: installing ${need_pkgs[*]}"
     SUDO=""
@@ -21,6 +22,13 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
 fi
+have cargo || { echo "test.sh: needs a Rust toolchain (cargo); see https://rustup.rs" >&2; exit 1; }
+for c in rustfmt clippy; do
+    if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        echo "test.sh: installing the $c component"
+        rustup component add "$c"
+    fi
+done
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "test.sh: installing cargo-nextest"
     cargo install --locked cargo-nextest

@@ -217,6 +217,39 @@ fn refuses_a_second_daemon_on_the_same_socket() {
     );
     assert!(!nobody.status.success());
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("must be run as root"));
+    // A file at the socket path that is not a socket is the user's: left alone.
+    let file = w.dir.join("not-a-socket");
+    std::fs::write(&file, "keep me").unwrap();
+    let out = common::run(
+        std::process::Command::new(env!("CARGO_BIN_EXE_wgd")).args(["-s", file.to_str().unwrap()]),
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "wgd: {} exists and is not a socket; not replacing it\n",
+            file.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+}
+
+/// SIGHUP (say, the terminal wgd ran in closed) ends it as cleanly as SIGTERM.
+#[test]
+fn sighup_cleans_up_too() {
+    let mut w = Wgd::start("hup");
+    w.wgifconfig_ok(&["wg1", "create", "rdomain", "1", "10.9.1.1/24"]);
+    let rd1 = w.rd(1);
+    assert!(Wgd::netns_exists(&rd1));
+    let status = w
+        .stop_with(nix::sys::signal::Signal::SIGHUP)
+        .unwrap_or_else(|e| panic!("{e}\n{}", w.log()));
+    assert!(status.success(), "{status:?}\n{}", w.log());
+    assert!(!w.sock.exists(), "the socket is removed");
+    assert!(
+        !Wgd::netns_exists(&rd1),
+        "the rdomain it created is removed"
+    );
 }
 
 #[test]

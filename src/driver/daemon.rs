@@ -69,7 +69,8 @@ pub struct Daemon {
     stop: bool,
 }
 
-/// Checks the environment, binds the socket and serves until SIGTERM/SIGINT.
+/// Checks the environment, binds the socket and serves until SIGTERM, SIGINT or
+/// SIGHUP (the controlling terminal went away): each ends it cleanly.
 pub fn run(opts: Options) -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() {
         return Err("must be run as root (it creates tun devices and network namespaces)".into());
@@ -78,7 +79,14 @@ pub fn run(opts: Options) -> Result<(), String> {
         return Err("/dev/net/tun is missing: load the tun module (modprobe tun)".into());
     }
     let path = &opts.socket;
-    if path.exists() {
+    if let Ok(md) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !md.file_type().is_socket() {
+            return Err(format!(
+                "{} exists and is not a socket; not replacing it",
+                path.display()
+            ));
+        }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(format!("another wgd is running on {}", path.display()));
         }
@@ -91,6 +99,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGTERM);
     mask.add(Signal::SIGINT);
+    mask.add(Signal::SIGHUP);
     mask.thread_block()
         .map_err(|e| format!("sigprocmask: {e}"))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)

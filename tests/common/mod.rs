@@ -280,11 +280,16 @@ impl Wgd {
     /// Sends wgd SIGTERM and waits (bounded) for it to exit; kills it if it does
     /// not. Returns its exit status, or an error saying why there is none.
     pub fn stop(&mut self) -> Result<std::process::ExitStatus, &'static str> {
+        self.stop_with(nix::sys::signal::SIGTERM)
+    }
+
+    /// [`Wgd::stop`] with another signal.
+    pub fn stop_with(
+        &mut self,
+        sig: nix::sys::signal::Signal,
+    ) -> Result<std::process::ExitStatus, &'static str> {
         let mut c = self.child.take().ok_or("wgd was already stopped")?;
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(c.id() as i32),
-            nix::sys::signal::SIGTERM,
-        );
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), sig);
         let mut status = None;
         wait_for(Duration::from_secs(5), || {
             status = c.try_wait().ok().flatten();
