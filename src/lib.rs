@@ -17,3 +17,10 @@ pub mod driver;
 pub mod ifconfig;
 pub mod ioctl;
 pub mod proto;
+
+/// The origin of the unit tests' simulated clocks. std can make an `Instant` only by
+/// asking the OS; the sans-IO modules' tests take one from here and move it by hand.
+#[cfg(test)]
+pub(crate) fn test_origin() -> std::time::Instant {
+    std::time::Instant::now()
+}

@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn burst_then_twenty_per_second() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let mut r = RateLimiter::new();
         let a = ip("192.0.2.1");
         for i in 0..5 {
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn v6_is_keyed_by_slash_64() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let mut r = RateLimiter::new();
         for i in 0..5 {
             assert!(r.allow(t0, ip(&format!("2001:db8::{i}"))));
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn gc_forgets_idle_sources() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let mut r = RateLimiter::new();
         r.allow(t0, ip("192.0.2.1"));
         r.allow(t0 + Duration::from_millis(900), ip("192.0.2.2"));
@@ -170,7 +170,7 @@ mod tests {
     /// the caller: due a second after the first entry, again while any remain.
     #[test]
     fn gc_has_a_deadline_while_entries_remain() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let mut r = RateLimiter::new();
         assert_eq!(r.gc_due(), None);
         r.allow(t0, ip("192.0.2.1"));

@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn data_sent_arms_new_handshake_once_with_jitter() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let mut rng = StdRng::seed_from_u64(3);
         let mut t = Timers::new();
         t.data_sent(t0, &mut rng);
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn data_received_keepalive_and_need_another() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let mut t = Timers::new();
         t.data_received(t0);
         assert_eq!(t.deadline(TimerKind::SendKeepalive), Some(t0 + s(10)));
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn traversal_arms_persistent_keepalive_only_when_set() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let mut t = Timers::new();
         t.any_authenticated_packet_traversal(t0);
         assert!(!t.is_pending(TimerKind::PersistentKeepalive));
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn handshake_hooks() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let mut rng = StdRng::seed_from_u64(4);
         let mut t = Timers::new();
         t.handshake_initiated(t0, &mut rng);
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn disabled_timers_do_not_arm_and_pop_in_order() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let mut rng = StdRng::seed_from_u64(5);
         let mut t = Timers::new();
         t.session_derived(t0);
