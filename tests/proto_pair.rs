@@ -828,6 +828,26 @@ impl Pair {
     }
 
     /// A handshake started by A's first packet, completed through the network.
+    /// A stages `payload` and initiates, B answers, and A's staged packet reaches B,
+    /// confirming B's keypair. Returns what B sent in answer to that.
+    fn a_initiates_and_confirms(&mut self, payload: &[u8]) -> Vec<Vec<u8>> {
+        let (o, _) = self.send(true, payload);
+        assert_eq!(o, SendOutcome::Staged);
+        let init = self.drain(true);
+        assert_eq!(lens(&init), vec![148]);
+        assert_eq!(self.deliver(false, init[0].clone()), RecvOutcome::Handled);
+        let resp = self.drain(false);
+        assert_eq!(lens(&resp), vec![92]);
+        assert_eq!(self.deliver(true, resp[0].clone()), RecvOutcome::Handled);
+        let data = self.drain(true);
+        assert_eq!(data.len(), 1, "A's staged packet");
+        assert!(matches!(
+            self.deliver(false, data[0].clone()),
+            RecvOutcome::Tun(_)
+        ));
+        self.drain(false)
+    }
+
     fn establish(&mut self) {
         let (o, _) = self.send(true, b"hello");
         assert_eq!(o, SendOutcome::Staged);
@@ -1045,20 +1065,8 @@ fn staged_data_flushed_on_confirmation_is_sent_after_the_receive() {
     let (o, _) = p.send(false, b"early");
     assert_eq!(o, SendOutcome::Staged);
     assert_eq!(lens(&p.drain(false)), vec![148], "B's initiation, lost");
-    let (o, _) = p.send(true, b"one");
-    assert_eq!(o, SendOutcome::Staged);
-    let init = p.drain(true);
-    assert_eq!(p.deliver(false, init[0].clone()), RecvOutcome::Handled);
-    let resp = p.drain(false);
-    assert_eq!(lens(&resp), vec![92]);
-    assert_eq!(p.deliver(true, resp[0].clone()), RecvOutcome::Handled);
-    let data = p.drain(true);
-    assert_eq!(data.len(), 1, "A's staged packet");
-    assert!(matches!(
-        p.deliver(false, data[0].clone()),
-        RecvOutcome::Tun(_)
-    ));
-    assert_eq!(lens(&p.drain(false)), vec![64], "B's staged packet");
+    let answer = p.a_initiates_and_confirms(b"one");
+    assert_eq!(lens(&answer), vec![64], "B's staged packet");
     let (_, b) = p.run_silent(Duration::from_secs(16));
     assert_eq!(lens(&b), vec![148], "no keepalive; a new handshake at 15 s");
 }
@@ -1112,19 +1120,7 @@ fn lastminute_rekey_checks_current_even_for_a_packet_on_previous() {
 #[test]
 fn responder_answers_key_confirmation_with_a_keepalive() {
     let mut p = Pair::new(36, true, true);
-    let (o, _) = p.send(true, b"hello");
-    assert_eq!(o, SendOutcome::Staged);
-    let init = p.drain(true);
-    assert_eq!(p.deliver(false, init[0].clone()), RecvOutcome::Handled);
-    let resp = p.drain(false);
-    assert_eq!(lens(&resp), vec![92]);
-    assert_eq!(p.deliver(true, resp[0].clone()), RecvOutcome::Handled);
-    let data = p.drain(true);
-    assert!(matches!(
-        p.deliver(false, data[0].clone()),
-        RecvOutcome::Tun(_)
-    ));
-    let out = p.drain(false);
+    let out = p.a_initiates_and_confirms(b"hello");
     assert_eq!(lens(&out), vec![KEEPALIVE_LEN]);
     assert!(matches!(
         p.deliver(true, out[0].clone()),
