@@ -295,6 +295,13 @@ mod tests {
             let i = self.0.iter().position(|&(x, y, _)| x == a && y == l)?;
             Some(self.0.remove(i).2)
         }
+        fn get(&self, a: IpAddr, l: u8) -> Option<u32> {
+            let a = masked(a, l);
+            self.0
+                .iter()
+                .find(|&&(x, y, _)| x == a && y == l)
+                .map(|&(_, _, v)| v)
+        }
         fn lookup(&self, a: IpAddr) -> Option<u32> {
             self.0
                 .iter()
@@ -336,6 +343,14 @@ mod tests {
                     r.insert(a, l, v);
                 }
                 4 => assert_eq!(t.remove(a, l), r.remove(a, l)),
+                5 | 6 if rng.gen_bool(0.5) => {
+                    // An exact prefix: a stored one half the time, else any.
+                    let (a, l) = match r.0.get(rng.gen_range(0..r.0.len().max(1))) {
+                        Some(&(x, y, _)) if rng.gen_bool(0.5) => (x, y),
+                        _ => (a, l),
+                    };
+                    assert_eq!(t.get(a, l), r.get(a, l), "get {a}/{l}");
+                }
                 5 if rng.gen_range(0..50) == 0 => {
                     let v = rng.gen_range(0..16);
                     t.remove_by_value(v);
