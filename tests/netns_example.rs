@@ -329,12 +329,17 @@ fn link_local_only_with_inet6() {
     assert_eq!(inet6("wg1"), Vec::<String>::new());
 
     w.wgifconfig_ok(&["wg1", "inet6", "fd00::1/64"]);
+    w.wgifconfig_ok(&["wg1", "inet6", "fd00::2/64"]);
+    // OpenBSD's order: the link-local address (made first), then the others as added.
     let check = |lines: Vec<String>| {
-        assert_eq!(lines.len(), 2, "{lines:?}");
-        assert!(lines.contains(&"\tinet6 fd00::1 prefixlen 64".to_string()));
-        let ll = lines.iter().find(|l| l.starts_with("\tinet6 fe80::"));
-        let ll = ll.unwrap_or_else(|| panic!("no link-local: {lines:?}"));
-        assert!(ll.contains("%wg1 prefixlen 64 scopeid 0x"), "{ll}");
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("\tinet6 fe80::"), "{lines:?}");
+        assert!(
+            lines[0].contains("%wg1 prefixlen 64 scopeid 0x"),
+            "{lines:?}"
+        );
+        assert_eq!(lines[1], "\tinet6 fd00::1 prefixlen 64");
+        assert_eq!(lines[2], "\tinet6 fd00::2 prefixlen 64");
     };
     check(inet6("wg1"));
     w.wgifconfig_ok(&["wg1", "rdomain", "1"]);

@@ -401,6 +401,9 @@ impl Daemon {
                 w.rtnl
                     .add_addr_v6(w.index, a.addr, a.prefixlen)
                     .map_err(|e| io_errno(&e))?;
+                if !w.v6_order.contains(&a.addr) {
+                    w.v6_order.push(a.addr);
+                }
                 w.ensure_link_local(&mut OsRng).map_err(|e| io_errno(&e))?;
                 self.set_up(unit)
             }
@@ -455,6 +458,7 @@ impl Daemon {
             rtnl,
             sock: SocketConf::default(),
             udp: None,
+            v6_order: Vec::new(),
         };
         w.no_auto_link_local();
         let fd = w.tun.as_raw_fd();

@@ -34,6 +34,9 @@ pub struct WgIf {
     pub rtnl: Rtnl,
     pub sock: SocketConf,
     pub udp: Option<UdpSockets>,
+    /// IPv6 addresses in OpenBSD's list order (the link-local one first, then the
+    /// others as added); Linux dumps them grouped by scope, newest first.
+    pub v6_order: Vec<Ipv6Addr>,
 }
 
 /// `wg` + a decimal unit without leading zeros, at most 15 bytes.
@@ -71,7 +74,15 @@ impl WgIf {
     }
 
     pub fn info(&mut self) -> io::Result<IfInfo> {
-        let (v4, v6) = self.rtnl.addrs(self.index)?;
+        let (v4, mut v6) = self.rtnl.addrs(self.index)?;
+        self.v6_order.retain(|a| v6.iter().any(|x| x.0 == *a));
+        // Stable: an address not in the list (added behind wgd's back) goes last.
+        v6.sort_by_key(|x| {
+            self.v6_order
+                .iter()
+                .position(|a| *a == x.0)
+                .unwrap_or(usize::MAX)
+        });
         Ok(IfInfo {
             name: self.name.clone(),
             flags: self.flags(),
@@ -126,6 +137,7 @@ impl WgIf {
         if v6.iter().any(|(a, _, _)| is_link_local(a)) {
             return Ok(());
         }
+        self.v6_order.retain(|a| !is_link_local(a));
         let mut iid = [0u8; 8];
         rng.fill_bytes(&mut iid);
         // Universal/local bit clear: a locally made identifier (RFC 4291 appendix A).
@@ -133,7 +145,11 @@ impl WgIf {
         let mut b = [0u8; 16];
         b[..2].copy_from_slice(&[0xfe, 0x80]);
         b[8..].copy_from_slice(&iid);
-        self.rtnl.add_addr_v6(self.index, Ipv6Addr::from(b), 64)
+        let ll = Ipv6Addr::from(b);
+        self.rtnl.add_addr_v6(self.index, ll, 64)?;
+        // in6_ifattach runs before the address is added: the link-local one is first.
+        self.v6_order.insert(0, ll);
+        Ok(())
     }
 
     /// Binds the UDP sockets in the wgrtable namespace.
