@@ -534,4 +534,102 @@ mod tests {
         assert_eq!(w.get().rtable, Some(3));
         assert_eq!(get_wg(&w.proto, w.sock, Some(40000)).port, Some(40000));
     }
+
+    mod random_requests {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Peer records over a small key space, so that requests meet the same peers,
+        /// the interface's own key and each other's prefixes.
+        fn arb_peer() -> impl Strategy<Value = PeerIo> {
+            (
+                (1u8..6, -1i32..3, any::<(bool, bool, bool, bool)>()),
+                (
+                    proptest::option::of(0u16..3),
+                    proptest::option::of(0u8..2),
+                    proptest::option::of("[a-z]{0,70}"),
+                ),
+                proptest::collection::vec((0u8..4, 0u8..=32), 0..4),
+            )
+                .prop_map(
+                    |((k, version, (remove, update, replace, clear)), (pka, psk, d), aips)| {
+                        PeerIo {
+                            protocol_version: version,
+                            public: Some(public_of(k)),
+                            psk: psk.map(key),
+                            pka,
+                            clear_endpoint: clear,
+                            replace_aips: replace,
+                            remove,
+                            update_only: update,
+                            description: d,
+                            aips: aips
+                                .into_iter()
+                                .map(|(b, cidr)| aip([10, b, 0, b], cidr))
+                                .collect(),
+                            ..PeerIo::default()
+                        }
+                    },
+                )
+        }
+
+        fn arb_request() -> impl Strategy<Value = InterfaceIo> {
+            (
+                // 0: the all-zero key, which clears the identity.
+                proptest::option::of(0u8..6),
+                any::<bool>(),
+                proptest::collection::vec(arb_peer(), 0..4),
+            )
+                .prop_map(|(private, replace_peers, peers)| InterfaceIo {
+                    private: private.map(key),
+                    replace_peers,
+                    peers,
+                    ..InterfaceIo::default()
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            /// Any sequence of SIOCSWG requests: an errno the spec names or success,
+            /// and a state SIOCGWG can describe: distinct peers, never our own key,
+            /// every prefix owned by one peer only.
+            #[test]
+            fn any_requests_keep_a_consistent_state(reqs in proptest::collection::vec(arb_request(), 1..6)) {
+                let mut w = If::new();
+                let mut ids = 1;
+                for r in &reqs {
+                    let e = w.set(r, &mut ids, None);
+                    prop_assert!([0, libc::EPFNOSUPPORT].contains(&e), "errno {e}");
+                    let g = w.get();
+                    let publics: Vec<Key> = g.peers.iter().map(|p| p.public.clone().unwrap()).collect();
+                    let mut unique = publics.clone();
+                    unique.sort_by_key(|k| k.0);
+                    unique.dedup_by_key(|k| k.0);
+                    prop_assert_eq!(unique.len(), publics.len());
+                    if let Some(own) = &g.public {
+                        prop_assert!(!publics.iter().any(|k| k.0 == own.0));
+                    }
+                    let mut prefixes: Vec<(IpAddr, u8)> = g
+                        .peers
+                        .iter()
+                        .flat_map(|p| p.aips.iter().map(|a| (masked4(a.addr, a.cidr), a.cidr)))
+                        .collect();
+                    let n = prefixes.len();
+                    prefixes.sort();
+                    prefixes.dedup();
+                    prop_assert_eq!(prefixes.len(), n, "a prefix owned twice");
+                }
+            }
+        }
+
+        fn masked4(a: IpAddr, cidr: u8) -> IpAddr {
+            let IpAddr::V4(v) = a else { return a };
+            let m = if cidr == 0 {
+                0
+            } else {
+                u32::MAX << (32 - cidr)
+            };
+            IpAddr::V4(Ipv4Addr::from(u32::from(v) & m))
+        }
+    }
 }
