@@ -3,6 +3,7 @@
 
 use super::link::{Clock, Env};
 use crate::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec};
+use crate::proto::crypto::PrivateKey;
 use crate::proto::{ConfigError, Interface, PeerId};
 use rand_core::CryptoRngCore;
 use std::io;
@@ -44,16 +45,8 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
     }
     if let Some(key) = &req.private {
         let mut current = proto.private_key();
-        let differs = match &current {
-            None => true,
-            Some(c) => {
-                let mut clamped = key.0;
-                clamp(&mut clamped);
-                let d = *c != clamped;
-                clamped.zeroize();
-                d
-            }
-        };
+        // The stored key is clamped: compare with the given one clamped the same way.
+        let differs = current.as_ref() != Some(PrivateKey::from_bytes(&key.0).as_bytes());
         current.zeroize();
         if differs {
             let k = if key.is_zero() { None } else { Some(&key.0) };
@@ -123,12 +116,6 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
         }
     }
     Ok(())
-}
-
-fn clamp(k: &mut [u8; 32]) {
-    k[0] &= 248;
-    k[31] &= 127;
-    k[31] |= 64;
 }
 
 /// The SIOCGWG view of an interface for a privileged caller (the caller trims it
@@ -291,8 +278,9 @@ mod tests {
         let got = w.get();
         assert_eq!(got.port, Some(7111));
         assert_eq!(got.rtable, None);
+        // Clamped (spec §1): low 3 bits of byte 0 clear, byte 31 = 0b01xxxxxx.
         let mut clamped = [1u8; 32];
-        clamp(&mut clamped);
+        (clamped[0], clamped[31]) = (0x00, 0x41);
         assert_eq!(got.private, Some(Key(clamped)));
         assert_eq!(got.public, Some(public_of(1)));
         let g = &got.peers[0];

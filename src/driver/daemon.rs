@@ -6,13 +6,11 @@ use super::apply::{self, SocketConf};
 use super::control::{Conn, Incoming, MAX_CONNECTIONS};
 use super::link::{Env, Link, SystemClock, BUF_SIZE};
 use super::log::{Level, LogSink, Logger};
-use super::netlink::Rtnl;
+use super::netlink::{is_link_local, Rtnl};
 use super::netns::NetnsManager;
 use super::options::Options;
 use super::tun::Tun;
-use super::wgif::{
-    bind_in, is_link_local, parse_name, rtnl_in, WgIf, DEFAULT_MTU, IPV6_MIN_MTU, MTU_RANGE,
-};
+use super::wgif::{bind_in, parse_name, rtnl_in, WgIf, DEFAULT_MTU, IPV6_MIN_MTU, MTU_RANGE};
 use crate::ioctl::codec::{self, Dir};
 use crate::ioctl::request::{iff, Request, Response};
 use crate::proto::{Interface, PeerId};

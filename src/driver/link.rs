@@ -73,7 +73,8 @@ pub struct Drops {
     pub output_other: u64,
     /// Datagrams that were malformed, failed authentication or were refused under load.
     pub input: u64,
-    /// Datagrams that could not be sent even without the cached source address.
+    /// Datagrams that could not be sent (after the retry without a refused cached
+    /// source address).
     pub send: u64,
 }
 
@@ -262,7 +263,7 @@ impl Link {
             return;
         }
         self.drops.send += 1;
-        if self.debug && matches!(kind, TxKind::Handshake(_)) {
+        if self.debug && kind == TxKind::Handshake {
             log.log(
                 Level::Debug,
                 &format!("{}: Unable to send packet", self.name),

@@ -26,6 +26,11 @@ pub type Addr4 = (Ipv4Addr, u8, Option<Ipv4Addr>);
 /// link-local addresses, else 0).
 pub type Addr6 = (Ipv6Addr, u8, u32);
 
+/// fe80::/10.
+pub fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
 pub struct Rtnl {
     sock: Socket,
     seq: u32,
@@ -229,11 +234,7 @@ impl Rtnl {
             match local.or(address) {
                 Some(IpAddr::V4(ip)) => v4.push((ip, a.header.prefix_len, brd)),
                 Some(IpAddr::V6(ip)) => {
-                    let scope = if ip.segments()[0] & 0xffc0 == 0xfe80 {
-                        index
-                    } else {
-                        0
-                    };
+                    let scope = if is_link_local(&ip) { index } else { 0 };
                     v6.push((ip, a.header.prefix_len, scope))
                 }
                 None => {}

@@ -4,7 +4,7 @@
 
 use super::apply::SocketConf;
 use super::link::Link;
-use super::netlink::Rtnl;
+use super::netlink::{is_link_local, Rtnl};
 use super::netns::{run_in, Netns, NetnsManager};
 use super::tun::Tun;
 use super::udp::UdpSockets;
@@ -49,11 +49,6 @@ pub fn parse_name(name: &str) -> Option<u32> {
         return None;
     }
     digits.parse().ok()
-}
-
-/// fe80::/10.
-pub fn is_link_local(a: &Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 fn errno(e: i32) -> io::Error {
@@ -137,7 +132,6 @@ impl WgIf {
         if v6.iter().any(|(a, _, _)| is_link_local(a)) {
             return Ok(());
         }
-        self.v6_order.retain(|a| !is_link_local(a));
         let mut iid = [0u8; 8];
         rng.fill_bytes(&mut iid);
         // Universal/local bit clear: a locally made identifier (RFC 4291 appendix A).

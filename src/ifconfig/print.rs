@@ -102,8 +102,8 @@ pub fn wg_section(out: &mut String, wg: &InterfaceIo, ifaliases: bool, now: i64)
 }
 
 /// inet_ntop(3). It differs from Rust's Display in one case: an IPv4-compatible
-/// address (96 zero bits, then an address that is neither 0.0.0.0 nor 0.0.0.1)
-/// keeps its dotted quad, `::1.2.3.4` where Rust writes `::102:304`.
+/// address (96 zero bits, then a non-zero seventh 16-bit group) keeps its dotted
+/// quad, `::1.2.3.4` where Rust writes `::102:304`.
 fn ntop6(a: &Ipv6Addr) -> String {
     let s = a.segments();
     if s[..6] == [0; 6] && s[6] != 0 {

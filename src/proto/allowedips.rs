@@ -72,6 +72,10 @@ impl<T: Copy + Eq> Family<T> {
         r
     }
 
+    fn get(&self, addr: u128, len: u8) -> Option<T> {
+        self.maps[len as usize].get(&self.mask(addr, len)).copied()
+    }
+
     fn remove_by_value(&mut self, v: T) {
         for m in &mut self.maps {
             m.retain(|_, o| *o != v);
@@ -106,6 +110,14 @@ fn v4_key(a: [u8; 4]) -> u128 {
     u32::from_be_bytes(a) as u128
 }
 
+/// An address as its family's table keys it: the address bits as an integer.
+fn key(addr: &IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(a) => v4_key(a.octets()),
+        IpAddr::V6(a) => u128::from_be_bytes(a.octets()),
+    }
+}
+
 impl<T: Copy + Eq> AllowedIps<T> {
     pub fn new() -> Self {
         AllowedIps {
@@ -114,16 +126,23 @@ impl<T: Copy + Eq> AllowedIps<T> {
         }
     }
 
-    fn family(&mut self, addr: &IpAddr) -> (&mut Family<T>, u128) {
-        match addr {
-            IpAddr::V4(a) => (&mut self.v4, v4_key(a.octets())),
-            IpAddr::V6(a) => (&mut self.v6, u128::from_be_bytes(a.octets())),
-        }
+    fn family(&self, addr: &IpAddr) -> (&Family<T>, u128) {
+        let f = if addr.is_ipv4() { &self.v4 } else { &self.v6 };
+        (f, key(addr))
+    }
+
+    fn family_mut(&mut self, addr: &IpAddr) -> (&mut Family<T>, u128) {
+        let f = if addr.is_ipv4() {
+            &mut self.v4
+        } else {
+            &mut self.v6
+        };
+        (f, key(addr))
     }
 
     /// Makes `value` the owner of `addr/cidr` (moving it from another owner if needed).
     pub fn insert(&mut self, addr: IpAddr, cidr: u8, value: T) -> Result<(), BadCidr> {
-        let (f, key) = self.family(&addr);
+        let (f, key) = self.family_mut(&addr);
         if cidr > f.bits {
             return Err(BadCidr(cidr));
         }
@@ -133,19 +152,16 @@ impl<T: Copy + Eq> AllowedIps<T> {
 
     /// The owner of exactly `addr/cidr`, if that prefix is in the table.
     pub fn get(&self, addr: IpAddr, cidr: u8) -> Option<T> {
-        let (f, key) = match addr {
-            IpAddr::V4(a) => (&self.v4, v4_key(a.octets())),
-            IpAddr::V6(a) => (&self.v6, u128::from_be_bytes(a.octets())),
-        };
+        let (f, key) = self.family(&addr);
         if cidr > f.bits {
             return None;
         }
-        f.maps[cidr as usize].get(&f.mask(key, cidr)).copied()
+        f.get(key, cidr)
     }
 
     /// Removes the exact prefix `addr/cidr`, returning its owner.
     pub fn remove(&mut self, addr: IpAddr, cidr: u8) -> Option<T> {
-        let (f, key) = self.family(&addr);
+        let (f, key) = self.family_mut(&addr);
         if cidr > f.bits {
             return None;
         }

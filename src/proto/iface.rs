@@ -117,8 +117,8 @@ pub enum RecvOutcome {
 /// What a datagram carries, for the driver's handling of a failed send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxKind {
-    /// An initiation or response (of that peer), or a cookie reply (no peer).
-    Handshake(Option<PeerId>),
+    /// An initiation, a response or a cookie reply.
+    Handshake,
     /// Transport data or a keepalive of that peer.
     Data(PeerId),
 }
@@ -503,8 +503,13 @@ impl Shared {
         // then fails quietly (EAFNOSUPPORT) and the timers retry every 5 s ("(bad sa)").
         p.tx_bytes += INITIATION_LEN as u64;
         if let Some(to) = p.endpoint {
-            let kind = TxKind::Handshake(Some(p.id));
-            self.queue(to, p.src, kind, msg.to_vec(), 0..INITIATION_LEN);
+            self.queue(
+                to,
+                p.src,
+                TxKind::Handshake,
+                msg.to_vec(),
+                0..INITIATION_LEN,
+            );
         }
         p.timers.any_authenticated_packet_sent();
         p.timers.any_authenticated_packet_traversal(now);
@@ -1070,9 +1075,9 @@ impl Interface {
         if check != MacCheck::Both {
             if let Some(reply) = self.sh.checker.create_reply(now, rng, buf, from) {
                 self.sh.event(Event::SendingCookie);
-                let kind = TxKind::Handshake(None);
+                let reply = reply.to_vec();
                 self.sh
-                    .queue(from, local, kind, reply.to_vec(), 0..COOKIE_LEN);
+                    .queue(from, local, TxKind::Handshake, reply, 0..COOKIE_LEN);
             }
             return Some(RecvOutcome::Handled);
         }
@@ -1176,9 +1181,13 @@ impl Interface {
             peer: id,
             ep: ep(p),
         });
-        let kind = TxKind::Handshake(Some(id));
-        self.sh
-            .queue(from, local, kind, out.to_vec(), 0..RESPONSE_LEN);
+        self.sh.queue(
+            from,
+            local,
+            TxKind::Handshake,
+            out.to_vec(),
+            0..RESPONSE_LEN,
+        );
         p.timers.session_derived(now);
         p.timers.any_authenticated_packet_sent();
         p.timers.any_authenticated_packet_traversal(now);
@@ -1343,8 +1352,8 @@ impl Interface {
         let lastminute = !p.timers.sent_lastminute_handshake
             && p.sessions.current.as_ref().is_some_and(|c| {
                 c.initiator
-                    && c.can_send(now)
                     && now.saturating_duration_since(c.created) > REKEY_ON_RECEIVE_AGE
+                    && c.can_send(now)
             });
         p.timers.any_authenticated_packet_received();
         p.timers.any_authenticated_packet_traversal(now);
