@@ -7,11 +7,15 @@
 //! - [`wgif`]: the state of one wgN interface.
 //! - [`options`], [`log`]: the command line and where messages go.
 //! - [`sys`]: the raw libc calls (the only `unsafe` in the crate).
+//! - [`checksum`]: the Internet checksum (pure).
+//! - [`gso`]: the virtio-net header and splitting tun super-packets into segments (pure).
 //! - [`tun`], [`udp`], [`netns`], [`netlink`]: the OS objects an interface uses.
 
 pub mod apply;
+pub mod checksum;
 pub mod control;
 pub mod daemon;
+pub mod gso;
 pub mod link;
 pub mod log;
 pub mod netlink;
