@@ -9,12 +9,14 @@
 //! - [`sys`]: the raw libc calls (the only `unsafe` in the crate).
 //! - [`checksum`]: the Internet checksum (pure).
 //! - [`gso`]: the virtio-net header and splitting tun super-packets into segments (pure).
+//! - [`gro`]: coalescing decrypted packets into super-packets for one tun write (pure).
 //! - [`tun`], [`udp`], [`netns`], [`netlink`]: the OS objects an interface uses.
 
 pub mod apply;
 pub mod checksum;
 pub mod control;
 pub mod daemon;
+pub mod gro;
 pub mod gso;
 pub mod link;
 pub mod log;
