@@ -4,11 +4,12 @@
 
 use super::apply::{self, SocketConf};
 use super::control::{Conn, Incoming, MAX_CONNECTIONS};
-use super::link::{Env, Link, SystemClock, BUF_SIZE};
+use super::link::{DataBufs, Env, Link, SystemClock};
 use super::log::{Level, LogSink, Logger};
 use super::netlink::{is_link_local, Rtnl};
 use super::netns::NetnsManager;
 use super::options::Options;
+use super::rng::DaemonRng;
 use super::tun::Tun;
 use super::wgif::{bind_in, parse_name, rtnl_in, WgIf, DEFAULT_MTU, IPV6_MIN_MTU, MTU_RANGE};
 use crate::ioctl::codec::{self, Dir};
@@ -19,7 +20,6 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use rand_core::OsRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
@@ -27,10 +27,10 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime};
 
 macro_rules! system_env {
-    ($log:expr) => {
+    ($log:expr, $rng:expr) => {
         &mut Env {
             clock: &SystemClock,
-            rng: &mut OsRng,
+            rng: $rng,
             log: $log,
         }
     };
@@ -63,7 +63,10 @@ pub struct Daemon {
     /// OpenBSD's global peer counter: ids are never reused, across interfaces.
     next_peer_id: PeerId,
     rtnl: Rtnl,
-    buf: Vec<u8>,
+    bufs: DataBufs,
+    rng: DaemonRng,
+    /// Interface sources (unit, token slot) left readable by their last turn.
+    busy: Vec<(u32, usize)>,
     stop: bool,
 }
 
@@ -132,13 +135,19 @@ pub fn run(opts: Options) -> Result<(), String> {
         created_ns: HashSet::new(),
         next_peer_id: 0,
         rtnl: Rtnl::new().map_err(|e| format!("rtnetlink: {e}"))?,
-        buf: vec![0u8; BUF_SIZE],
+        bufs: DataBufs::new(),
+        rng: DaemonRng::new().map_err(|e| format!("no randomness from the OS: {e}"))?,
+        busy: Vec::new(),
         stop: false,
     };
     if d.opts.verbose {
         d.log.log(
             Level::Info,
-            &format!("wgd: listening on {}", d.opts.socket.display()),
+            &format!(
+                "wgd: listening on {}, offloads: {}",
+                d.opts.socket.display(),
+                d.opts.offloads.describe()
+            ),
         );
     }
     let r = d.serve();
@@ -159,10 +168,17 @@ impl Daemon {
                     // Round up to the millisecond so the timer has expired when we wake.
                     t.saturating_duration_since(Instant::now()) + Duration::from_millis(1)
                 });
+            // A source left readable is served again without waiting.
+            let timeout = if self.busy.is_empty() {
+                timeout
+            } else {
+                Some(Duration::ZERO)
+            };
             match self.poll.poll(&mut events, timeout) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => r?,
             }
+            let mut again = std::mem::take(&mut self.busy);
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept(),
@@ -172,15 +188,15 @@ impl Daemon {
                         }
                     }
                     Token(t) if t >= IF_BASE => {
-                        let unit = ((t - IF_BASE) / 4) as u32;
-                        match (t - IF_BASE) % 4 {
-                            0 => self.tun_readable(unit),
-                            1 => self.udp_readable(unit, false),
-                            _ => self.udp_readable(unit, true),
-                        }
+                        let source = (((t - IF_BASE) / 4) as u32, (t - IF_BASE) % 4);
+                        again.retain(|s| *s != source);
+                        self.if_readable(source);
                     }
                     Token(t) => self.conn_event(t),
                 }
+            }
+            for source in again {
+                self.if_readable(source);
             }
             self.run_timers();
         }
@@ -318,7 +334,7 @@ impl Daemon {
                     _ => libc::EINVAL,
                 })?;
                 let w = self.ifs.get_mut(&unit).unwrap();
-                let (up, namespaces) = (w.link.up, &self.namespaces);
+                let (up, namespaces, offloads) = (w.link.up, &self.namespaces, &self.opts.offloads);
                 let mut rebound = None;
                 let r = apply::set_wg(
                     &mut w.link.proto,
@@ -329,12 +345,12 @@ impl Daemon {
                         if !up {
                             return Ok(port);
                         }
-                        let socks = bind_in(namespaces, rtable, port)?;
+                        let socks = bind_in(namespaces, rtable, port, offloads)?;
                         let got = socks.local_port();
                         rebound = Some(socks);
                         Ok(got)
                     },
-                    system_env!(&self.log),
+                    system_env!(&self.log, &mut self.rng),
                 );
                 if rebound.is_some() {
                     w.udp = rebound;
@@ -402,7 +418,8 @@ impl Daemon {
                 if !w.v6_order.contains(&a.addr) {
                     w.v6_order.push(a.addr);
                 }
-                w.ensure_link_local(&mut OsRng).map_err(|e| io_errno(&e))?;
+                w.ensure_link_local(&mut self.rng)
+                    .map_err(|e| io_errno(&e))?;
                 self.set_up(unit)
             }
             Request::DelInet(a) => {
@@ -432,7 +449,10 @@ impl Daemon {
         if self.ifs.contains_key(&unit) {
             return Err(libc::EEXIST);
         }
-        let tun = Tun::open(name).map_err(|e| io_errno(&e))?;
+        let tun = Tun::open(name, &self.opts.offloads).map_err(|e| io_errno(&e))?;
+        for n in &tun.notices {
+            self.log.log(Level::Info, &format!("wgd: {n}"));
+        }
         let index = self
             .rtnl
             .link_index(name)
@@ -442,7 +462,7 @@ impl Daemon {
             .set_mtu(index, DEFAULT_MTU)
             .map_err(|e| io_errno(&e))?;
         let rtnl = Rtnl::new().map_err(|e| io_errno(&e))?;
-        let mut proto = Interface::new(Instant::now(), &mut OsRng);
+        let mut proto = Interface::new(Instant::now(), &mut self.rng);
         proto.set_mtu(DEFAULT_MTU as usize);
         let mut w = WgIf {
             name: name.to_string(),
@@ -492,7 +512,9 @@ impl Daemon {
         let w = self.ifs.get_mut(&unit).unwrap();
         w.link.debug = flags & iff::DEBUG != 0;
         if want_up && !w.link.up {
-            let socks = w.bind(&self.namespaces).map_err(|e| io_errno(&e))?;
+            let socks = w
+                .bind(&self.namespaces, &self.opts.offloads)
+                .map_err(|e| io_errno(&e))?;
             w.rtnl.set_up(w.index, true).map_err(|e| io_errno(&e))?;
             // wg_bind writes the port it got back: a kernel-chosen one stays.
             w.sock.port = socks.local_port();
@@ -500,7 +522,7 @@ impl Daemon {
             w.link.up = true;
             w.link
                 .proto
-                .up_and_flush(Instant::now(), SystemTime::now(), &mut OsRng);
+                .up_and_flush(Instant::now(), SystemTime::now(), &mut self.rng);
             self.register_udp(unit);
             self.after_io(unit);
         } else if !want_up && w.link.up {
@@ -572,7 +594,7 @@ impl Daemon {
                 any_v6 |= w.rtnl.add_addr_v6(index, a, p).is_ok();
             }
             if any_v6 {
-                let _ = w.ensure_link_local(&mut OsRng);
+                let _ = w.ensure_link_local(&mut self.rng);
             }
         }
         let _ = w.rtnl.set_mtu(index, w.mtu);
@@ -599,34 +621,42 @@ impl Daemon {
         }
     }
 
-    fn tun_readable(&mut self, unit: u32) {
-        if let Some(w) = self.ifs.get_mut(&unit) {
-            let udp = w.udp.as_ref();
-            w.link
-                .tun_readable(&w.tun, udp, &mut self.buf, system_env!(&self.log));
-        }
-    }
-
-    fn udp_readable(&mut self, unit: u32, v6: bool) {
-        if let Some(w) = self.ifs.get_mut(&unit) {
-            if let Some(u) = &w.udp {
-                w.link
-                    .udp_readable(&w.tun, u, v6, &mut self.buf, system_env!(&self.log));
-            }
+    /// Serves one interface source: slot 0 is the tun, 1 and 2 the IPv4 and IPv6
+    /// sockets. One left readable after its turn is noted for the next.
+    fn if_readable(&mut self, (unit, slot): (u32, usize)) {
+        let Some(w) = self.ifs.get_mut(&unit) else {
+            return;
+        };
+        let env = system_env!(&self.log, &mut self.rng);
+        let drained = match (slot, &w.udp) {
+            (0, udp) => w
+                .link
+                .tun_readable(&w.tun, udp.as_ref(), &mut self.bufs, env),
+            (_, Some(u)) => w
+                .link
+                .udp_readable(&w.tun, u, slot == 2, &mut self.bufs, env),
+            (_, None) => true,
+        };
+        if !drained {
+            self.busy.push((unit, slot));
         }
     }
 
     /// Sends what the engine queued and logs its events.
     fn after_io(&mut self, unit: u32) {
         if let Some(w) = self.ifs.get_mut(&unit) {
-            w.link.flush(w.udp.as_ref(), &mut self.buf, &self.log);
+            w.link
+                .flush(w.udp.as_ref(), &mut self.bufs.scratch, &self.log);
         }
     }
 
     fn run_timers(&mut self) {
         for w in self.ifs.values_mut() {
-            w.link
-                .run_timers(w.udp.as_ref(), &mut self.buf, system_env!(&self.log));
+            w.link.run_timers(
+                w.udp.as_ref(),
+                &mut self.bufs.scratch,
+                system_env!(&self.log, &mut self.rng),
+            );
         }
     }
 }

@@ -3,11 +3,24 @@
 //! messages go out and its events reach the debug log, and the "under load" state
 //! (spec §5.4) is tracked. It works over the [`TunDevice`] and [`UdpEndpoint`]
 //! traits, so the same code runs on the real devices in the daemon and on in-memory
-//! twins in the unit tests; time comes from a [`Clock`] and messages go to a
-//! [`LogSink`].
+//! twins (driver/twin.rs) in the tests; time comes from a [`Clock`] and messages go
+//! to a [`LogSink`].
+//!
+//! Packets move in batches through [`DataBufs`], allocated once:
+//! - tun → UDP: reads (each a super-packet with its virtio-net header when the tun
+//!   has offloads) are split into segments laid at a fixed stride in one arena, each
+//!   segment sealed in place; consecutive datagrams of equal size to one endpoint
+//!   become one UDP_SEGMENT message, and all messages leave in one sendmmsg.
+//! - UDP → tun: one recvmmsg brings up to 64 messages (each a GRO run of datagrams);
+//!   every datagram is opened in place and the packets of one flow are coalesced
+//!   into one tun write (driver/gro.rs).
+//!
+//! The clock is read once per batch. A call handles a bounded number of batches and
+//! says whether it drained its source, so one busy direction cannot starve the other.
 
+use super::gro::Coalescer;
+use super::gso::{self, VnetHdr, VNET_HDR_LEN};
 use super::log::{event_level, Level, LogSink};
-use super::udp::RecvMeta;
 use crate::proto::{DropReason, Interface, RecvOutcome, SendOutcome, TxKind, HEADROOM, TAILROOM};
 use rand_core::CryptoRngCore;
 use std::io;
@@ -23,18 +36,113 @@ pub const UNDER_LOAD_PER_SECOND: u32 = 128;
 /// How long an interface stays under load after the rate was last exceeded.
 const UNDER_LOAD_FOR: Duration = Duration::from_secs(1);
 
-/// A tun device: one bare IP packet per read or write; `WouldBlock` when empty.
+/// Bytes per received message: a whole GRO run (at most 64 KiB of UDP payload).
+pub const RX_SLOT: usize = 65536;
+/// Messages per receive batch.
+pub const RX_MSGS: usize = 64;
+/// Decrypted packets held for coalescing before a flush is forced.
+const GRO_PACKETS: usize = 4096;
+/// The transmit arena: enough for several 64 KiB super-packets per batch.
+const TX_BYTES: usize = 1 << 20;
+/// Segments (sealed datagrams) per transmit batch.
+const TX_SEGS: usize = 1024;
+/// Most segments one super-packet may be cut into.
+const SEGS_PER_READ: usize = 256;
+/// Room a read must find left in the arena: a 64 KiB packet cut into the most
+/// segments allowed, each with its copied headers (<= 120 bytes) and seal overhead.
+const TX_RESERVE: usize = 65536 + SEGS_PER_READ * (120 + HEADROOM + TAILROOM);
+/// Room past a slot that `encapsulate`'s size check may look at (never written).
+const TX_TAIL: usize = TAILROOM;
+/// Bytes of UDP payload per UDP_SEGMENT send (under the 65,507 a datagram may carry).
+const GSO_MAX_BYTES: usize = 65000;
+/// Batches per call before yielding to the other sources of the loop.
+const BATCHES_PER_CALL: usize = 16;
+
+/// What the tun device was opened with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TunMode {
+    /// Every read and write starts with a virtio_net_hdr.
+    pub vnet_hdr: bool,
+    /// The kernel accepted USO: reads may be UDP super-packets.
+    pub uso: bool,
+    /// Decrypted TCP segments of one flow may be written as one super-packet.
+    pub gro_tcp: bool,
+    /// The same for UDP datagrams (needs `uso`).
+    pub gro_udp: bool,
+}
+
+/// A tun device: one packet (with its virtio-net header in `vnet_hdr` mode) per read
+/// or write; `WouldBlock` when empty.
 pub trait TunDevice {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
     fn write(&self, pkt: &[u8]) -> io::Result<usize>;
+    fn mode(&self) -> TunMode;
+}
+
+/// One received message: a datagram, or with `segment` > 0 a GRO run of datagrams of
+/// that size (the last may be shorter). `len` 0: nothing usable arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvMeta {
+    pub len: usize,
+    pub from: SocketAddr,
+    /// The local address the datagram was sent to.
+    pub local: Option<IpAddr>,
+    pub segment: usize,
+}
+
+impl Default for RecvMeta {
+    fn default() -> Self {
+        RecvMeta {
+            len: 0,
+            from: SocketAddr::from(([0, 0, 0, 0], 0)),
+            local: None,
+            segment: 0,
+        }
+    }
+}
+
+/// One message to send: `arena[off..off+len]`, a datagram, or with `segment` > 0 a
+/// run of datagrams of that size (the last may be shorter). `err` is set by the send
+/// (0: sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxMsg {
+    pub off: usize,
+    pub len: usize,
+    pub segment: usize,
+    pub to: SocketAddr,
+    pub src: Option<IpAddr>,
+    pub err: i32,
+}
+
+impl TxMsg {
+    /// How many datagrams it carries.
+    pub fn datagrams(&self) -> usize {
+        if self.segment == 0 {
+            1
+        } else {
+            self.len.div_ceil(self.segment)
+        }
+    }
 }
 
 /// The interface's UDP sockets (one per family, same port).
 pub trait UdpEndpoint {
-    /// One datagram from the socket of `v6`'s family, or `WouldBlock`.
-    fn recv(&self, v6: bool, buf: &mut [u8]) -> io::Result<RecvMeta>;
-    /// Sends from the local address `src` when given.
-    fn send_to(&self, pkt: &[u8], to: SocketAddr, src: Option<IpAddr>) -> io::Result<usize>;
+    /// Receives a batch from the socket of `v6`'s family: message i into
+    /// `arena[i*slot..]`, its addresses into `metas[i]`. `WouldBlock` when empty.
+    fn recv_batch(
+        &self,
+        v6: bool,
+        arena: &mut [u8],
+        slot: usize,
+        metas: &mut [RecvMeta],
+    ) -> io::Result<usize>;
+    /// Sends every message from `arena`, each from its `src` when given; each
+    /// message's outcome lands in its `err`.
+    fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]);
+    /// Most datagrams one message may carry (1: no GSO).
+    fn max_segments(&self) -> usize;
+    /// Offloads the kernel refused since last asked, for the log.
+    fn take_notices(&self) -> Vec<String>;
 }
 
 /// Monotonic time for the engine, wall time for TAI64N and last-handshake.
@@ -69,13 +177,125 @@ pub struct Drops {
     pub no_route: u64,
     /// Outbound packets to a peer without an endpoint.
     pub no_endpoint: u64,
-    /// Outbound packets while the interface is down, or not IPv4/IPv6.
+    /// Outbound packets while the interface is down, or not IPv4/IPv6, or tun reads
+    /// whose offload header could not be followed.
     pub output_other: u64,
     /// Datagrams that were malformed, failed authentication or were refused under load.
     pub input: u64,
     /// Datagrams that could not be sent (after the retry without a refused cached
     /// source address).
     pub send: u64,
+}
+
+/// One segment laid in the transmit arena: its plaintext at `off + HEADROOM`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seg {
+    off: usize,
+    len: usize,
+    stride: usize,
+}
+
+/// The batch buffers, allocated once and shared by every interface of a thread.
+pub struct DataBufs {
+    tx: Vec<u8>,
+    segs: Vec<Seg>,
+    lens: Vec<usize>,
+    msgs: Vec<TxMsg>,
+    kinds: Vec<TxKind>,
+    tun_in: Vec<u8>,
+    rx: Vec<u8>,
+    rx_meta: Vec<RecvMeta>,
+    gro: Coalescer,
+    /// Engine transmits (handshakes, keepalives, staged packets) and coalesced tun
+    /// writes: room for one datagram or one 64 KiB packet.
+    pub scratch: Vec<u8>,
+}
+
+impl Default for DataBufs {
+    fn default() -> Self {
+        DataBufs::new()
+    }
+}
+
+impl DataBufs {
+    pub fn new() -> DataBufs {
+        DataBufs {
+            tx: vec![0; TX_BYTES + TX_TAIL],
+            segs: Vec::with_capacity(TX_SEGS),
+            lens: vec![0; SEGS_PER_READ],
+            msgs: Vec::with_capacity(TX_SEGS),
+            kinds: Vec::with_capacity(TX_SEGS),
+            tun_in: vec![0; VNET_HDR_LEN + 65536],
+            rx: vec![0; RX_SLOT * RX_MSGS],
+            rx_meta: vec![RecvMeta::default(); RX_MSGS],
+            gro: Coalescer::new(GRO_PACKETS),
+            scratch: vec![0; BUF_SIZE.max(VNET_HDR_LEN + 65536)],
+        }
+    }
+}
+
+/// The largest segment `hdr` cuts `pkt` into (the whole packet without GSO), from
+/// the packet's own header lengths rather than the header's `hdr_len`.
+fn max_segment_len(hdr: &VnetHdr, pkt: &[u8]) -> usize {
+    let cs = hdr.csum_start as usize;
+    let gso = hdr.gso_size as usize;
+    let l4 = match hdr.gso_type & !gso::GSO_ECN {
+        gso::GSO_TCPV4 | gso::GSO_TCPV6 => match pkt.get(cs + 12) {
+            Some(b) => (b >> 4) as usize * 4,
+            None => return pkt.len(),
+        },
+        gso::GSO_UDP_L4 => 8,
+        _ => return pkt.len(),
+    };
+    (cs + l4 + gso).min(pkt.len())
+}
+
+/// Appends a sealed datagram to the batch: it extends the last message into (or
+/// along) a GSO run when it follows it in the arena, goes to the same endpoint from
+/// the same source for the same peer, and is no larger than the run's datagrams;
+/// a shorter datagram ends a run.
+#[allow(clippy::too_many_arguments)]
+fn push_datagram(
+    msgs: &mut Vec<TxMsg>,
+    kinds: &mut Vec<TxKind>,
+    off: usize,
+    n: usize,
+    to: SocketAddr,
+    src: Option<IpAddr>,
+    kind: TxKind,
+    max_segments: usize,
+) {
+    if let (Some(last), Some(k)) = (msgs.last_mut(), kinds.last()) {
+        let seg = if last.segment == 0 {
+            last.len
+        } else {
+            last.segment
+        };
+        let joins = max_segments > 1
+            && *k == kind
+            && last.to == to
+            && last.src == src
+            && last.off + last.len == off
+            && seg > 0
+            && last.len % seg == 0
+            && n <= seg
+            && last.len + n <= GSO_MAX_BYTES
+            && last.datagrams() < max_segments;
+        if joins {
+            last.segment = seg;
+            last.len += n;
+            return;
+        }
+    }
+    msgs.push(TxMsg {
+        off,
+        len: n,
+        segment: 0,
+        to,
+        src,
+        err: 0,
+    });
+    kinds.push(kind);
 }
 
 /// The protocol side of one interface and its data-path state.
@@ -103,82 +323,239 @@ impl Link {
         }
     }
 
-    /// Reads every packet the tun has; each is sealed and sent, or staged while a
-    /// handshake runs. `buf` must hold `BUF_SIZE` bytes.
+    /// Reads what the tun has, in batches; each packet is sealed and sent, or staged
+    /// while a handshake runs. Returns whether the tun was drained (false: it may
+    /// hold more, call again).
     pub fn tun_readable<C: Clock, R: CryptoRngCore, L: LogSink>(
         &mut self,
         tun: &impl TunDevice,
         udp: Option<&impl UdpEndpoint>,
-        buf: &mut [u8],
+        bufs: &mut DataBufs,
         env: &mut Env<C, R, L>,
-    ) {
-        loop {
-            let end = buf.len() - TAILROOM;
-            let n = match tun.read(&mut buf[HEADROOM..end]) {
+    ) -> bool {
+        for _ in 0..BATCHES_PER_CALL {
+            let drained = self.fill_tx(tun, bufs);
+            if !bufs.segs.is_empty() {
+                self.seal_and_send(udp, bufs, env);
+            }
+            if drained {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Reads tun packets into the transmit arena, split into segments, until the
+    /// arena is full or the tun is empty (returns true then).
+    fn fill_tx(&mut self, tun: &impl TunDevice, bufs: &mut DataBufs) -> bool {
+        bufs.segs.clear();
+        let vnet = tun.mode().vnet_hdr;
+        let mut off = 0;
+        let mut reads = 0;
+        while reads < RX_MSGS * 2
+            && bufs.segs.len() + SEGS_PER_READ <= TX_SEGS
+            && off + TX_RESERVE <= TX_BYTES
+        {
+            let target = if vnet {
+                &mut bufs.tun_in[..]
+            } else {
+                &mut bufs.tx[off + HEADROOM..off + HEADROOM + 65536]
+            };
+            let n = match tun.read(target) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+                Err(_) => return true,
             };
+            reads += 1;
             if !self.up {
                 self.drops.output_other += 1;
                 continue;
             }
-            let (now, wall) = (env.clock.now(), env.clock.wall());
-            match self.proto.encapsulate(now, wall, env.rng, buf, n) {
+            if !vnet {
+                let stride = self.proto.sealed_len(n);
+                bufs.segs.push(Seg {
+                    off,
+                    len: n,
+                    stride,
+                });
+                off += stride;
+                continue;
+            }
+            let Some(hdr) = VnetHdr::decode(&bufs.tun_in[..n]) else {
+                self.drops.output_other += 1;
+                continue;
+            };
+            let pkt = &mut bufs.tun_in[VNET_HDR_LEN..n];
+            let stride = self.proto.sealed_len(max_segment_len(&hdr, pkt));
+            match gso::split(
+                &hdr,
+                pkt,
+                &mut bufs.tx[off..TX_BYTES],
+                stride,
+                HEADROOM,
+                &mut bufs.lens,
+            ) {
+                Ok(count) => {
+                    for (i, &len) in bufs.lens[..count].iter().enumerate() {
+                        bufs.segs.push(Seg {
+                            off: off + i * stride,
+                            len,
+                            stride,
+                        });
+                    }
+                    off += count * stride;
+                }
+                Err(_) => self.drops.output_other += 1,
+            }
+        }
+        false
+    }
+
+    /// Seals every segment in place and sends the batch: runs as GSO messages, all
+    /// messages in one batch call.
+    fn seal_and_send<C: Clock, R: CryptoRngCore, L: LogSink>(
+        &mut self,
+        udp: Option<&impl UdpEndpoint>,
+        bufs: &mut DataBufs,
+        env: &mut Env<C, R, L>,
+    ) {
+        let (now, wall) = (env.clock.now(), env.clock.wall());
+        let max_segments = udp.map_or(1, |u| u.max_segments());
+        bufs.msgs.clear();
+        bufs.kinds.clear();
+        for s in &bufs.segs {
+            let slot = &mut bufs.tx[s.off..s.off + s.stride + TX_TAIL];
+            match self.proto.encapsulate(now, wall, env.rng, slot, s.len) {
                 SendOutcome::Send {
                     to,
                     src,
                     range,
                     peer,
-                } => {
-                    if let Some(u) = udp {
-                        self.send(u, &buf[range], to, src, TxKind::Data(peer), env.log);
-                    }
-                }
+                } => push_datagram(
+                    &mut bufs.msgs,
+                    &mut bufs.kinds,
+                    s.off + range.start,
+                    range.len(),
+                    to,
+                    src,
+                    TxKind::Data(peer),
+                    max_segments,
+                ),
                 SendOutcome::Staged => {}
                 SendOutcome::Dropped(DropReason::NoRoute) => self.drops.no_route += 1,
                 SendOutcome::Dropped(DropReason::NoEndpoint) => self.drops.no_endpoint += 1,
                 SendOutcome::Dropped(_) => self.drops.output_other += 1,
             }
         }
-        self.flush(udp, buf, env.log);
+        if let Some(u) = udp {
+            u.send_batch(&bufs.tx, &mut bufs.msgs);
+            for (m, k) in bufs.msgs.iter().zip(&bufs.kinds) {
+                if m.err != 0 {
+                    self.send_failed(u, &bufs.tx, *m, *k, env.log);
+                }
+            }
+        }
+        self.flush(udp, &mut bufs.scratch, env.log);
     }
 
-    /// Receives every datagram waiting on the `v6` socket; data goes to the tun,
-    /// handshake replies go out at once.
+    /// Receives what waits on the `v6` socket, in batches; data goes to the tun,
+    /// handshake replies go out at once. Returns whether the socket was drained.
     pub fn udp_readable<C: Clock, R: CryptoRngCore, L: LogSink>(
         &mut self,
         tun: &impl TunDevice,
         udp: &impl UdpEndpoint,
         v6: bool,
-        buf: &mut [u8],
+        bufs: &mut DataBufs,
         env: &mut Env<C, R, L>,
-    ) {
-        loop {
-            let meta = match udp.recv(v6, buf) {
-                Ok(m) => m,
+    ) -> bool {
+        let mode = tun.mode();
+        bufs.gro.set_kinds(mode.gro_tcp, mode.gro_udp);
+        for _ in 0..BATCHES_PER_CALL {
+            let n = match udp.recv_batch(v6, &mut bufs.rx, RX_SLOT, &mut bufs.rx_meta) {
+                Ok(0) => return true,
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+                Err(_) => return true,
             };
-            let now = env.clock.now();
-            let pkt = &mut buf[..meta.len];
-            let under_load = self.count_handshake(pkt, now);
-            match self.proto.decapsulate(
-                now,
-                env.clock.wall(),
-                env.rng,
-                meta.from,
-                meta.local,
-                pkt,
-                under_load,
-            ) {
-                RecvOutcome::Tun(range) => {
-                    let _ = tun.write(&buf[range]);
+            let (now, wall) = (env.clock.now(), env.clock.wall());
+            for i in 0..n {
+                let m = bufs.rx_meta[i];
+                let base = i * RX_SLOT;
+                if m.len == 0 {
+                    // Empty, cut short or without a source: nothing to open.
+                    self.drops.input += 1;
+                    continue;
                 }
-                RecvOutcome::Handled => {}
-                RecvOutcome::Dropped(_) => self.drops.input += 1,
+                let seg = if m.segment == 0 { m.len } else { m.segment };
+                let mut o = 0;
+                while o < m.len {
+                    let start = base + o;
+                    let l = seg.min(m.len - o);
+                    o += l;
+                    let pkt = &mut bufs.rx[start..start + l];
+                    let under_load = self.count_handshake(pkt, now);
+                    match self
+                        .proto
+                        .decapsulate(now, wall, env.rng, m.from, m.local, pkt, under_load)
+                    {
+                        RecvOutcome::Tun(r) => {
+                            self.deliver(tun, mode, bufs, start, start + r.start..start + r.end)
+                        }
+                        RecvOutcome::Handled => {}
+                        RecvOutcome::Dropped(_) => self.drops.input += 1,
+                    }
+                }
+                self.flush(Some(udp), &mut bufs.scratch, env.log);
             }
-            self.flush(Some(udp), buf, env.log);
+            Self::flush_gro(tun, bufs);
+        }
+        false
+    }
+
+    /// Hands one decrypted packet (`bufs.rx[r]`, inside the datagram at `dgram`) to
+    /// the tun: raw, through the coalescer, or alone behind a virtio-net header that
+    /// says its checksum needs no check (the AEAD authenticated it).
+    fn deliver(
+        &mut self,
+        tun: &impl TunDevice,
+        mode: TunMode,
+        bufs: &mut DataBufs,
+        dgram: usize,
+        r: std::ops::Range<usize>,
+    ) {
+        if !mode.vnet_hdr {
+            let _ = tun.write(&bufs.rx[r]);
+        } else if mode.gro_tcp {
+            if !bufs.gro.push(&bufs.rx, r.clone()) {
+                Self::flush_gro(tun, bufs);
+                bufs.gro.push(&bufs.rx, r);
+            }
+        } else {
+            let h = VnetHdr {
+                flags: gso::F_DATA_VALID,
+                ..VnetHdr::default()
+            }
+            .encode();
+            if r.start >= dgram + VNET_HDR_LEN {
+                // The transport header before the packet is spent: the virtio-net
+                // header goes there, and the write needs no copy.
+                let at = r.start - VNET_HDR_LEN;
+                bufs.rx[at..r.start].copy_from_slice(&h);
+                let _ = tun.write(&bufs.rx[at..r.end]);
+            } else {
+                let n = r.len();
+                bufs.scratch[..VNET_HDR_LEN].copy_from_slice(&h);
+                bufs.scratch[VNET_HDR_LEN..VNET_HDR_LEN + n].copy_from_slice(&bufs.rx[r]);
+                let _ = tun.write(&bufs.scratch[..VNET_HDR_LEN + n]);
+            }
+        }
+    }
+
+    fn flush_gro(tun: &impl TunDevice, bufs: &mut DataBufs) {
+        if !bufs.gro.is_empty() {
+            bufs.gro.flush(&bufs.rx, &mut bufs.scratch, |p| {
+                let _ = tun.write(p);
+            });
         }
     }
 
@@ -213,11 +590,28 @@ impl Link {
         self.under_load_until.is_some_and(|t| t > now)
     }
 
-    /// Sends what the engine queued and logs its events.
+    /// Sends what the engine queued (handshake messages, keepalives, staged packets)
+    /// one datagram at a time, logs its events and what the sockets had to say.
     pub fn flush(&mut self, udp: Option<&impl UdpEndpoint>, buf: &mut [u8], log: &impl LogSink) {
         while let Some(t) = self.proto.poll_transmit(buf) {
             if let Some(u) = udp {
-                self.send(u, &buf[..t.len], t.to, t.src, t.kind, log);
+                let mut m = [TxMsg {
+                    off: 0,
+                    len: t.len,
+                    segment: 0,
+                    to: t.to,
+                    src: t.src,
+                    err: 0,
+                }];
+                u.send_batch(buf, &mut m);
+                if m[0].err != 0 {
+                    self.send_failed(u, buf, m[0], t.kind, log);
+                }
+            }
+        }
+        if let Some(u) = udp {
+            for n in u.take_notices() {
+                log.log(Level::Info, &format!("{}: {}", self.name, n));
             }
         }
         self.log_events(log);
@@ -232,37 +626,37 @@ impl Link {
         }
     }
 
-    /// Sends one datagram. A cached source address the kernel refuses (OpenBSD says
+    /// After a failed send. A cached source address the kernel refuses (OpenBSD says
     /// EADDRNOTAVAIL, Linux EINVAL) is dropped for one more try without it: for data
     /// the peer forgets it (wg_deliver_out), for a handshake message only this send
     /// does (wg_send_buf), and only a handshake message that fails again is the
     /// "Unable to send packet" message. Any other failure is silent, as there.
-    fn send(
+    fn send_failed(
         &mut self,
         u: &impl UdpEndpoint,
-        pkt: &[u8],
-        to: SocketAddr,
-        src: Option<IpAddr>,
+        arena: &[u8],
+        m: TxMsg,
         kind: TxKind,
         log: &impl LogSink,
     ) {
-        let Err(e) = u.send_to(pkt, to, src) else {
-            return;
-        };
-        let refused_src = src.is_some()
-            && (matches!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL | libc::EINVAL))
-                || e.kind() == io::ErrorKind::AddrNotAvailable);
+        let refused_src = m.src.is_some() && matches!(m.err, libc::EADDRNOTAVAIL | libc::EINVAL);
         if !refused_src {
-            self.drops.send += 1;
+            self.drops.send += m.datagrams() as u64;
             return;
         }
         if let TxKind::Data(peer) = kind {
             self.proto.forget_src(peer);
         }
-        if u.send_to(pkt, to, None).is_ok() {
+        let mut retry = [TxMsg {
+            src: None,
+            err: 0,
+            ..m
+        }];
+        u.send_batch(arena, &mut retry);
+        if retry[0].err == 0 {
             return;
         }
-        self.drops.send += 1;
+        self.drops.send += m.datagrams() as u64;
         if self.debug && kind == TxKind::Handshake {
             log.log(
                 Level::Debug,
@@ -276,135 +670,11 @@ impl Link {
 mod tests {
     //! Two links joined by in-memory tun and UDP twins, on a simulated clock: the
     //! daemon's data path without root, devices or sockets.
+    use super::super::twin::{MemTun, MemUdp, Recorder, SimClock};
     use super::*;
     use rand::rngs::StdRng;
     use rand::{RngCore, SeedableRng};
-    use std::cell::{Cell, RefCell};
-    use std::collections::VecDeque;
     use std::net::Ipv4Addr;
-
-    #[derive(Default)]
-    struct MemTun {
-        inbound: RefCell<VecDeque<Vec<u8>>>,
-        written: RefCell<Vec<Vec<u8>>>,
-    }
-
-    impl TunDevice for MemTun {
-        fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-            let p = self
-                .inbound
-                .borrow_mut()
-                .pop_front()
-                .ok_or(io::ErrorKind::WouldBlock)?;
-            buf[..p.len()].copy_from_slice(&p);
-            Ok(p.len())
-        }
-        fn write(&self, pkt: &[u8]) -> io::Result<usize> {
-            self.written.borrow_mut().push(pkt.to_vec());
-            Ok(pkt.len())
-        }
-    }
-
-    struct Sent {
-        to: SocketAddr,
-        src: Option<IpAddr>,
-        data: Vec<u8>,
-    }
-
-    struct MemUdp {
-        addr: SocketAddr,
-        inbound: RefCell<VecDeque<(SocketAddr, Vec<u8>)>>,
-        sent: RefCell<Vec<Sent>>,
-        /// Sends with a source address fail (the address went away).
-        refuse_src: Cell<bool>,
-        /// Every send fails, as if for its source address.
-        refuse_all: Cell<bool>,
-        /// Every send fails for another reason (no route).
-        fail_other: Cell<bool>,
-        attempts: Cell<u32>,
-    }
-
-    impl MemUdp {
-        fn new(addr: SocketAddr) -> MemUdp {
-            MemUdp {
-                addr,
-                inbound: RefCell::default(),
-                sent: RefCell::default(),
-                refuse_src: Cell::new(false),
-                refuse_all: Cell::new(false),
-                fail_other: Cell::new(false),
-                attempts: Cell::new(0),
-            }
-        }
-    }
-
-    impl UdpEndpoint for MemUdp {
-        fn recv(&self, v6: bool, buf: &mut [u8]) -> io::Result<RecvMeta> {
-            let mut q = self.inbound.borrow_mut();
-            let i = q
-                .iter()
-                .position(|(from, _)| from.is_ipv6() == v6)
-                .ok_or(io::ErrorKind::WouldBlock)?;
-            let (from, d) = q.remove(i).unwrap();
-            buf[..d.len()].copy_from_slice(&d);
-            Ok(RecvMeta {
-                len: d.len(),
-                from,
-                local: Some(self.addr.ip()),
-            })
-        }
-        fn send_to(&self, pkt: &[u8], to: SocketAddr, src: Option<IpAddr>) -> io::Result<usize> {
-            self.attempts.set(self.attempts.get() + 1);
-            if self.refuse_all.get() || (src.is_some() && self.refuse_src.get()) {
-                return Err(io::Error::from(io::ErrorKind::AddrNotAvailable));
-            }
-            if self.fail_other.get() {
-                return Err(io::Error::from_raw_os_error(libc::ENETUNREACH));
-            }
-            self.sent.borrow_mut().push(Sent {
-                to,
-                src,
-                data: pkt.to_vec(),
-            });
-            Ok(pkt.len())
-        }
-    }
-
-    struct SimClock {
-        now: Cell<Instant>,
-        wall: Cell<SystemTime>,
-    }
-
-    impl Clock for SimClock {
-        fn now(&self) -> Instant {
-            self.now.get()
-        }
-        fn wall(&self) -> SystemTime {
-            self.wall.get()
-        }
-    }
-
-    impl SimClock {
-        fn advance(&self, d: Duration) {
-            self.now.set(self.now.get() + d);
-            self.wall.set(self.wall.get() + d);
-        }
-    }
-
-    #[derive(Default)]
-    struct Recorder(RefCell<Vec<String>>);
-
-    impl LogSink for Recorder {
-        fn log(&self, _level: Level, msg: &str) {
-            self.0.borrow_mut().push(msg.to_string());
-        }
-    }
-
-    impl Recorder {
-        fn take(&self) -> Vec<String> {
-            std::mem::take(&mut self.0.borrow_mut())
-        }
-    }
 
     struct Side {
         link: Link,
@@ -423,7 +693,7 @@ mod tests {
         b: Side,
         clock: SimClock,
         rng: StdRng,
-        buf: Vec<u8>,
+        bufs: DataBufs,
     }
 
     const A_ADDR: &str = "127.0.0.1:1111";
@@ -450,10 +720,7 @@ mod tests {
         /// Two up interfaces, each with the other as peer (A's peer id 2, B's 1).
         fn new() -> World {
             let mut rng = StdRng::seed_from_u64(7);
-            let clock = SimClock {
-                now: Cell::new(Instant::now()),
-                wall: Cell::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
-            };
+            let clock = SimClock::new(crate::test_origin());
             let now = clock.now();
             let (mut ka, mut kb) = ([0u8; 32], [0u8; 32]);
             rng.fill_bytes(&mut ka);
@@ -494,7 +761,7 @@ mod tests {
                 b,
                 clock,
                 rng,
-                buf: vec![0u8; BUF_SIZE],
+                bufs: DataBufs::new(),
             }
         }
 
@@ -502,14 +769,14 @@ mod tests {
         fn on(
             &mut self,
             on_a: bool,
-            f: impl FnOnce(&mut Link, &Devices, &mut [u8], &mut Env<SimClock, StdRng, Recorder>),
+            f: impl FnOnce(&mut Link, &Devices, &mut DataBufs, &mut Env<SimClock, StdRng, Recorder>),
         ) {
             let World {
                 a,
                 b,
                 clock,
                 rng,
-                buf,
+                bufs,
             } = self;
             let s = if on_a { a } else { b };
             let mut env = Env {
@@ -517,14 +784,19 @@ mod tests {
                 rng,
                 log: &s.log,
             };
-            f(&mut s.link, &s.io, buf, &mut env);
+            f(&mut s.link, &s.io, bufs, &mut env);
         }
 
         /// `pkt` arrives on the tun of A (`true`) or B.
         fn tun_in(&mut self, to_a: bool, pkt: Vec<u8>) {
-            self.on(to_a, |link, io, buf, env| {
+            self.on(to_a, |link, io, bufs, env| {
+                let pkt = if io.tun.mode().vnet_hdr {
+                    [&VnetHdr::default().encode()[..], &pkt].concat()
+                } else {
+                    pkt
+                };
                 io.tun.inbound.borrow_mut().push_back(pkt);
-                link.tun_readable(&io.tun, Some(&io.udp), buf, env)
+                assert!(link.tun_readable(&io.tun, Some(&io.udp), bufs, env));
             });
         }
 
@@ -551,14 +823,14 @@ mod tests {
 
         /// A (`true`) or B reads the datagrams queued for it.
         fn read_udp(&mut self, on_a: bool) {
-            self.on(on_a, |link, io, buf, env| {
-                link.udp_readable(&io.tun, &io.udp, false, buf, env)
+            self.on(on_a, |link, io, bufs, env| {
+                assert!(link.udp_readable(&io.tun, &io.udp, false, bufs, env));
             });
         }
 
         fn timers(&mut self, on_a: bool) {
-            self.on(on_a, |link, io, buf, env| {
-                link.run_timers(Some(&io.udp), buf, env)
+            self.on(on_a, |link, io, bufs, env| {
+                link.run_timers(Some(&io.udp), &mut bufs.scratch, env)
             });
         }
 

@@ -7,10 +7,10 @@
 //! - [`wgif`]: the state of one wgN interface.
 //! - [`options`], [`log`]: the command line and where messages go.
 //! - [`sys`]: the raw libc calls (the only `unsafe` in the crate).
-//! - [`checksum`]: the Internet checksum (pure).
-//! - [`gso`]: the virtio-net header and splitting tun super-packets into segments (pure).
-//! - [`gro`]: coalescing decrypted packets into super-packets for one tun write (pure).
 //! - [`tun`], [`udp`], [`netns`], [`netlink`]: the OS objects an interface uses.
+//! - [`offload`]: which kernel offloads are on (`wgd -O`); [`gso`], [`gro`],
+//!   [`checksum`]: splitting tun super-packets and coalescing decrypted packets.
+//! - [`rng`]: the userspace CSPRNG; [`twin`]: in-memory twins of the IO seams.
 
 pub mod apply;
 pub mod checksum;
@@ -22,9 +22,12 @@ pub mod link;
 pub mod log;
 pub mod netlink;
 pub mod netns;
+pub mod offload;
 pub mod options;
+pub mod rng;
 pub mod sys;
 pub mod tun;
+pub mod twin;
 pub mod udp;
 pub mod wgif;
 

@@ -1,8 +1,11 @@
-//! wgd's command line: `wgd [-d] [-s socket] [-l stderr|syslog] [--netns-prefix NAME]`.
+//! wgd's command line: `wgd [-d] [-O offload,...] [-s socket] [-l stderr|syslog]
+//! [--netns-prefix NAME]`.
 
+use super::offload::Offloads;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "usage: wgd [-d] [-s socket] [-l stderr|syslog] [--netns-prefix name]";
+pub const USAGE: &str =
+    "usage: wgd [-d] [-O offload,...] [-s socket] [-l stderr|syslog] [--netns-prefix name]";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogTo {
@@ -18,6 +21,8 @@ pub struct Options {
     pub log: LogTo,
     /// rdomain N is the namespace `<prefix>N`.
     pub netns_prefix: String,
+    /// `-O`: the kernel offloads left on.
+    pub offloads: Offloads,
 }
 
 impl Default for Options {
@@ -27,6 +32,7 @@ impl Default for Options {
             socket: PathBuf::from(crate::ioctl::client::DEFAULT_SOCKET),
             log: LogTo::Stderr,
             netns_prefix: "rdomain".into(),
+            offloads: Offloads::ALL,
         }
     }
 }
@@ -43,6 +49,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         };
         match a.as_str() {
             "-d" => o.verbose = true,
+            "-O" => o.offloads.disable(&value("-O")?)?,
             "-s" => o.socket = PathBuf::from(value("-s")?),
             "-l" => {
                 o.log = match value("-l")?.as_str() {
@@ -75,14 +82,20 @@ mod tests {
 
     #[test]
     fn parses_every_option() {
-        let o = parse(&args("-d -s /tmp/x.sock -l syslog --netns-prefix t1rd")).unwrap();
+        let o = parse(&args(
+            "-d -s /tmp/x.sock -l syslog --netns-prefix t1rd -O udp-gso -O tun-gro,mmsg",
+        ))
+        .unwrap();
+        let mut offloads = Offloads::ALL;
+        offloads.disable("udp-gso,tun-gro,mmsg").unwrap();
         assert_eq!(
             o,
             Options {
                 verbose: true,
                 socket: "/tmp/x.sock".into(),
                 log: LogTo::Syslog,
-                netns_prefix: "t1rd".into()
+                netns_prefix: "t1rd".into(),
+                offloads,
             }
         );
         assert_eq!(parse(&[]).unwrap(), Options::default());
@@ -98,6 +111,9 @@ mod tests {
             .unwrap_err()
             .contains("stderr or syslog"));
         assert!(parse(&args("--netns-prefix a/b")).is_err());
+        assert!(parse(&args("-O gso"))
+            .unwrap_err()
+            .contains("unknown offload"));
         assert!(parse(&args("-x"))
             .unwrap_err()
             .contains("unknown option -x"));

@@ -1,21 +1,30 @@
 //! The UDP sockets of one interface: one IPv4 and one IPv6 (V6ONLY) socket on the
 //! same port, as OpenBSD binds them. Received datagrams report the local address they
 //! were sent to (IP_PKTINFO / IPV6_PKTINFO), which becomes the source of replies
-//! (the "sticky" source of spec §8); sends may name that source.
+//! (the "sticky" source of spec §8); sends may name that source. Datagrams move in
+//! batches (recvmmsg/sendmmsg); runs of equal-sized datagrams to one endpoint go out
+//! as one UDP_SEGMENT send and arrive as one UDP_GRO receive. A kernel that refuses
+//! GSO (EIO) gets single datagrams from then on, said once.
 
-use super::link::UdpEndpoint;
+use super::link::{RecvMeta, TxMsg, UdpEndpoint};
+use super::offload::Offloads;
+use super::sys::{self, Outgoing, Received, MMSG_MAX};
 use nix::sys::socket::{
-    bind, recvmsg, sendmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessage,
-    ControlMessageOwned, MsgFlags, SockFlag, SockType, SockaddrIn, SockaddrIn6, SockaddrStorage,
+    bind, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6,
 };
-use std::io::{self, IoSlice, IoSliceMut};
+use std::cell::{Cell, RefCell};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-/// Socket buffer size asked for (the kernel may grant less).
-const SOCKET_BUFFER: usize = 4 << 20;
+/// Socket buffer size asked for: root may exceed net.core.{r,w}mem_max (the FORCE
+/// options); without them the kernel caps it there.
+const SOCKET_BUFFER: usize = 16 << 20;
 /// OpenBSD retries an ephemeral port this often when the v6 bind collides.
 const BIND_RETRIES: usize = 100;
+/// Most datagrams per UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS on older
+/// kernels; newer ones allow more).
+pub const GSO_MAX_SEGMENTS: usize = 64;
 
 fn errno(e: nix::Error) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
@@ -29,8 +38,12 @@ fn new_socket(family: AddressFamily) -> io::Result<OwnedFd> {
         None,
     )
     .map_err(errno)?;
-    let _ = setsockopt(&fd, sockopt::RcvBuf, &SOCKET_BUFFER);
-    let _ = setsockopt(&fd, sockopt::SndBuf, &SOCKET_BUFFER);
+    if setsockopt(&fd, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &SOCKET_BUFFER);
+    }
+    if setsockopt(&fd, sockopt::SndBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(&fd, sockopt::SndBuf, &SOCKET_BUFFER);
+    }
     Ok(fd)
 }
 
@@ -57,36 +70,51 @@ fn bind_v6(port: u16) -> io::Result<UdpSocket> {
     Ok(UdpSocket::from(fd))
 }
 
-/// One received datagram's addresses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecvMeta {
-    pub len: usize,
-    pub from: SocketAddr,
-    /// The local address the datagram was sent to.
-    pub local: Option<IpAddr>,
-}
-
 pub struct UdpSockets {
     pub v4: UdpSocket,
     pub v6: UdpSocket,
     port: u16,
+    /// Messages per system call (1 without `mmsg`).
+    batch: usize,
+    gso: Cell<bool>,
+    notices: RefCell<Vec<String>>,
 }
 
 impl UdpSockets {
     /// Binds both sockets on `port` (0: a kernel-chosen port free in both families)
-    /// in the calling thread's namespace.
-    pub fn bind(port: u16) -> io::Result<UdpSockets> {
+    /// in the calling thread's namespace, with the offloads `want` allows.
+    pub fn bind(port: u16, want: &Offloads) -> io::Result<UdpSockets> {
+        let (v4, v6, port) = Self::bind_pair(port)?;
+        let mut notices = Vec::new();
+        if want.udp_gro {
+            for (fam, s) in [("IPv4", &v4), ("IPv6", &v6)] {
+                if let Err(e) = sys::udp_set_gro(s.as_raw_fd()) {
+                    notices.push(format!("udp-gro refused by the kernel on {fam} ({e})"));
+                }
+            }
+        }
+        Ok(UdpSockets {
+            v4,
+            v6,
+            port,
+            batch: if want.mmsg { MMSG_MAX } else { 1 },
+            gso: Cell::new(want.udp_gso),
+            notices: RefCell::new(notices),
+        })
+    }
+
+    fn bind_pair(port: u16) -> io::Result<(UdpSocket, UdpSocket, u16)> {
         if port != 0 {
             let v4 = bind_v4(port)?;
             let v6 = bind_v6(port)?;
-            return Ok(UdpSockets { v4, v6, port });
+            return Ok((v4, v6, port));
         }
         let mut last = None;
         for _ in 0..BIND_RETRIES {
             let v4 = bind_v4(0)?;
             let port = v4.local_addr()?.port();
             match bind_v6(port) {
-                Ok(v6) => return Ok(UdpSockets { v4, v6, port }),
+                Ok(v6) => return Ok((v4, v6, port)),
                 Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => last = Some(e),
                 Err(e) => return Err(e),
             }
@@ -97,101 +125,155 @@ impl UdpSockets {
     pub fn local_port(&self) -> u16 {
         self.port
     }
+
+    fn fd(&self, v6: bool) -> RawFd {
+        if v6 {
+            self.v6.as_raw_fd()
+        } else {
+            self.v4.as_raw_fd()
+        }
+    }
+
+    /// Sends `m`'s datagrams one by one (no UDP_SEGMENT); the first failure, if any.
+    fn send_each(&self, arena: &[u8], m: &TxMsg) -> Option<io::Error> {
+        let seg = if m.segment == 0 { m.len } else { m.segment };
+        let mut out = [Outgoing {
+            off: 0,
+            len: 0,
+            to: m.to,
+            src: m.src,
+            segment: 0,
+        }; MMSG_MAX];
+        let mut at = 0;
+        let mut first_err = None;
+        while at < m.len {
+            let mut k = 0;
+            while k < self.batch && at < m.len {
+                let len = seg.min(m.len - at);
+                out[k].off = m.off + at;
+                out[k].len = len;
+                at += len;
+                k += 1;
+            }
+            let mut i = 0;
+            while i < k {
+                let (sent, e) = sys::send_mmsg(self.fd(m.to.is_ipv6()), arena, &out[i..k]);
+                i += sent;
+                if let Some(e) = e {
+                    first_err.get_or_insert(e);
+                    i += 1;
+                }
+            }
+        }
+        first_err
+    }
 }
 
 impl UdpEndpoint for UdpSockets {
-    fn recv(&self, v6: bool, buf: &mut [u8]) -> io::Result<RecvMeta> {
-        let sock = if v6 { &self.v6 } else { &self.v4 };
-        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo);
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = recvmsg::<SockaddrStorage>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .map_err(errno)?;
-        let mut local = None;
-        for c in msg.cmsgs().map_err(errno)? {
-            match c {
-                ControlMessageOwned::Ipv4PacketInfo(i) => {
-                    local = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(i.ipi_addr.s_addr))))
-                }
-                ControlMessageOwned::Ipv6PacketInfo(i) => {
-                    local = Some(IpAddr::V6(Ipv6Addr::from(i.ipi6_addr.s6_addr)))
-                }
-                _ => {}
-            }
+    fn recv_batch(
+        &self,
+        v6: bool,
+        arena: &mut [u8],
+        slot: usize,
+        metas: &mut [RecvMeta],
+    ) -> io::Result<usize> {
+        let mut got = [Received::default(); MMSG_MAX];
+        let want = metas.len().min(self.batch);
+        let n = sys::recv_mmsg(self.fd(v6), arena, slot, &mut got[..want])?;
+        for (m, r) in metas.iter_mut().zip(&got[..n]) {
+            *m = RecvMeta {
+                // A datagram without a source or cut short is nothing to open.
+                len: if r.from.is_some() && !r.truncated {
+                    r.len
+                } else {
+                    0
+                },
+                from: normalize(
+                    r.from
+                        .unwrap_or(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))),
+                ),
+                local: r.local.map(normalize_ip),
+                segment: r.segment,
+            };
         }
-        let from = msg
-            .address
-            .and_then(|a| {
-                a.as_sockaddr_in()
-                    .map(|s| SocketAddr::V4(SocketAddrV4::from(*s)))
-                    .or_else(|| {
-                        a.as_sockaddr_in6()
-                            .map(|s| SocketAddr::V6(SocketAddrV6::from(*s)))
-                    })
-            })
-            .ok_or_else(|| io::Error::other("datagram without a source address"))?;
-        Ok(RecvMeta {
-            len: msg.bytes,
-            from: normalize(from),
-            local: local.map(normalize_ip),
-        })
+        Ok(n)
     }
 
-    fn send_to(&self, buf: &[u8], to: SocketAddr, src: Option<IpAddr>) -> io::Result<usize> {
-        let iov = [IoSlice::new(buf)];
-        let r = match (normalize(to), src.map(normalize_ip)) {
-            (SocketAddr::V4(t), src) => {
-                let dst = SockaddrIn::from(t);
-                match src {
-                    Some(IpAddr::V4(s)) => {
-                        let info = libc::in_pktinfo {
-                            ipi_ifindex: 0,
-                            ipi_spec_dst: libc::in_addr {
-                                s_addr: u32::from(s).to_be(),
-                            },
-                            ipi_addr: libc::in_addr { s_addr: 0 },
-                        };
-                        let c = [ControlMessage::Ipv4PacketInfo(&info)];
-                        sendmsg(self.v4.as_raw_fd(), &iov, &c, MsgFlags::empty(), Some(&dst))
-                    }
-                    _ => sendmsg(
-                        self.v4.as_raw_fd(),
-                        &iov,
-                        &[],
-                        MsgFlags::empty(),
-                        Some(&dst),
-                    ),
-                }
+    fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]) {
+        let mut out = [Outgoing {
+            off: 0,
+            len: 0,
+            to: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            src: None,
+            segment: 0,
+        }; MMSG_MAX];
+        let gso = self.gso.get();
+        let mut i = 0;
+        while i < msgs.len() {
+            let m = msgs[i];
+            if m.segment != 0 && (!gso || m.len <= m.segment) {
+                // A run the socket may not send whole (GSO went off meanwhile).
+                msgs[i].err = self.send_each(arena, &m).map_or(0, |e| os_errno(&e));
+                i += 1;
+                continue;
             }
-            (SocketAddr::V6(t), src) => {
-                let dst = SockaddrIn6::from(t);
-                match src {
-                    Some(IpAddr::V6(s)) => {
-                        let info = libc::in6_pktinfo {
-                            ipi6_addr: libc::in6_addr {
-                                s6_addr: s.octets(),
-                            },
-                            ipi6_ifindex: 0,
-                        };
-                        let c = [ControlMessage::Ipv6PacketInfo(&info)];
-                        sendmsg(self.v6.as_raw_fd(), &iov, &c, MsgFlags::empty(), Some(&dst))
-                    }
-                    _ => sendmsg(
-                        self.v6.as_raw_fd(),
-                        &iov,
-                        &[],
-                        MsgFlags::empty(),
-                        Some(&dst),
-                    ),
+            let v6 = normalize(m.to).is_ipv6();
+            let mut k = 0;
+            while i + k < msgs.len() && k < self.batch {
+                let n = msgs[i + k];
+                let to = normalize(n.to);
+                if to.is_ipv6() != v6 || (n.segment != 0 && (!gso || n.len <= n.segment)) {
+                    break;
                 }
+                out[k] = Outgoing {
+                    off: n.off,
+                    len: n.len,
+                    to,
+                    src: n.src.map(normalize_ip),
+                    segment: n.segment as u16,
+                };
+                k += 1;
             }
-        };
-        r.map_err(errno)
+            let (sent, e) = sys::send_mmsg(self.fd(v6), arena, &out[..k]);
+            for m in &mut msgs[i..i + sent] {
+                m.err = 0;
+            }
+            i += sent;
+            let Some(e) = e else { continue };
+            let failed = msgs[i];
+            let code = os_errno(&e);
+            if failed.segment != 0 && (code == libc::EIO || code == libc::EINVAL) {
+                // EIO: no GSO on this path (the kernel needs checksum offload on the
+                // device); EINVAL: the run or its source is not acceptable. One by one
+                // tells which; only EIO turns GSO off for good.
+                if code == libc::EIO && self.gso.replace(false) {
+                    self.notices.borrow_mut().push(format!(
+                        "udp-gso refused by the kernel ({e}); sending datagrams one by one"
+                    ));
+                }
+                msgs[i].err = self.send_each(arena, &failed).map_or(0, |e| os_errno(&e));
+            } else {
+                msgs[i].err = code;
+            }
+            i += 1;
+        }
     }
+
+    fn max_segments(&self) -> usize {
+        if self.gso.get() {
+            GSO_MAX_SEGMENTS
+        } else {
+            1
+        }
+    }
+
+    fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut self.notices.borrow_mut())
+    }
+}
+
+fn os_errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
 }
 
 fn normalize_ip(ip: IpAddr) -> IpAddr {

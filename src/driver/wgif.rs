@@ -6,6 +6,7 @@ use super::apply::SocketConf;
 use super::link::Link;
 use super::netlink::{is_link_local, Rtnl};
 use super::netns::{run_in, Netns, NetnsManager};
+use super::offload::Offloads;
 use super::tun::Tun;
 use super::udp::UdpSockets;
 use crate::ioctl::request::{iff, IfInfo, Inet4Addr, Inet6Addr};
@@ -147,21 +148,26 @@ impl WgIf {
     }
 
     /// Binds the UDP sockets in the wgrtable namespace.
-    pub fn bind(&self, namespaces: &NetnsManager) -> io::Result<UdpSockets> {
-        bind_in(namespaces, self.sock.rtable, self.sock.port)
+    pub fn bind(&self, namespaces: &NetnsManager, offloads: &Offloads) -> io::Result<UdpSockets> {
+        bind_in(namespaces, self.sock.rtable, self.sock.port, offloads)
     }
 }
 
 /// Binds a socket pair on `port` inside rdomain `rtable` (0: the daemon's own).
-pub fn bind_in(namespaces: &NetnsManager, rtable: u32, port: u16) -> io::Result<UdpSockets> {
+pub fn bind_in(
+    namespaces: &NetnsManager,
+    rtable: u32,
+    port: u16,
+    offloads: &Offloads,
+) -> io::Result<UdpSockets> {
     if rtable == 0 {
-        return UdpSockets::bind(port);
+        return UdpSockets::bind(port, offloads);
     }
     // OpenBSD answers EINVAL for a routing table that does not exist.
     let ns = namespaces
         .open(rtable)?
         .ok_or_else(|| errno(libc::EINVAL))?;
-    run_in(&ns, || UdpSockets::bind(port))?
+    run_in(&ns, || UdpSockets::bind(port, offloads))?
 }
 
 /// An rtnetlink handle inside `ns`.

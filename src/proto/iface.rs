@@ -664,6 +664,13 @@ impl Interface {
         self.sh.mtu = mtu;
     }
 
+    /// Bytes a transport data message carrying an inner packet of `len` bytes takes
+    /// (header, padded plaintext, tag): the driver lays segments at this stride so
+    /// that sealed datagrams of equal size end up back to back.
+    pub fn sealed_len(&self, len: usize) -> usize {
+        DATA_HEADER_LEN + wire::padded_len(len, self.sh.mtu) + TAG_LEN
+    }
+
     pub fn set_private_key(&mut self, key: Option<&[u8; 32]>, _now: Instant) -> Option<PeerId> {
         let new = key.filter(|k| **k != [0u8; 32]).map(PrivateKey::from_bytes);
         let same = match (&new, &self.sh.private) {

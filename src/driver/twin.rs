@@ -1,0 +1,219 @@
+//! In-memory twins of the data path's IO seams: a tun ([`MemTun`]), the UDP sockets
+//! ([`MemUdp`], with GSO runs cut apart on send and GRO runs formed on receive like
+//! the kernel's), a simulated clock ([`SimClock`]) and a log that records
+//! ([`Recorder`]). The daemon's logic runs on them without root, devices or sockets.
+
+use super::link::{Clock, RecvMeta, TunDevice, TunMode, TxMsg, UdpEndpoint};
+use super::log::{Level, LogSink};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A tun whose packets the test queues and whose writes it reads back.
+#[derive(Default)]
+pub struct MemTun {
+    pub inbound: RefCell<VecDeque<Vec<u8>>>,
+    pub written: RefCell<Vec<Vec<u8>>>,
+    pub mode: Cell<TunMode>,
+}
+
+impl TunDevice for MemTun {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let p = self
+            .inbound
+            .borrow_mut()
+            .pop_front()
+            .ok_or(io::ErrorKind::WouldBlock)?;
+        let n = p.len().min(buf.len());
+        buf[..n].copy_from_slice(&p[..n]);
+        Ok(n)
+    }
+    fn write(&self, pkt: &[u8]) -> io::Result<usize> {
+        self.written.borrow_mut().push(pkt.to_vec());
+        Ok(pkt.len())
+    }
+    fn mode(&self) -> TunMode {
+        self.mode.get()
+    }
+}
+
+/// One datagram a [`MemUdp`] sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub to: SocketAddr,
+    pub src: Option<IpAddr>,
+    pub data: Vec<u8>,
+}
+
+/// UDP sockets in memory.
+pub struct MemUdp {
+    pub addr: SocketAddr,
+    pub inbound: RefCell<VecDeque<(SocketAddr, Vec<u8>)>>,
+    pub sent: RefCell<Vec<Sent>>,
+    /// Sends with a source address fail (the address went away).
+    pub refuse_src: Cell<bool>,
+    /// Every send fails, as if for its source address.
+    pub refuse_all: Cell<bool>,
+    /// Every send fails for another reason (no route).
+    pub fail_other: Cell<bool>,
+    /// Sends attempted (a GSO run counts once).
+    pub attempts: Cell<u32>,
+    /// Most datagrams per message it accepts (1: no GSO).
+    pub gso: Cell<usize>,
+    /// Consecutive equal-sized datagrams from one source arrive as one run.
+    pub gro: Cell<bool>,
+    /// Datagrams per message sent, in order.
+    pub runs: RefCell<Vec<usize>>,
+    /// send_batch calls.
+    pub batches: Cell<u32>,
+}
+
+impl MemUdp {
+    pub fn new(addr: SocketAddr) -> MemUdp {
+        MemUdp {
+            addr,
+            inbound: RefCell::default(),
+            sent: RefCell::default(),
+            refuse_src: Cell::new(false),
+            refuse_all: Cell::new(false),
+            fail_other: Cell::new(false),
+            attempts: Cell::new(0),
+            gso: Cell::new(1),
+            gro: Cell::new(false),
+            runs: RefCell::default(),
+            batches: Cell::new(0),
+        }
+    }
+}
+
+impl UdpEndpoint for MemUdp {
+    fn recv_batch(
+        &self,
+        v6: bool,
+        arena: &mut [u8],
+        slot: usize,
+        metas: &mut [RecvMeta],
+    ) -> io::Result<usize> {
+        let mut q = self.inbound.borrow_mut();
+        let mut n = 0;
+        while n < metas.len() && (n + 1) * slot <= arena.len() {
+            let Some(i) = q.iter().position(|(from, _)| from.is_ipv6() == v6) else {
+                break;
+            };
+            let (from, d) = q.remove(i).unwrap();
+            let base = n * slot;
+            arena[base..base + d.len()].copy_from_slice(&d);
+            let (seg, mut len) = (d.len(), d.len());
+            let mut segment = 0;
+            while self.gro.get() && seg > 0 && len % seg == 0 {
+                match q.get(i) {
+                    Some((f, next))
+                        if *f == from && next.len() <= seg && len + next.len() <= slot =>
+                    {
+                        let (_, next) = q.remove(i).unwrap();
+                        arena[base + len..base + len + next.len()].copy_from_slice(&next);
+                        len += next.len();
+                        segment = seg;
+                    }
+                    _ => break,
+                }
+            }
+            metas[n] = RecvMeta {
+                len,
+                from,
+                local: Some(self.addr.ip()),
+                segment,
+            };
+            n += 1;
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+
+    fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]) {
+        self.batches.set(self.batches.get() + 1);
+        for m in msgs {
+            self.attempts.set(self.attempts.get() + 1);
+            m.err = if self.refuse_all.get() || (m.src.is_some() && self.refuse_src.get()) {
+                libc::EADDRNOTAVAIL
+            } else if self.fail_other.get() {
+                libc::ENETUNREACH
+            } else if m.datagrams() > self.gso.get() {
+                libc::EINVAL
+            } else {
+                0
+            };
+            if m.err != 0 {
+                continue;
+            }
+            let data = &arena[m.off..m.off + m.len];
+            let seg = if m.segment == 0 { m.len } else { m.segment };
+            self.runs.borrow_mut().push(m.datagrams());
+            for d in data.chunks(seg.max(1)) {
+                self.sent.borrow_mut().push(Sent {
+                    to: m.to,
+                    src: m.src,
+                    data: d.to_vec(),
+                });
+            }
+        }
+    }
+
+    fn max_segments(&self) -> usize {
+        self.gso.get()
+    }
+
+    fn take_notices(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A clock the test moves.
+pub struct SimClock {
+    pub now: Cell<Instant>,
+    pub wall: Cell<SystemTime>,
+}
+
+impl Clock for SimClock {
+    fn now(&self) -> Instant {
+        self.now.get()
+    }
+    fn wall(&self) -> SystemTime {
+        self.wall.get()
+    }
+}
+
+impl SimClock {
+    /// Starts at `origin` (monotonic) and a fixed wall time in 2027.
+    pub fn new(origin: Instant) -> SimClock {
+        SimClock {
+            now: Cell::new(origin),
+            wall: Cell::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+        }
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.now.set(self.now.get() + d);
+        self.wall.set(self.wall.get() + d);
+    }
+}
+
+/// A log that keeps what it is given.
+#[derive(Default)]
+pub struct Recorder(pub RefCell<Vec<String>>);
+
+impl LogSink for Recorder {
+    fn log(&self, _level: Level, msg: &str) {
+        self.0.borrow_mut().push(msg.to_string());
+    }
+}
+
+impl Recorder {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.borrow_mut())
+    }
+}
