@@ -132,6 +132,7 @@ impl Coalescer {
         self.udp = udp;
     }
 
+    /// No packet recorded since the last flush.
     pub fn is_empty(&self) -> bool {
         self.packets.is_empty()
     }
@@ -462,8 +463,8 @@ fn parse(p: &[u8], tcp: bool, udp: bool) -> Option<Info> {
             seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
             psh = f & TCP_PSH != 0;
         }
-        // A zero checksum ("none") could not be expressed as CHECKSUM_PARTIAL, and a
-        // length field disagreeing with the IP length has no defined merge.
+        // A datagram its sender left without a checksum (zero) is not given one by a
+        // merge, and a length field disagreeing with the IP length has no defined merge.
         PROTO_UDP if udp && l4.len() >= 8 => {
             l4hl = 8;
             mergeable &= be16(l4, 6) != 0 && usize::from(be16(l4, 4)) == l4.len() && l4.len() > 8;
@@ -890,8 +891,8 @@ mod tests {
 
     #[test]
     fn many_flows_use_the_table() {
-        // More flows than table slots would allow with a scan-free design to still work:
-        // 200 flows of two segments each.
+        // 200 flows open at once, so lookups probe past colliding slots; each second
+        // segment must still find its own flow's group.
         let mut pkts = Vec::new();
         let mut flows = Vec::new();
         for f in 0..200u16 {
