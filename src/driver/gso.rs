@@ -1026,8 +1026,8 @@ pub(crate) mod tests {
         ) {
             let ip = if v6 { Ip::v6() } else { Ip::v4() };
             let mut p = if udp { udp_packet(&ip, 1, 2, &payload(len, 0)) } else { tcp_packet(&ip, &Tcp::new(3), &payload(len, 0)) };
-            let cut = cut % (p.len() + 1);
-            p.truncate(cut.max(p.len().saturating_sub(cut % 64)));
+            // Mostly whole packets, sometimes missing a tail; one header byte flipped.
+            p.truncate(p.len().saturating_sub(cut % 64));
             if let Some(b) = p.get_mut((noise % 64) as usize) {
                 *b ^= (noise >> 8) as u8;
             }
