@@ -4,7 +4,8 @@
 //! (USO super-packets on a tun that accepted them), each checked on arrival.
 //!
 //! wgd ↔ wgd: the wg(4) example, wg1 (rdomain 1, 192.168.5.1) ↔ wg2 (rdomain 2,
-//! 192.168.5.2), one daemon serving both ends. wgd ↔ wireguard-go: wgd's wg1 in
+//! 192.168.5.2), one daemon serving both ends; also over IPv6 inside (fd55::1 ↔
+//! fd55::2) and outside (::1) for all on / all off. wgd ↔ wireguard-go: wgd's wg1 in
 //! rdomain 1 (10.99.0.2) ↔ wireguard-go's tun in the daemon's namespace (10.99.0.1),
 //! set up as tests/netns_interop.rs does.
 //!
@@ -189,6 +190,11 @@ struct End {
     ip: &'static str,
 }
 
+/// `ip` (v4 or v6) and `port`.
+fn at(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.parse().unwrap(), port)
+}
+
 /// A 200 MB stream each way between `a` and `b`, both at once; returns what went
 /// wrong, direction by direction.
 fn streams_both_ways(a: &End, b: &End) -> Vec<String> {
@@ -196,7 +202,7 @@ fn streams_both_ways(a: &End, b: &End) -> Vec<String> {
     let mut runs = Vec::new();
     for (i, (from, to)) in [(a, b), (b, a)].into_iter().enumerate() {
         let dir = format!("{} -> {}", from.ip, to.ip);
-        let addr: SocketAddr = format!("{}:{TCP_PORT}", to.ip).parse().unwrap();
+        let addr = at(to.ip, TCP_PORT);
         let (tx, rx) = mpsc::channel();
         let receiver = in_netns(&to.ns, move || receive(addr, tx));
         if rx.recv_timeout(STALL).is_err() {
@@ -260,7 +266,7 @@ fn check_datagram(d: &[u8]) -> Result<u32, String> {
 /// datagrams ahead of what the receiver has read (None: as fast as it goes); returns
 /// how many arrived.
 fn udp_burst(from: &End, to: &End, window: Option<usize>) -> Result<usize, String> {
-    let addr: SocketAddr = format!("{}:{UDP_PORT}", to.ip).parse().unwrap();
+    let addr = at(to.ip, UDP_PORT);
     let (tx, rx) = mpsc::channel();
     let progress = Arc::new(AtomicUsize::new(0));
     let read = progress.clone();
@@ -292,7 +298,12 @@ fn udp_burst(from: &End, to: &End, window: Option<usize>) -> Result<usize, Strin
         return Err(format!("{:?}", join(receiver, "UDP receiver").err()));
     }
     let sender = in_netns(&from.ns, move || {
-        let s = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+        let any = if addr.is_ipv6() {
+            "[::]:0"
+        } else {
+            "0.0.0.0:0"
+        };
+        let s = UdpSocket::bind(any).map_err(|e| e.to_string())?;
         setsockopt(&s, sockopt::UdpGsoSegment, &(UDP_SIZE as i32))
             .map_err(|e| format!("UDP_SEGMENT: {e}"))?;
         // The handshake is done (the caller pinged), so the first run is not staged.
@@ -370,25 +381,37 @@ fn traffic(w: &Wgd, label: &str, a: &End, b: &End, window: Option<usize>) {
     );
 }
 
-/// Namespace `ns`'s UDP counter `name` (/proc/net/snmp: RcvbufErrors counts datagrams
-/// dropped for a full receive buffer, SndbufErrors sends dropped on the way out).
+/// Namespace `ns`'s UDP counter `name`, IPv4 and IPv6 added (/proc/net/snmp and
+/// snmp6: RcvbufErrors counts datagrams dropped for a full receive buffer,
+/// SndbufErrors sends dropped on the way out).
 fn udp_counter(ns: &str, name: &str) -> u64 {
-    let out = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{ns}"))
-        .args(["cat", "/proc/net/snmp"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let mut udp = out.lines().filter(|l| l.starts_with("Udp: "));
-    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
-        panic!("no Udp counters in {ns}'s /proc/net/snmp:\n{out}");
+    let cat = |file: &str| {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{ns}"))
+            .args(["cat", file])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
     };
-    names
+    let snmp = cat("/proc/net/snmp");
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        panic!("no Udp counters in {ns}'s /proc/net/snmp:\n{snmp}");
+    };
+    let v4: u64 = names
         .split_whitespace()
         .zip(values.split_whitespace())
         .find(|(n, _)| *n == name)
         .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {ns}'s /proc/net/snmp:\n{out}"))
+        .unwrap_or_else(|| panic!("no {name} in {ns}'s /proc/net/snmp:\n{snmp}"));
+    let snmp6 = cat("/proc/net/snmp6");
+    let v6: u64 = snmp6
+        .lines()
+        .filter_map(|l| l.split_once(char::is_whitespace))
+        .find(|(n, _)| *n == format!("Udp6{name}"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Udp6{name} in {ns}'s /proc/net/snmp6:\n{snmp6}"));
+    v4 + v6
 }
 
 /// The transmit drops of every device in namespace `ns` but lo (/proc/net/dev).
@@ -485,6 +508,62 @@ fn wgd_pair(tag: &str, off: &[&str]) {
         &two,
         Some(TUN_WINDOW),
     );
+}
+
+/// [`wgd_pair`] with IPv6 inside the tunnel (TSO6/USO6 super-packets, IPv6
+/// coalescing) and outside it (wgendpoint ::1: UDP GSO/GRO and PKTINFO on IPv6).
+fn wgd_pair_v6(tag: &str, off: &[&str]) {
+    let w = start(tag, off);
+    w.example();
+    let (p1, p2) = (w.pubkey("wg1"), w.pubkey("wg2"));
+    for (ifname, peer, port, addr, aip) in [
+        ("wg1", &p2, "7222", "fd55::1", "fd55::2/128"),
+        ("wg2", &p1, "7111", "fd55::2", "fd55::1/128"),
+    ] {
+        w.wgifconfig_ok(&[
+            ifname,
+            "wgpeer",
+            peer,
+            "wgendpoint",
+            "::1",
+            port,
+            "wgaip",
+            aip,
+        ]);
+        w.wgifconfig_ok(&[ifname, "inet6", addr, "prefixlen", "64"]);
+    }
+    let conf = w.wgifconfig_ok(&["wg1"]);
+    assert!(
+        conf.contains("wgendpoint ::1 7222") && conf.contains("wgaip fd55::2/128"),
+        "wg1 did not take the IPv6 configuration:\n{conf}"
+    );
+    let (one, two) = (
+        End {
+            ns: w.rd(1),
+            ip: "fd55::1",
+        },
+        End {
+            ns: w.rd(2),
+            ip: "fd55::2",
+        },
+    );
+    traffic(
+        &w,
+        &format!("wgd -O {off:?} <-> wgd over IPv6"),
+        &one,
+        &two,
+        Some(TUN_WINDOW),
+    );
+}
+
+#[test]
+fn wgd_v6_all_offloads_on() {
+    wgd_pair_v6("va", &[]);
+}
+
+#[test]
+fn wgd_v6_all_offloads_off() {
+    wgd_pair_v6("vn", &["all"]);
 }
 
 #[test]
@@ -639,4 +718,34 @@ fn go_wgd_all_offloads_on() {
 #[test]
 fn go_wgd_all_offloads_off() {
     wgd_go("gn", &["all"]);
+}
+
+#[test]
+fn go_wgd_without_tun_tso() {
+    wgd_go("g1", &["tun-tso"]);
+}
+
+#[test]
+fn go_wgd_without_tun_uso() {
+    wgd_go("g2", &["tun-uso"]);
+}
+
+#[test]
+fn go_wgd_without_tun_gro() {
+    wgd_go("g3", &["tun-gro"]);
+}
+
+#[test]
+fn go_wgd_without_udp_gso() {
+    wgd_go("g4", &["udp-gso"]);
+}
+
+#[test]
+fn go_wgd_without_udp_gro() {
+    wgd_go("g5", &["udp-gro"]);
+}
+
+#[test]
+fn go_wgd_without_mmsg() {
+    wgd_go("g6", &["mmsg"]);
 }
