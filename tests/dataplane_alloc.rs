@@ -732,6 +732,11 @@ impl World {
 /// `per_step` packets released per side per step; asserts no allocation, and that
 /// each tun got all its peer's traffic intact.
 fn no_allocations(cfg: Config, units: usize, per_step: usize) {
+    no_allocations_with(cfg, units, per_step, false)
+}
+
+/// [`no_allocations`], with a rekey between the warm-up and the counting when `rekey`.
+fn no_allocations_with(cfg: Config, units: usize, per_step: usize, rekey: bool) {
     let mut w = World::new(cfg, units);
     let unit = if cfg.mode.vnet_hdr { 5 } else { 9 };
     // The handshake: A's first packet is staged until it completes. (Allocating
@@ -749,6 +754,22 @@ fn no_allocations(cfg: Config, units: usize, per_step: usize) {
     );
     while w.a.tun.next.get() < WARM_UNITS * unit {
         w.step(per_step, per_step);
+    }
+    if rekey {
+        // Past REKEY_AFTER_TIME (120 s): A, the initiator, starts a new handshake with
+        // its next packet. Handshake messages may allocate (they are queued as owned
+        // buffers, a keypair is boxed); the data path on the new keypair may not.
+        let first = w.a.link.proto.peer_info(2).unwrap().last_handshake;
+        w.clock.advance(std::time::Duration::from_secs(121));
+        let mut steps = 0;
+        let allocs = count_allocations(|| {
+            while w.a.link.proto.peer_info(2).unwrap().last_handshake == first && steps < 10 {
+                w.step(1, 1);
+                steps += 1;
+            }
+        });
+        assert!(steps < 10, "no rekey within 10 steps");
+        eprintln!("{cfg:?}: the rekey allocated {allocs} times");
     }
     let (a0, b0) = (w.a.udp.stats.get(), w.b.udp.stats.get());
     let (wa0, wb0) = (w.a.tun.w.get(), w.b.tun.w.get());
@@ -886,6 +907,20 @@ fn vnet_super_packets_gso_runs_and_gro() {
         },
         40,
         5,
+    );
+}
+
+#[test]
+fn vnet_super_packets_gso_runs_and_gro_after_a_rekey() {
+    no_allocations_with(
+        Config {
+            mode: VNET,
+            max_segments: 64,
+            gro: true,
+        },
+        40,
+        5,
+        true,
     );
 }
 
