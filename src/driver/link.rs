@@ -611,7 +611,7 @@ impl Link {
         }
         if let Some(u) = udp {
             for n in u.take_notices() {
-                log.log(Level::Info, &format!("{}: {}", self.name, n));
+                log.log(Level::Info, &format!("wgd: {}: {}", self.name, n));
             }
         }
         self.log_events(log);
