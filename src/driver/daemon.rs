@@ -608,16 +608,15 @@ impl Daemon {
         let Some(w) = self.ifs.get(&unit) else { return };
         if let Some(u) = &w.udp {
             let r = self.poll.registry();
-            let _ = r.register(
-                &mut SourceFd(&u.v4.as_raw_fd()),
-                if_token(unit, 1),
-                Interest::READABLE,
-            );
-            let _ = r.register(
-                &mut SourceFd(&u.v6.as_raw_fd()),
-                if_token(unit, 2),
-                Interest::READABLE,
-            );
+            for (slot, sock) in [(1, &u.v4), (2, &u.v6)] {
+                if let Some(sock) = sock {
+                    let _ = r.register(
+                        &mut SourceFd(&sock.as_raw_fd()),
+                        if_token(unit, slot),
+                        Interest::READABLE,
+                    );
+                }
+            }
         }
     }
 
