@@ -128,14 +128,17 @@ impl TxMsg {
 /// The interface's UDP sockets (one per family, same port).
 pub trait UdpEndpoint {
     /// Receives a batch from the socket of `v6`'s family: message i into
-    /// `arena[i*slot..]`, its addresses into `metas[i]`. `WouldBlock` when empty.
+    /// `arena[i*slot..]`, its addresses into `metas[i]`. Returns the count and
+    /// whether the socket is now empty (it gave fewer than it could: a later
+    /// datagram wakes the loop again, so no read is spent to learn it). `WouldBlock`
+    /// when empty to begin with.
     fn recv_batch(
         &self,
         v6: bool,
         arena: &mut [u8],
         slot: usize,
         metas: &mut [RecvMeta],
-    ) -> io::Result<usize>;
+    ) -> io::Result<(usize, bool)>;
     /// Sends every message from `arena`, each from its `src` when given; each
     /// message's outcome lands in its `err`.
     fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]);
@@ -471,9 +474,9 @@ impl Link {
         let mode = tun.mode();
         bufs.gro.set_kinds(mode.gro_tcp, mode.gro_udp);
         for _ in 0..BATCHES_PER_CALL {
-            let n = match udp.recv_batch(v6, &mut bufs.rx, RX_SLOT, &mut bufs.rx_meta) {
-                Ok(0) => return true,
-                Ok(n) => n,
+            let (n, drained) = match udp.recv_batch(v6, &mut bufs.rx, RX_SLOT, &mut bufs.rx_meta) {
+                Ok((0, _)) => return true,
+                Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return true,
             };
@@ -508,6 +511,9 @@ impl Link {
                 self.flush(Some(udp), &mut bufs.scratch, env.log);
             }
             Self::flush_gro(tun, bufs);
+            if drained {
+                return true;
+            }
         }
         false
     }

@@ -217,7 +217,7 @@ impl UdpEndpoint for UdpSockets {
         arena: &mut [u8],
         slot: usize,
         metas: &mut [RecvMeta],
-    ) -> io::Result<usize> {
+    ) -> io::Result<(usize, bool)> {
         let mut got = [Received::default(); MMSG_MAX];
         let want = metas.len().min(self.batch);
         let n = sys::recv_mmsg(self.fd(v6)?, arena, slot, &mut got[..want])?;
@@ -237,7 +237,7 @@ impl UdpEndpoint for UdpSockets {
                 segment: r.segment,
             };
         }
-        Ok(n)
+        Ok((n, n < want))
     }
 
     fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]) {
