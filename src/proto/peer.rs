@@ -50,6 +50,10 @@ pub struct Peer {
     pub sessions: Sessions,
     pub staged: VecDeque<Staged>,
     pub timers: Timers,
+    /// The earliest entry this peer has in the interface's deadline queue.
+    pub queued: super::deadlines::Queued,
+    /// Position in the interface's peer order (creation order).
+    pub seq: u64,
 }
 
 impl Peer {
@@ -76,6 +80,8 @@ impl Peer {
             sessions: Sessions::default(),
             staged: VecDeque::new(),
             timers: Timers::new(),
+            queued: None,
+            seq: 0,
         };
         p.set_private(private);
         p
