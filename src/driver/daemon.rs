@@ -3,7 +3,7 @@
 //! the poll timeout. Requests are decoded to typed values before anything changes.
 
 use super::apply::{self, SocketConf};
-use super::control::{Conn, Incoming, MAX_CONNECTIONS};
+use super::control::{self, After, Conn};
 use super::link::{Env, Link, SystemClock, BUF_SIZE};
 use super::log::{Level, LogSink, Logger};
 use super::netlink::{is_link_local, Rtnl};
@@ -56,6 +56,12 @@ pub struct Daemon {
     listener: UnixListener,
     signals: SignalFd,
     conns: HashMap<usize, Conn>,
+    /// Connections held per uid (control.rs's caps).
+    uid_conns: HashMap<u32, usize>,
+    /// Connections with work left after their turn's budget.
+    backlog: Vec<usize>,
+    /// When connections with an unfinished frame are next checked for FRAME_TIMEOUT.
+    next_sweep: Option<Instant>,
     next_conn: usize,
     ifs: BTreeMap<u32, WgIf>,
     namespaces: NetnsManager,
@@ -127,6 +133,9 @@ pub fn run(opts: Options) -> Result<(), String> {
         listener,
         signals,
         conns: HashMap::new(),
+        uid_conns: HashMap::new(),
+        backlog: Vec::new(),
+        next_sweep: None,
         next_conn: CONN_BASE,
         ifs: BTreeMap::new(),
         created_ns: HashSet::new(),
@@ -150,15 +159,7 @@ impl Daemon {
     fn serve(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
         while !self.stop {
-            let timeout = self
-                .ifs
-                .values()
-                .filter_map(|w| w.link.proto.poll_timeout())
-                .min()
-                .map(|t| {
-                    // Round up to the millisecond so the timer has expired when we wake.
-                    t.saturating_duration_since(Instant::now()) + Duration::from_millis(1)
-                });
+            let timeout = self.poll_timeout();
             match self.poll.poll(&mut events, timeout) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => r?,
@@ -183,6 +184,7 @@ impl Daemon {
                 }
             }
             self.run_timers();
+            self.control_turn();
         }
         Ok(())
     }
@@ -204,7 +206,11 @@ impl Daemon {
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    if self.conns.len() >= MAX_CONNECTIONS {
+                    let Some(uid) = control::peer_uid(&stream) else {
+                        continue;
+                    };
+                    if let Err(errno) = control::admit(uid, &self.uid_conns) {
+                        control::refuse(stream, errno);
                         continue;
                     }
                     let id = self.next_conn;
@@ -213,7 +219,7 @@ impl Daemon {
                     } else {
                         self.next_conn + 1
                     };
-                    let mut c = Conn::new(stream);
+                    let mut c = Conn::new(stream, uid);
                     if self
                         .poll
                         .registry()
@@ -225,6 +231,9 @@ impl Daemon {
                         .is_ok()
                     {
                         self.conns.insert(id, c);
+                        *self.uid_conns.entry(uid).or_default() += 1;
+                        // Data that came with the connection raises no new edge.
+                        self.conn_event(id);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -241,29 +250,26 @@ impl Daemon {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
-        let keep = match c.read() {
-            Ok(Some(reqs)) => {
-                for r in reqs {
-                    let result = match r {
-                        Incoming::Bad(e) => Err(e),
-                        Incoming::Request(body) => {
-                            self.handle(c.privileged, &body.ifname, body.request)
-                        }
-                    };
-                    c.reply(result);
-                }
-                match c.flush() {
-                    Ok(done) => !(done && c.closing),
-                    Err(_) => false,
+        let now = Instant::now();
+        let after = c.serve(now, |privileged, body| {
+            self.handle(privileged, &body.ifname, body.request)
+        });
+        match after {
+            After::Wait => {}
+            After::More => {
+                if !self.backlog.contains(&id) {
+                    self.backlog.push(id);
                 }
             }
-            Ok(None) | Err(_) => false,
-        };
-        if keep {
-            self.conns.insert(id, c);
-        } else {
-            let _ = self.poll.registry().deregister(&mut c.stream);
+            After::Close => {
+                self.close_conn(c);
+                return;
+            }
         }
+        if c.has_partial() && self.next_sweep.is_none() {
+            self.next_sweep = Some(now + control::FRAME_TIMEOUT);
+        }
+        self.conns.insert(id, c);
     }
 
     /// Executes one request; errno values are Linux's.
@@ -304,8 +310,8 @@ impl Daemon {
             Request::GetWg { size } => {
                 let w = &self.ifs[&unit];
                 let bound = w.udp.as_ref().map(|u| u.local_port());
-                let model = apply::get_wg(&w.link.proto, w.sock, bound);
-                let (size, data) = codec::get_reply(&model, size, !privileged);
+                let (size, data) =
+                    apply::get_wg_reply(&w.link.proto, w.sock, bound, size, privileged);
                 Ok(Response::Wg {
                     size,
                     data: data.map(|d| d.to_vec()).unwrap_or_default(),
@@ -627,6 +633,65 @@ impl Daemon {
         for w in self.ifs.values_mut() {
             w.link
                 .run_timers(w.udp.as_ref(), &mut self.buf, system_env!(&self.log));
+        }
+    }
+}
+
+/// The control socket's share of the loop: budgets, backlog and timeouts (control.rs).
+impl Daemon {
+    /// How long the loop may sleep: until the engines' next timer, not at all while a
+    /// connection has work left from its budget, and until the next check of unfinished
+    /// frames.
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.backlog.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        self.ifs
+            .values()
+            .filter_map(|w| w.link.proto.poll_timeout())
+            .chain(self.next_sweep)
+            .min()
+            .map(|t| {
+                // Round up to the millisecond so the timer has expired when we wake.
+                t.saturating_duration_since(now) + Duration::from_millis(1)
+            })
+    }
+
+    /// After the turn's packets and timers: one more budget for each connection that
+    /// had work left, and the closing of connections whose frame stalled.
+    fn control_turn(&mut self) {
+        for id in std::mem::take(&mut self.backlog) {
+            self.conn_event(id);
+        }
+        let now = Instant::now();
+        if self.next_sweep.is_some_and(|t| t <= now) {
+            self.next_sweep = None;
+            let stalled: Vec<usize> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.stalled(now))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in stalled {
+                if let Some(c) = self.conns.remove(&id) {
+                    self.close_conn(c);
+                }
+            }
+            if self.conns.values().any(Conn::has_partial) {
+                // Checked once a second: a stalled frame lives at most a second longer.
+                self.next_sweep = Some(now + Duration::from_secs(1));
+            }
+        }
+    }
+
+    fn close_conn(&mut self, mut c: Conn) {
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        if let Some(n) = self.uid_conns.get_mut(&c.uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.uid_conns.remove(&c.uid);
+            }
         }
     }
 }

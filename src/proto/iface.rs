@@ -787,9 +787,11 @@ impl Interface {
         self.order.values().copied().collect()
     }
 
-    /// Number of peers.
-    pub fn peer_count(&self) -> usize {
-        self.peers.len()
+    /// Number of peers and of their allowed IPs (what SIOCGWG reports), without
+    /// building anything.
+    pub fn config_counts(&self) -> (usize, usize) {
+        let aips = self.peers.values().map(|p| p.aips.len()).sum();
+        (self.peers.len(), aips)
     }
 
     pub fn set_psk(&mut self, id: PeerId, psk: Option<&[u8; 32]>) {
