@@ -493,6 +493,7 @@ impl Shared {
         let e = PrivateKey::generate(&mut *rng);
         let ts = Tai64N::from_system_time(wall);
         let mut msg = [0u8; INITIATION_LEN];
+        p.refresh_ss(self.private.as_ref());
         let Some(st) =
             noise::create_initiation(&mut msg, &public, &p.public, &p.ss, e, ts.as_bytes(), idx)
         else {
@@ -1206,6 +1207,7 @@ impl Interface {
             return invalid(&mut self.sh);
         };
         self.sh.touched.push(id);
+        p.refresh_ss(self.sh.private.as_ref());
         let Some((st, ts)) = noise::consume_initiation_finish(partial, &msg, &p.ss) else {
             return invalid(&mut self.sh);
         };
