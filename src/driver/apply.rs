@@ -29,8 +29,9 @@ pub struct SocketConf {
     pub rtable: u32,
 }
 
-/// Applies one SIOCSWG. Not atomic, like OpenBSD: an error stops processing and
-/// earlier changes stay. When the port or rtable changes, `rebind(rtable, port)` is
+/// Applies one SIOCSWG. Not atomic, like OpenBSD: an error in a peer record stops
+/// processing and earlier changes stay; an rtable out of range is refused before
+/// anything changes. When the port or rtable changes, `rebind(rtable, port)` is
 /// called first (it binds new sockets if the interface is up and returns the port
 /// they got, else returns `port`); its error is returned and leaves both unchanged.
 pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
@@ -42,6 +43,12 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
     env: &mut Env<C, R, L>,
 ) -> Result<(), i32> {
     let (now, wall) = (env.clock.now(), env.clock.wall());
+    // Checked before anything changes: a bad rtable leaves the peers and the key.
+    let rtable = match req.rtable {
+        Some(r) if !(0..=abi::RT_TABLEID_MAX).contains(&r) => return Err(libc::EINVAL),
+        Some(r) => r as u32,
+        None => sock.rtable,
+    };
     if req.replace_peers {
         proto.remove_all_peers();
     }
@@ -56,11 +63,6 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
         }
     }
     let port = req.port.unwrap_or(sock.port);
-    let rtable = match req.rtable {
-        Some(r) if !(0..=255).contains(&r) => return Err(libc::EINVAL),
-        Some(r) => r as u32,
-        None => sock.rtable,
-    };
     if port != sock.port || rtable != sock.rtable {
         // if_wg.c forgets the cached sources first, whether or not the bind works.
         proto.clear_src_cache();
@@ -357,6 +359,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_bad_rtable_changes_nothing() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let req = InterfaceIo {
+            private: Some(key(1)),
+            peers: vec![peer(public_of(2))],
+            ..InterfaceIo::default()
+        };
+        assert_eq!(w.set(&req, &mut ids, None), 0);
+        let before = w.get();
+        for rtable in [256, -1, i32::MAX] {
+            let bad = InterfaceIo {
+                private: Some(key(9)),
+                replace_peers: true,
+                port: Some(9999),
+                rtable: Some(rtable),
+                ..InterfaceIo::default()
+            };
+            assert_eq!(w.set(&bad, &mut ids, None), libc::EINVAL);
+            assert_eq!(w.get(), before, "rtable {rtable}");
+        }
+        assert_eq!(w.rebinds, vec![], "no bind was tried");
     }
 
     #[test]

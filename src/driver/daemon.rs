@@ -496,10 +496,11 @@ impl Daemon {
     fn set_flags(&mut self, unit: u32, flags: u32) -> Result<(), i32> {
         let want_up = flags & iff::UP != 0;
         let w = self.ifs.get_mut(&unit).unwrap();
-        w.link.debug = flags & iff::DEBUG != 0;
         if want_up && !w.link.up {
+            // Nothing changes unless the bind and the link work (debug included).
             let socks = w.bind(&self.namespaces).map_err(|e| io_errno(&e))?;
             w.rtnl.set_up(w.index, true).map_err(|e| io_errno(&e))?;
+            w.link.debug = flags & iff::DEBUG != 0;
             // wg_bind writes the port it got back: a kernel-chosen one stays.
             w.sock.port = socks.local_port();
             w.udp = Some(socks);
@@ -510,10 +511,13 @@ impl Daemon {
             self.register_udp(unit);
             self.after_io(unit);
         } else if !want_up && w.link.up {
+            w.link.debug = flags & iff::DEBUG != 0;
             w.link.up = false;
             w.udp = None;
             w.link.proto.down(Instant::now());
             let _ = w.rtnl.set_up(w.index, false);
+        } else {
+            w.link.debug = flags & iff::DEBUG != 0;
         }
         Ok(())
     }
@@ -549,23 +553,24 @@ impl Daemon {
             }
         }
         let w = self.ifs.get_mut(&unit).unwrap();
+        // Everything that can fail without changing anything comes first.
         let (v4, v6) = w.rtnl.addrs(w.index).map_err(|e| io_errno(&e))?;
-        w.rtnl
-            .move_to_netns(w.index, &target)
-            .map_err(|e| io_errno(&e))?;
         let mut rtnl = if rdomain == 0 {
             Rtnl::new()
         } else {
             rtnl_in(&target)
         }
         .map_err(|e| io_errno(&e))?;
-        let index = rtnl
-            .link_index(&w.name)
-            .map_err(|e| io_errno(&e))?
-            .ok_or(libc::ENXIO)?;
+        w.rtnl
+            .move_to_netns(w.index, &target)
+            .map_err(|e| io_errno(&e))?;
+        // The link is in the new namespace now: so is the interface's state, whatever
+        // follows.
+        let index = rtnl.link_index(&w.name);
         w.rtnl = rtnl;
-        w.index = index;
         w.rdomain = rdomain;
+        let index = index.map_err(|e| io_errno(&e))?.ok_or(libc::ENXIO)?;
+        w.index = index;
         // The move gave the link fresh IPv6 state with the namespace's defaults.
         w.no_auto_link_local();
         // OpenBSD's -rdomain drops the addresses; moving to a domain keeps them.
