@@ -397,3 +397,39 @@ fn large_and_unfinished_frames_from_a_user() {
     );
     check_unharmed(&mut w, ping, &o, rss0, 8 << 10);
 }
+
+#[test]
+fn a_stuck_log_reader_does_not_stop_the_tunnels() {
+    // wgd's stderr is a pipe nobody reads; wg1 logs a line for every packet sent to a
+    // peer without an endpoint, far more than the pipe holds (64 KiB).
+    let mut w = Wgd::start_with_stuck_log("hlg");
+    w.example();
+    assert!(Wgd::ping(&w.rd(1), "192.168.5.2"));
+    w.wgifconfig_ok(&[
+        "wg1",
+        "wgpeer",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAEE=",
+        "wgaip",
+        "10.9.0.0/16",
+        "debug",
+    ]);
+    common::ok(&mut Wgd::in_ns(&w.rd(1), &["ip", "route", "add", "10.9.0.0/16", "dev", "wg1"]));
+    let ping = PingWatch::start(&w, &w.rd(1), "192.168.5.2", "hlg");
+    let flood = Wgd::in_ns(
+        &w.rd(1),
+        &["ping", "-q", "-i", "0.002", "-c", "4000", "-W", "1", "10.9.0.1"],
+    )
+    .output()
+    .unwrap();
+    // Every packet was dropped for want of an endpoint: the flood's own result.
+    assert!(!flood.status.success());
+    let t = Instant::now();
+    w.wgifconfig_ok(&["wg1"]);
+    assert!(t.elapsed() < Duration::from_secs(1));
+    let (answers, gap, tail) = ping.finish();
+    assert!(
+        gap <= 1.0 && tail <= 1.5,
+        "the tunnel stalled behind the log: gap {gap:.2} s, last answer {tail:.2} s ago ({answers})"
+    );
+    assert!(w.stop().is_ok_and(|s| s.success()), "wgd exits on SIGTERM");
+}

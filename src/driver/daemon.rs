@@ -19,12 +19,14 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::stat::{umask, Mode};
 use rand_core::OsRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime};
+use zeroize::Zeroize;
 
 macro_rules! system_env {
     ($log:expr) => {
@@ -108,12 +110,13 @@ pub fn run(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("sigprocmask: {e}"))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("signalfd: {e}"))?;
-    let mut listener =
-        UnixListener::bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
-    // Every local user may ask, as with ifconfig on OpenBSD; SO_PEERCRED decides.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| e.to_string())?;
+    // Every local user may ask, as with ifconfig on OpenBSD; SO_PEERCRED decides. The
+    // mode (0666) comes from the umask at bind, not a chmod of the path afterwards
+    // (which would follow a symlink put there meanwhile).
+    let old_mask = umask(Mode::from_bits_truncate(0o111));
+    let bound = UnixListener::bind(path);
+    umask(old_mask);
+    let mut listener = bound.map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
     let poll = Poll::new().map_err(|e| e.to_string())?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)
@@ -317,8 +320,11 @@ impl Daemon {
                     data: data.map(|d| d.to_vec()).unwrap_or_default(),
                 })
             }
-            Request::SetWg { data } => {
-                let model = codec::decode(&data, Dir::Set).map_err(|e| match e {
+            Request::SetWg { mut data } => {
+                let model = codec::decode(&data, Dir::Set);
+                // The buffer holds keys; the model's keys zero themselves.
+                data.zeroize();
+                let model = model.map_err(|e| match e {
                     // wg_aip_add's answer to a family it does not know.
                     codec::DecodeError::UnknownFamily { .. } => libc::EAFNOSUPPORT,
                     _ => libc::EINVAL,

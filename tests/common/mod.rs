@@ -120,11 +120,22 @@ pub struct Wgd {
     extra_ns: Vec<String>,
     children: Vec<Child>,
     files: Vec<PathBuf>,
+    /// With [`Wgd::start_with_stuck_log`]: wgd's stderr pipe, never read.
+    stuck_log: Option<std::process::ChildStderr>,
 }
 
 impl Wgd {
     /// Starts a wgd for test `tag` (short, unique per test in the binary).
     pub fn start(tag: &str) -> Wgd {
+        Wgd::start_with(tag, false)
+    }
+
+    /// [`Wgd::start`] with wgd's stderr a pipe that nobody reads (a stuck log reader).
+    pub fn start_with_stuck_log(tag: &str) -> Wgd {
+        Wgd::start_with(tag, true)
+    }
+
+    fn start_with(tag: &str, stuck_log: bool) -> Wgd {
         require_root_and_tools(&["ip", "nsenter"]);
         let pid = std::process::id();
         let ns = format!("wgt{tag}{pid}");
@@ -143,10 +154,16 @@ impl Wgd {
             extra_ns: Vec::new(),
             children: Vec::new(),
             files: Vec::new(),
+            stuck_log: None,
         };
         ok(Command::new("ip").args(["-n", &w.ns, "link", "set", "lo", "up"]));
         let log = std::fs::File::create(w.dir.join("wgd.log")).unwrap();
-        let child = Command::new("nsenter")
+        let log = if stuck_log {
+            Stdio::piped()
+        } else {
+            Stdio::from(log)
+        };
+        let mut child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", w.ns))
             .arg(env!("CARGO_BIN_EXE_wgd"))
             .args(["-s", w.sock.to_str().unwrap(), "--netns-prefix", &w.prefix])
@@ -154,6 +171,7 @@ impl Wgd {
             .stderr(log)
             .spawn()
             .expect("spawn wgd");
+        w.stuck_log = child.stderr.take();
         w.child = Some(child);
         let sock = w.sock.clone();
         assert!(
