@@ -457,7 +457,7 @@ impl Daemon {
         }
         let tun = Tun::open(name, &self.opts.offloads).map_err(|e| io_errno(&e))?;
         for n in &tun.notices {
-            self.log.log(Level::Info, &format!("wgd: {n}"));
+            self.log.log(Level::Warning, &format!("wgd: {n}"));
         }
         let index = self
             .rtnl

@@ -617,7 +617,7 @@ impl Link {
         }
         if let Some(u) = udp {
             for n in u.take_notices() {
-                log.log(Level::Info, &format!("wgd: {}: {}", self.name, n));
+                log.log(Level::Warning, &format!("wgd: {}: {}", self.name, n));
             }
         }
         self.log_events(log);

@@ -88,7 +88,12 @@ pub struct UdpSockets {
     batch: usize,
     gso: Cell<bool>,
     notices: RefCell<Vec<String>>,
+    /// The batched send: sys::send_mmsg, or a kernel's behaviour in the tests.
+    send: SendFn,
 }
+
+/// The signature of [`sys::send_mmsg`].
+type SendFn = fn(RawFd, &[u8], &[Outgoing]) -> (usize, Option<io::Error>);
 
 impl UdpSockets {
     /// Binds both sockets on `port` (0: a kernel-chosen port free in both families)
@@ -115,6 +120,7 @@ impl UdpSockets {
             batch: if want.mmsg { MMSG_MAX } else { 1 },
             gso: Cell::new(want.udp_gso),
             notices: RefCell::new(notices),
+            send: sys::send_mmsg,
         })
     }
 
@@ -198,7 +204,7 @@ impl UdpSockets {
             };
             let mut i = 0;
             while i < k {
-                let (sent, e) = sys::send_mmsg(fd, arena, &out[i..k]);
+                let (sent, e) = (self.send)(fd, arena, &out[i..k]);
                 i += sent;
                 if let Some(e) = e {
                     first_err.get_or_insert(e);
@@ -276,7 +282,7 @@ impl UdpEndpoint for UdpSockets {
                 k += 1;
             }
             let (sent, e) = match self.fd(v6) {
-                Ok(fd) => sys::send_mmsg(fd, arena, &out[..k]),
+                Ok(fd) => (self.send)(fd, arena, &out[..k]),
                 Err(e) => (0, Some(e)),
             };
             for m in &mut msgs[i..i + sent] {
@@ -401,6 +407,73 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.raw_os_error(), Some(libc::EAFNOSUPPORT));
+    }
+
+    /// A kernel that refuses UDP_SEGMENT (EIO: no checksum offload on the path, or
+    /// IPsec under it): the run goes out again one datagram at a time, GSO is off
+    /// for these sockets from then on, and that is said once.
+    #[test]
+    fn gso_refused_with_eio_falls_back_and_says_so_once() {
+        fn no_gso(fd: RawFd, arena: &[u8], msgs: &[Outgoing]) -> (usize, Option<io::Error>) {
+            match msgs.iter().position(|m| m.segment != 0) {
+                Some(0) => (0, Some(io::Error::from_raw_os_error(libc::EIO))),
+                Some(i) => sys::send_mmsg(fd, arena, &msgs[..i]),
+                None => sys::send_mmsg(fd, arena, msgs),
+            }
+        }
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let to = rx.local_addr().unwrap();
+        let mut u = UdpSockets::bind(0, &Offloads::ALL).unwrap();
+        u.send = no_gso;
+        assert_eq!(u.max_segments(), GSO_MAX_SEGMENTS);
+        let arena: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let msg = |off, len, segment| TxMsg {
+            off,
+            len,
+            segment,
+            to,
+            src: None,
+            err: 0,
+        };
+        // A single datagram, a run of three (300+300+100) and another single.
+        let mut msgs = [msg(0, 50, 0), msg(50, 700, 300), msg(750, 60, 0)];
+        u.send_batch(&arena, &mut msgs);
+        assert!(msgs.iter().all(|m| m.err == 0), "{msgs:?}");
+        assert_eq!(u.max_segments(), 1, "GSO is off now");
+        let notices = u.take_notices();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(notices[0].starts_with("udp-gso refused by the kernel"));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2000];
+        assert!(common_wait(|| {
+            while let Ok(n) = rx.recv(&mut buf) {
+                got.push(buf[..n].to_vec());
+            }
+            got.len() >= 5
+        }));
+        let want: Vec<Vec<u8>> = [0..50, 50..350, 350..650, 650..750, 750..810]
+            .into_iter()
+            .map(|r| arena[r].to_vec())
+            .collect();
+        assert_eq!(got, want);
+        // Later runs (built before GSO went off) go one by one at once, unsaid.
+        let mut msgs = [msg(0, 600, 300)];
+        u.send_batch(&arena, &mut msgs);
+        assert_eq!(msgs[0].err, 0);
+        assert!(u.take_notices().is_empty());
+    }
+
+    /// Polls `f` for up to 5 s.
+    fn common_wait(mut f: impl FnMut() -> bool) -> bool {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < end {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        false
     }
 
     #[test]
