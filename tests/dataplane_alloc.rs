@@ -470,7 +470,7 @@ impl UdpEndpoint for RingUdp {
         arena: &mut [u8],
         slot: usize,
         metas: &mut [RecvMeta],
-    ) -> io::Result<usize> {
+    ) -> io::Result<(usize, bool)> {
         let r = &self.inp;
         let mut n = 0;
         if !v6 {
@@ -511,7 +511,7 @@ impl UdpEndpoint for RingUdp {
         if n == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        Ok(n)
+        Ok((n, r.written.get() == 0))
     }
 
     fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]) {

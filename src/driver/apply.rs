@@ -3,12 +3,14 @@
 
 use super::link::{Clock, Env};
 use crate::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec};
+use crate::ioctl::{abi, codec};
 use crate::proto::crypto::PrivateKey;
 use crate::proto::{ConfigError, Interface, PeerId};
 use rand_core::CryptoRngCore;
 use std::io;
 use std::time::UNIX_EPOCH;
 use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 /// OpenBSD's protocol version for `p_protocol_version` (0 = latest).
 const WG_PROTOCOL_VERSION: i32 = 1;
@@ -27,8 +29,9 @@ pub struct SocketConf {
     pub rtable: u32,
 }
 
-/// Applies one SIOCSWG. Not atomic, like OpenBSD: an error stops processing and
-/// earlier changes stay. When the port or rtable changes, `rebind(rtable, port)` is
+/// Applies one SIOCSWG. Not atomic, like OpenBSD: an error in a peer record stops
+/// processing and earlier changes stay; an rtable out of range is refused before
+/// anything changes. When the port or rtable changes, `rebind(rtable, port)` is
 /// called first (it binds new sockets if the interface is up and returns the port
 /// they got, else returns `port`); its error is returned and leaves both unchanged.
 pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
@@ -40,6 +43,12 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
     env: &mut Env<C, R, L>,
 ) -> Result<(), i32> {
     let (now, wall) = (env.clock.now(), env.clock.wall());
+    // Checked before anything changes: a bad rtable leaves the peers and the key.
+    let rtable = match req.rtable {
+        Some(r) if !(0..=abi::RT_TABLEID_MAX).contains(&r) => return Err(libc::EINVAL),
+        Some(r) => r as u32,
+        None => sock.rtable,
+    };
     if req.replace_peers {
         proto.remove_all_peers();
     }
@@ -54,11 +63,6 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
         }
     }
     let port = req.port.unwrap_or(sock.port);
-    let rtable = match req.rtable {
-        Some(r) if !(0..=255).contains(&r) => return Err(libc::EINVAL),
-        Some(r) => r as u32,
-        None => sock.rtable,
-    };
     if port != sock.port || rtable != sock.rtable {
         // if_wg.c forgets the cached sources first, whether or not the bind works.
         proto.clear_src_cache();
@@ -116,6 +120,35 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
         }
     }
     Ok(())
+}
+
+/// SIOCGWG's answer to a caller offering `capacity` bytes: the size the full answer
+/// needs, and the buffer when it fits. A caller other than root sees port and rtable
+/// only, built without looking at the peers; root's size query is counted from the
+/// peers without building the model.
+pub fn get_wg_reply(
+    proto: &Interface,
+    sock: SocketConf,
+    bound_port: Option<u16>,
+    capacity: u64,
+    privileged: bool,
+) -> (u64, Option<Zeroizing<Vec<u8>>>) {
+    if !privileged {
+        let bound_port = bound_port.unwrap_or(sock.port);
+        let view = InterfaceIo {
+            port: (bound_port != 0).then_some(bound_port),
+            rtable: (sock.rtable != 0).then_some(sock.rtable as i32),
+            ..InterfaceIo::default()
+        };
+        return codec::get_reply(&view, capacity, true);
+    }
+    let (peers, aips) = proto.config_counts();
+    let need =
+        (abi::INTERFACE_IO_SIZE + peers * abi::PEER_IO_SIZE + aips * abi::AIP_IO_SIZE) as u64;
+    if capacity < need {
+        return (need, None);
+    }
+    codec::get_reply(&get_wg(proto, sock, bound_port), capacity, false)
 }
 
 /// The SIOCGWG view of an interface for a privileged caller (the caller trims it
@@ -292,6 +325,65 @@ mod tests {
         // Newest first, as the kernel's head-inserted list.
         assert_eq!(g.aips, vec![aip([10, 1, 2, 3], 32), aip([10, 0, 0, 0], 24)]);
         assert_eq!(ids, 2, "one id taken from the global counter");
+    }
+
+    #[test]
+    fn get_reply_matches_the_full_model_for_root_and_others() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut peers = Vec::new();
+        for b in 2..6u8 {
+            let mut p = peer(public_of(b));
+            p.psk = Some(key(b));
+            p.aips = (0..b).map(|k| aip([10, b, k, 0], 24)).collect();
+            peers.push(p);
+        }
+        let req = InterfaceIo {
+            private: Some(key(1)),
+            port: Some(7111),
+            rtable: Some(3),
+            peers,
+            ..InterfaceIo::default()
+        };
+        assert_eq!(w.set(&req, &mut ids, None), 0);
+        let full = get_wg(&w.proto, w.sock, None);
+        for privileged in [true, false] {
+            for cap in [0, 80, 100, codec::needed_size(&full) as u64, 1 << 20] {
+                let want = codec::get_reply(&full, cap, !privileged);
+                let got = get_wg_reply(&w.proto, w.sock, None, cap, privileged);
+                assert_eq!(got.0, want.0, "size, privileged {privileged} cap {cap}");
+                assert_eq!(
+                    got.1.as_deref(),
+                    want.1.as_deref(),
+                    "data, privileged {privileged} cap {cap}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_rtable_changes_nothing() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let req = InterfaceIo {
+            private: Some(key(1)),
+            peers: vec![peer(public_of(2))],
+            ..InterfaceIo::default()
+        };
+        assert_eq!(w.set(&req, &mut ids, None), 0);
+        let before = w.get();
+        for rtable in [256, -1, i32::MAX] {
+            let bad = InterfaceIo {
+                private: Some(key(9)),
+                replace_peers: true,
+                port: Some(9999),
+                rtable: Some(rtable),
+                ..InterfaceIo::default()
+            };
+            assert_eq!(w.set(&bad, &mut ids, None), libc::EINVAL);
+            assert_eq!(w.get(), before, "rtable {rtable}");
+        }
+        assert_eq!(w.rebinds, vec![], "no bind was tried");
     }
 
     #[test]

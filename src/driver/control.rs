@@ -1,21 +1,58 @@
 //! One client connection of the control socket: non-blocking, with its own input
 //! decoder and output buffer, so a slow or silent client costs only its buffers.
 //! Who the client is comes from SO_PEERCRED: uid 0 is privileged, like suser().
+//!
+//! Every connection is bounded (wgd.8, CONTROL SOCKET LIMITS):
+//! - one reply at a time: while a reply is not fully written, the connection's
+//!   requests are neither read nor executed (the client's own socket buffer holds
+//!   them), so its output is at most one reply;
+//! - a frame from a caller other than root is at most [`MAX_UNPRIVILEGED_FRAME`]
+//!   bytes; an unfinished frame is dropped with the connection after
+//!   [`FRAME_TIMEOUT`];
+//! - one turn of the event loop executes at most [`TURN_REQUESTS`] requests and reads
+//!   at most [`TURN_BYTES`] of one connection, and stops early after [`TURN_TIME`];
+//!   the rest waits for the next turn, after the tunnels' packets and timers;
+//! - connections are capped per uid ([`MAX_PER_UID`], root exempt) and in all
+//!   ([`MAX_CONNECTIONS`]), with [`ROOT_RESERVED`] of them kept for root.
 
-use crate::ioctl::frame::{self, FrameDecoder, FrameError, ReplyBody, RequestBody};
+use crate::ioctl::frame::{
+    self, FrameDecoder, FrameError, ReplyBody, RequestBody, MAX_FRAME, MAX_UNPRIVILEGED_FRAME,
+};
 use crate::ioctl::request::Response;
 use mio::net::UnixStream;
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
-use std::io::{self, Read, Write};
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+use zeroize::Zeroize;
 
-/// Most connections served at once; more are closed at accept.
+/// Most connections served at once.
 pub const MAX_CONNECTIONS: usize = 256;
+/// Of [`MAX_CONNECTIONS`], the ones only root may take.
+pub const ROOT_RESERVED: usize = 16;
+/// Most connections one uid other than root may hold.
+pub const MAX_PER_UID: usize = 16;
+/// How long a frame may stay unfinished.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests one connection may have executed in one loop turn.
+pub const TURN_REQUESTS: usize = 8;
+/// Bytes read from one connection in one loop turn.
+pub const TURN_BYTES: usize = 1 << 20;
+/// Time one connection may take in one loop turn (checked after each request).
+pub const TURN_TIME: Duration = Duration::from_millis(2);
 
 pub struct Conn {
     pub stream: UnixStream,
+    pub uid: u32,
     pub privileged: bool,
     decoder: FrameDecoder,
     out: Vec<u8>,
+    /// Bytes of `out` already written.
+    sent: usize,
+    /// When the bytes of the unfinished frame started to arrive.
+    partial_since: Option<Instant>,
+    /// The client shut its side: answer what is complete, then close.
+    eof: bool,
     /// Set after an unrecoverable framing error: flush the reply, then close.
     pub closing: bool,
 }
@@ -27,73 +64,228 @@ pub enum Incoming {
     Bad(i32),
 }
 
+/// What a connection wants after its turn.
+#[derive(Debug, PartialEq, Eq)]
+pub enum After {
+    /// Waiting for the client (readable or writable).
+    Wait,
+    /// Used its turn's budget with work left: serve it again next turn.
+    More,
+    /// Done: close it.
+    Close,
+}
+
+/// The uid behind a connected stream (SO_PEERCRED); None if the kernel cannot say.
+pub fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    getsockopt(stream, PeerCredentials).ok().map(|c| c.uid())
+}
+
+/// Whether one more connection of `uid` may be served, given the connections per uid.
+/// Err is the errno the refusal carries.
+pub fn admit(uid: u32, per_uid: &HashMap<u32, usize>) -> Result<(), i32> {
+    let total: usize = per_uid.values().sum();
+    if total >= MAX_CONNECTIONS {
+        return Err(libc::EAGAIN);
+    }
+    if uid != 0 {
+        if total >= MAX_CONNECTIONS - ROOT_RESERVED {
+            return Err(libc::EAGAIN);
+        }
+        if per_uid.get(&uid).copied().unwrap_or(0) >= MAX_PER_UID {
+            return Err(libc::EUSERS);
+        }
+    }
+    Ok(())
+}
+
+/// Best effort, never blocking: tells a refused client why (one reply frame with
+/// `errno`), so its request fails with that error rather than a hang-up.
+pub fn refuse(mut stream: UnixStream, errno: i32) {
+    let mut out = Vec::new();
+    frame::encode_into(&mut out, &ReplyBody { result: Err(errno) });
+    let _ = stream.write(&out);
+}
+
 impl Conn {
-    pub fn new(stream: UnixStream) -> Conn {
-        let privileged = getsockopt(&stream, PeerCredentials)
-            .map(|c| c.uid() == 0)
-            .unwrap_or(false);
+    pub fn new(stream: UnixStream, uid: u32) -> Conn {
+        let privileged = uid == 0;
+        let limit = if privileged {
+            MAX_FRAME
+        } else {
+            MAX_UNPRIVILEGED_FRAME
+        };
         Conn {
             stream,
+            uid,
             privileged,
-            decoder: FrameDecoder::new(),
+            decoder: FrameDecoder::with_limit(limit),
             out: Vec::new(),
+            sent: 0,
+            partial_since: None,
+            eof: false,
             closing: false,
         }
     }
 
-    /// Reads what is available; returns complete requests. `Ok(None)` = the client
-    /// hung up.
-    pub fn read(&mut self) -> io::Result<Option<Vec<Incoming>>> {
-        let mut buf = [0u8; 16 * 1024];
-        let mut got = Vec::new();
+    /// Serves the connection for one turn: writes pending output; while none is
+    /// pending, takes the next complete request, has `exec` answer it and writes the
+    /// reply; reads more when no complete request is buffered. Stops at the budgets.
+    pub fn serve(
+        &mut self,
+        now: Instant,
+        mut exec: impl FnMut(bool, RequestBody) -> Result<Response, i32>,
+    ) -> After {
+        let (mut done, mut read) = (0, 0);
         loop {
-            match self.stream.read(&mut buf) {
-                Ok(0) => return Ok(None),
-                Ok(n) => self.decoder.feed(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+            match self.flush() {
+                Err(_) => return After::Close,
+                Ok(false) => return After::Wait,
+                Ok(true) => {}
             }
-            loop {
-                match self.decoder.next_frame() {
-                    Ok(Some(p)) => got.push(match frame::decode::<RequestBody>(&p) {
-                        Ok(r) => Incoming::Request(r),
-                        Err(FrameError::WrongVersion(_)) | Err(FrameError::BadMagic) => {
-                            Incoming::Bad(libc::EPROTONOSUPPORT)
-                        }
-                        Err(_) => Incoming::Bad(libc::EINVAL),
-                    }),
-                    Ok(None) => break,
-                    Err(_) => {
-                        // An oversized length: the stream cannot be resynchronised.
-                        got.push(Incoming::Bad(libc::EMSGSIZE));
-                        self.closing = true;
-                        return Ok(Some(got));
+            if self.closing {
+                return After::Close;
+            }
+            match self.next_incoming() {
+                Some(incoming) => {
+                    let result = match incoming {
+                        Incoming::Bad(e) => Err(e),
+                        Incoming::Request(body) => exec(self.privileged, body),
+                    };
+                    self.reply(result);
+                    done += 1;
+                    if done >= TURN_REQUESTS || now.elapsed() >= TURN_TIME {
+                        // Write this reply now; the rest waits for the next turn.
+                        return match self.flush() {
+                            Err(_) => After::Close,
+                            Ok(false) => After::Wait,
+                            Ok(true) if self.closing => After::Close,
+                            Ok(true) => After::More,
+                        };
+                    }
+                    continue;
+                }
+                None if self.eof => return After::Close,
+                None => {}
+            }
+            if read >= TURN_BYTES {
+                return After::More;
+            }
+            match self.decoder.read_from(&mut self.stream) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    read += n;
+                    if self.partial_since.is_none() {
+                        self.partial_since = Some(now);
                     }
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return After::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return After::Close,
             }
         }
-        Ok(Some(got))
+    }
+
+    /// The next complete request, decoded; None when no complete frame is buffered.
+    fn next_incoming(&mut self) -> Option<Incoming> {
+        let r = match self.decoder.next_frame() {
+            Ok(None) => None,
+            Ok(Some(p)) => Some(match frame::decode::<RequestBody>(&p) {
+                Ok(r) => Incoming::Request(r),
+                Err(FrameError::WrongVersion(_)) | Err(FrameError::BadMagic) => {
+                    Incoming::Bad(libc::EPROTONOSUPPORT)
+                }
+                Err(_) => Incoming::Bad(libc::EINVAL),
+            }),
+            Err(_) => {
+                // An oversized length: the stream cannot be resynchronised.
+                self.closing = true;
+                Some(Incoming::Bad(libc::EMSGSIZE))
+            }
+        };
+        if self.decoder.buffered() == 0 {
+            self.partial_since = None;
+        } else if r.is_some() {
+            // What is left starts a new frame: its time starts now.
+            self.partial_since = Some(Instant::now());
+        }
+        r
+    }
+
+    /// Whether an unfinished frame has waited longer than [`FRAME_TIMEOUT`].
+    pub fn stalled(&self, now: Instant) -> bool {
+        self.partial_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= FRAME_TIMEOUT)
+    }
+
+    /// Whether an unfinished frame is buffered (the loop then checks [`Conn::stalled`]).
+    pub fn has_partial(&self) -> bool {
+        self.partial_since.is_some()
+    }
+
+    /// Memory held for this connection (input and output buffers).
+    pub fn held(&self) -> usize {
+        self.decoder.capacity() + self.out.capacity()
     }
 
     pub fn reply(&mut self, result: Result<Response, i32>) {
-        self.out
-            .extend_from_slice(&frame::encode(&ReplyBody { result }));
+        let mut body = ReplyBody { result };
+        frame::encode_into(&mut self.out, &body);
+        // SIOCGWG answers to root carry keys.
+        if let Ok(Response::Wg { data, .. }) = &mut body.result {
+            data.zeroize();
+        }
     }
 
     /// Writes what the socket takes; `Ok(true)` when everything is out.
     pub fn flush(&mut self) -> io::Result<bool> {
-        while !self.out.is_empty() {
-            match self.stream.write(&self.out) {
+        while self.sent < self.out.len() {
+            match self.stream.write(&self.out[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
+                Ok(n) => self.sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
+        self.out.zeroize();
+        self.sent = 0;
+        if self.out.capacity() > 64 << 10 {
+            self.out = Vec::new();
+        }
         Ok(true)
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.out.zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admission_keeps_room_for_root_and_caps_each_uid() {
+        let mut m = HashMap::new();
+        m.insert(1000, MAX_PER_UID);
+        assert_eq!(admit(1000, &m), Err(libc::EUSERS));
+        assert_eq!(admit(1001, &m), Ok(()));
+        assert_eq!(admit(0, &m), Ok(()));
+        // Many users fill the shared part: only root gets in.
+        let mut m = HashMap::new();
+        for u in 0..((MAX_CONNECTIONS - ROOT_RESERVED) / MAX_PER_UID) as u32 {
+            m.insert(2000 + u, MAX_PER_UID);
+        }
+        assert_eq!(admit(5000, &m), Err(libc::EAGAIN));
+        assert_eq!(admit(0, &m), Ok(()));
+        m.insert(0, ROOT_RESERVED);
+        assert_eq!(admit(0, &m), Err(libc::EAGAIN));
+        // Root alone may take every connection.
+        let mut m = HashMap::new();
+        m.insert(0, MAX_CONNECTIONS - 1);
+        assert_eq!(admit(0, &m), Ok(()));
+        assert_eq!(admit(7, &m), Err(libc::EAGAIN));
     }
 }

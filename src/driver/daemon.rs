@@ -3,7 +3,7 @@
 //! the poll timeout. Requests are decoded to typed values before anything changes.
 
 use super::apply::{self, SocketConf};
-use super::control::{Conn, Incoming, MAX_CONNECTIONS};
+use super::control::{self, After, Conn};
 use super::link::{DataBufs, Env, Link, SystemClock};
 use super::log::{Level, LogSink, Logger};
 use super::netlink::{is_link_local, Rtnl};
@@ -20,11 +20,13 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::stat::{umask, Mode};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime};
+use zeroize::Zeroize;
 
 macro_rules! system_env {
     ($log:expr, $rng:expr) => {
@@ -56,6 +58,12 @@ pub struct Daemon {
     listener: UnixListener,
     signals: SignalFd,
     conns: HashMap<usize, Conn>,
+    /// Connections held per uid (control.rs's caps).
+    uid_conns: HashMap<u32, usize>,
+    /// Connections with work left after their turn's budget.
+    backlog: Vec<usize>,
+    /// When connections with an unfinished frame are next checked for FRAME_TIMEOUT.
+    next_sweep: Option<Instant>,
     next_conn: usize,
     ifs: BTreeMap<u32, WgIf>,
     namespaces: NetnsManager,
@@ -105,12 +113,13 @@ pub fn run(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("sigprocmask: {e}"))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("signalfd: {e}"))?;
-    let mut listener =
-        UnixListener::bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
-    // Every local user may ask, as with ifconfig on OpenBSD; SO_PEERCRED decides.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| e.to_string())?;
+    // Every local user may ask, as with ifconfig on OpenBSD; SO_PEERCRED decides. The
+    // mode (0666) comes from the umask at bind, not a chmod of the path afterwards
+    // (which would follow a symlink put there meanwhile).
+    let old_mask = umask(Mode::from_bits_truncate(0o111));
+    let bound = UnixListener::bind(path);
+    umask(old_mask);
+    let mut listener = bound.map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
     let poll = Poll::new().map_err(|e| e.to_string())?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)
@@ -130,6 +139,9 @@ pub fn run(opts: Options) -> Result<(), String> {
         listener,
         signals,
         conns: HashMap::new(),
+        uid_conns: HashMap::new(),
+        backlog: Vec::new(),
+        next_sweep: None,
         next_conn: CONN_BASE,
         ifs: BTreeMap::new(),
         created_ns: HashSet::new(),
@@ -159,21 +171,7 @@ impl Daemon {
     fn serve(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
         while !self.stop {
-            let timeout = self
-                .ifs
-                .values()
-                .filter_map(|w| w.link.proto.poll_timeout())
-                .min()
-                .map(|t| {
-                    // Round up to the millisecond so the timer has expired when we wake.
-                    t.saturating_duration_since(Instant::now()) + Duration::from_millis(1)
-                });
-            // A source left readable is served again without waiting.
-            let timeout = if self.busy.is_empty() {
-                timeout
-            } else {
-                Some(Duration::ZERO)
-            };
+            let timeout = self.poll_timeout();
             match self.poll.poll(&mut events, timeout) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => r?,
@@ -199,6 +197,7 @@ impl Daemon {
                 self.if_readable(source);
             }
             self.run_timers();
+            self.control_turn();
         }
         Ok(())
     }
@@ -220,7 +219,11 @@ impl Daemon {
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    if self.conns.len() >= MAX_CONNECTIONS {
+                    let Some(uid) = control::peer_uid(&stream) else {
+                        continue;
+                    };
+                    if let Err(errno) = control::admit(uid, &self.uid_conns) {
+                        control::refuse(stream, errno);
                         continue;
                     }
                     let id = self.next_conn;
@@ -229,7 +232,7 @@ impl Daemon {
                     } else {
                         self.next_conn + 1
                     };
-                    let mut c = Conn::new(stream);
+                    let mut c = Conn::new(stream, uid);
                     if self
                         .poll
                         .registry()
@@ -241,6 +244,9 @@ impl Daemon {
                         .is_ok()
                     {
                         self.conns.insert(id, c);
+                        *self.uid_conns.entry(uid).or_default() += 1;
+                        // Data that came with the connection raises no new edge.
+                        self.conn_event(id);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -257,29 +263,26 @@ impl Daemon {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
-        let keep = match c.read() {
-            Ok(Some(reqs)) => {
-                for r in reqs {
-                    let result = match r {
-                        Incoming::Bad(e) => Err(e),
-                        Incoming::Request(body) => {
-                            self.handle(c.privileged, &body.ifname, body.request)
-                        }
-                    };
-                    c.reply(result);
-                }
-                match c.flush() {
-                    Ok(done) => !(done && c.closing),
-                    Err(_) => false,
+        let now = Instant::now();
+        let after = c.serve(now, |privileged, body| {
+            self.handle(privileged, &body.ifname, body.request)
+        });
+        match after {
+            After::Wait => {}
+            After::More => {
+                if !self.backlog.contains(&id) {
+                    self.backlog.push(id);
                 }
             }
-            Ok(None) | Err(_) => false,
-        };
-        if keep {
-            self.conns.insert(id, c);
-        } else {
-            let _ = self.poll.registry().deregister(&mut c.stream);
+            After::Close => {
+                self.close_conn(c);
+                return;
+            }
         }
+        if c.has_partial() && self.next_sweep.is_none() {
+            self.next_sweep = Some(now + control::FRAME_TIMEOUT);
+        }
+        self.conns.insert(id, c);
     }
 
     /// Executes one request; errno values are Linux's.
@@ -320,15 +323,18 @@ impl Daemon {
             Request::GetWg { size } => {
                 let w = &self.ifs[&unit];
                 let bound = w.udp.as_ref().map(|u| u.local_port());
-                let model = apply::get_wg(&w.link.proto, w.sock, bound);
-                let (size, data) = codec::get_reply(&model, size, !privileged);
+                let (size, data) =
+                    apply::get_wg_reply(&w.link.proto, w.sock, bound, size, privileged);
                 Ok(Response::Wg {
                     size,
                     data: data.map(|d| d.to_vec()).unwrap_or_default(),
                 })
             }
-            Request::SetWg { data } => {
-                let model = codec::decode(&data, Dir::Set).map_err(|e| match e {
+            Request::SetWg { mut data } => {
+                let model = codec::decode(&data, Dir::Set);
+                // The buffer holds keys; the model's keys zero themselves.
+                data.zeroize();
+                let model = model.map_err(|e| match e {
                     // wg_aip_add's answer to a family it does not know.
                     codec::DecodeError::UnknownFamily { .. } => libc::EAFNOSUPPORT,
                     _ => libc::EINVAL,
@@ -451,7 +457,7 @@ impl Daemon {
         }
         let tun = Tun::open(name, &self.opts.offloads).map_err(|e| io_errno(&e))?;
         for n in &tun.notices {
-            self.log.log(Level::Info, &format!("wgd: {n}"));
+            self.log.log(Level::Warning, &format!("wgd: {n}"));
         }
         let index = self
             .rtnl
@@ -510,12 +516,13 @@ impl Daemon {
     fn set_flags(&mut self, unit: u32, flags: u32) -> Result<(), i32> {
         let want_up = flags & iff::UP != 0;
         let w = self.ifs.get_mut(&unit).unwrap();
-        w.link.debug = flags & iff::DEBUG != 0;
         if want_up && !w.link.up {
+            // Nothing changes unless the bind and the link work (debug included).
             let socks = w
                 .bind(&self.namespaces, &self.opts.offloads)
                 .map_err(|e| io_errno(&e))?;
             w.rtnl.set_up(w.index, true).map_err(|e| io_errno(&e))?;
+            w.link.debug = flags & iff::DEBUG != 0;
             // wg_bind writes the port it got back: a kernel-chosen one stays.
             w.sock.port = socks.local_port();
             w.udp = Some(socks);
@@ -526,10 +533,13 @@ impl Daemon {
             self.register_udp(unit);
             self.after_io(unit);
         } else if !want_up && w.link.up {
+            w.link.debug = flags & iff::DEBUG != 0;
             w.link.up = false;
             w.udp = None;
             w.link.proto.down(Instant::now());
             let _ = w.rtnl.set_up(w.index, false);
+        } else {
+            w.link.debug = flags & iff::DEBUG != 0;
         }
         Ok(())
     }
@@ -565,23 +575,24 @@ impl Daemon {
             }
         }
         let w = self.ifs.get_mut(&unit).unwrap();
+        // Everything that can fail without changing anything comes first.
         let (v4, v6) = w.rtnl.addrs(w.index).map_err(|e| io_errno(&e))?;
-        w.rtnl
-            .move_to_netns(w.index, &target)
-            .map_err(|e| io_errno(&e))?;
         let mut rtnl = if rdomain == 0 {
             Rtnl::new()
         } else {
             rtnl_in(&target)
         }
         .map_err(|e| io_errno(&e))?;
-        let index = rtnl
-            .link_index(&w.name)
-            .map_err(|e| io_errno(&e))?
-            .ok_or(libc::ENXIO)?;
+        w.rtnl
+            .move_to_netns(w.index, &target)
+            .map_err(|e| io_errno(&e))?;
+        // The link is in the new namespace now: so is the interface's state, whatever
+        // follows.
+        let index = rtnl.link_index(&w.name);
         w.rtnl = rtnl;
-        w.index = index;
         w.rdomain = rdomain;
+        let index = index.map_err(|e| io_errno(&e))?.ok_or(libc::ENXIO)?;
+        w.index = index;
         // The move gave the link fresh IPv6 state with the namespace's defaults.
         w.no_auto_link_local();
         // OpenBSD's -rdomain drops the addresses; moving to a domain keeps them.
@@ -608,16 +619,15 @@ impl Daemon {
         let Some(w) = self.ifs.get(&unit) else { return };
         if let Some(u) = &w.udp {
             let r = self.poll.registry();
-            let _ = r.register(
-                &mut SourceFd(&u.v4.as_raw_fd()),
-                if_token(unit, 1),
-                Interest::READABLE,
-            );
-            let _ = r.register(
-                &mut SourceFd(&u.v6.as_raw_fd()),
-                if_token(unit, 2),
-                Interest::READABLE,
-            );
+            for (slot, sock) in [(1, &u.v4), (2, &u.v6)] {
+                if let Some(sock) = sock {
+                    let _ = r.register(
+                        &mut SourceFd(&sock.as_raw_fd()),
+                        if_token(unit, slot),
+                        Interest::READABLE,
+                    );
+                }
+            }
         }
     }
 
@@ -657,6 +667,67 @@ impl Daemon {
                 &mut self.bufs.scratch,
                 system_env!(&self.log, &mut self.rng),
             );
+        }
+    }
+}
+
+/// The control socket's share of the loop: budgets, backlog and timeouts (control.rs).
+impl Daemon {
+    /// How long the loop may sleep: until the engines' next timer, not at all while a
+    /// connection has work left from its budget, and until the next check of unfinished
+    /// frames.
+    fn poll_timeout(&self) -> Option<Duration> {
+        // A connection with work left, or a source left readable, is served again
+        // without waiting.
+        if !self.backlog.is_empty() || !self.busy.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        self.ifs
+            .values()
+            .filter_map(|w| w.link.proto.poll_timeout())
+            .chain(self.next_sweep)
+            .min()
+            .map(|t| {
+                // Round up to the millisecond so the timer has expired when we wake.
+                t.saturating_duration_since(now) + Duration::from_millis(1)
+            })
+    }
+
+    /// After the turn's packets and timers: one more budget for each connection that
+    /// had work left, and the closing of connections whose frame stalled.
+    fn control_turn(&mut self) {
+        for id in std::mem::take(&mut self.backlog) {
+            self.conn_event(id);
+        }
+        let now = Instant::now();
+        if self.next_sweep.is_some_and(|t| t <= now) {
+            self.next_sweep = None;
+            let stalled: Vec<usize> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.stalled(now))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in stalled {
+                if let Some(c) = self.conns.remove(&id) {
+                    self.close_conn(c);
+                }
+            }
+            if self.conns.values().any(Conn::has_partial) {
+                // Checked once a second: a stalled frame lives at most a second longer.
+                self.next_sweep = Some(now + Duration::from_secs(1));
+            }
+        }
+    }
+
+    fn close_conn(&mut self, mut c: Conn) {
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        if let Some(n) = self.uid_conns.get_mut(&c.uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.uid_conns.remove(&c.uid);
+            }
         }
     }
 }

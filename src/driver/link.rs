@@ -128,14 +128,17 @@ impl TxMsg {
 /// The interface's UDP sockets (one per family, same port).
 pub trait UdpEndpoint {
     /// Receives a batch from the socket of `v6`'s family: message i into
-    /// `arena[i*slot..]`, its addresses into `metas[i]`. `WouldBlock` when empty.
+    /// `arena[i*slot..]`, its addresses into `metas[i]`. Returns the count and
+    /// whether the socket is now empty (it gave fewer than it could: a later
+    /// datagram wakes the loop again, so no read is spent to learn it). `WouldBlock`
+    /// when empty to begin with.
     fn recv_batch(
         &self,
         v6: bool,
         arena: &mut [u8],
         slot: usize,
         metas: &mut [RecvMeta],
-    ) -> io::Result<usize>;
+    ) -> io::Result<(usize, bool)>;
     /// Sends every message from `arena`, each from its `src` when given; each
     /// message's outcome lands in its `err`.
     fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]);
@@ -471,9 +474,9 @@ impl Link {
         let mode = tun.mode();
         bufs.gro.set_kinds(mode.gro_tcp, mode.gro_udp);
         for _ in 0..BATCHES_PER_CALL {
-            let n = match udp.recv_batch(v6, &mut bufs.rx, RX_SLOT, &mut bufs.rx_meta) {
-                Ok(0) => return true,
-                Ok(n) => n,
+            let (n, drained) = match udp.recv_batch(v6, &mut bufs.rx, RX_SLOT, &mut bufs.rx_meta) {
+                Ok((0, _)) => return true,
+                Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return true,
             };
@@ -508,6 +511,9 @@ impl Link {
                 self.flush(Some(udp), &mut bufs.scratch, env.log);
             }
             Self::flush_gro(tun, bufs);
+            if drained {
+                return true;
+            }
         }
         false
     }
@@ -611,7 +617,7 @@ impl Link {
         }
         if let Some(u) = udp {
             for n in u.take_notices() {
-                log.log(Level::Info, &format!("{}: {}", self.name, n));
+                log.log(Level::Warning, &format!("wgd: {}: {}", self.name, n));
             }
         }
         self.log_events(log);
@@ -670,6 +676,10 @@ impl Link {
 mod tests {
     //! Two links joined by in-memory tun and UDP twins, on a simulated clock: the
     //! daemon's data path without root, devices or sockets.
+    use super::super::gso::tests::{
+        assert_checksums, make_partial, payload, tcp_packet, udp_packet, Ip, Tcp,
+    };
+    use super::super::offload::Offloads;
     use super::super::twin::{MemTun, MemUdp, Recorder, SimClock};
     use super::*;
     use rand::rngs::StdRng;
@@ -1045,5 +1055,204 @@ mod tests {
         // A second later the load is forgotten.
         w.clock.advance(Duration::from_secs(2));
         assert!(!w.b.link.count_handshake(&[4], w.clock.now()));
+    }
+
+    /// The IP packet of a tun write, without its virtio-net header in `vnet` mode,
+    /// cut to the IP header's length (a lone decrypted packet keeps its padding).
+    fn ip_of(write: &[u8], vnet: bool) -> (Option<VnetHdr>, &[u8]) {
+        let (h, p) = if vnet {
+            (VnetHdr::decode(write), &write[VNET_HDR_LEN..])
+        } else {
+            (None, write)
+        };
+        let total = if p[0] >> 4 == 4 {
+            usize::from(u16::from_be_bytes([p[2], p[3]]))
+        } else {
+            40 + usize::from(u16::from_be_bytes([p[4], p[5]]))
+        };
+        (h, &p[..total])
+    }
+
+    /// The L4 payload of an IPv4 TCP or UDP packet.
+    fn l4_payload(p: &[u8]) -> &[u8] {
+        let iphl = usize::from(p[0] & 15) * 4;
+        let l4hl = if p[9] == 6 {
+            usize::from(p[iphl + 12] >> 4) * 4
+        } else {
+            8
+        };
+        &p[iphl + l4hl..]
+    }
+
+    /// What the kernel's tun hands the reader for `pkts` under `mode`: one GSO
+    /// super-packet when it may (TSO for TCP, USO for UDP), else each packet alone.
+    fn tun_reads(pkts: Vec<Vec<u8>>, gso: Option<(u8, u16)>, vnet: bool) -> Vec<Vec<u8>> {
+        match gso {
+            Some((ty, size)) => {
+                // Glue the segments' payloads behind the first one's headers.
+                let first = &pkts[0];
+                let mut whole = first.clone();
+                for p in &pkts[1..] {
+                    whole.extend_from_slice(l4_payload(p));
+                }
+                let total = whole.len() as u16;
+                whole[2..4].copy_from_slice(&total.to_be_bytes());
+                if ty == gso::GSO_UDP_L4 {
+                    let ulen = total - 20;
+                    whole[24..26].copy_from_slice(&ulen.to_be_bytes());
+                }
+                whole[10..12].fill(0);
+                let c = !super::super::checksum::fold(super::super::checksum::sum(&whole[..20], 0));
+                whole[10..12].copy_from_slice(&c.to_be_bytes());
+                let (h, p) = make_partial(whole, ty, size);
+                vec![[&h.encode()[..], &p].concat()]
+            }
+            None if vnet => pkts
+                .into_iter()
+                .map(|p| [&VnetHdr::default().encode()[..], &p].concat())
+                .collect(),
+            None => pkts,
+        }
+    }
+
+    /// Every combination of wgd's offload switches, on both ends (as Tun::open and
+    /// UdpSockets::bind would set them up on a kernel that accepts them all): a TCP
+    /// burst and a UDP burst cross intact, as GSO runs when udp-gso is on, split
+    /// from super-packets when the tun has TSO/USO, coalesced into one tun write when
+    /// tun-gro is on (UDP only with USO), as valid single packets otherwise.
+    #[test]
+    fn every_offload_combination_carries_bursts_intact() {
+        for o in Offloads::every_combination() {
+            let vnet = o.vnet_hdr();
+            let mode = TunMode {
+                vnet_hdr: vnet,
+                uso: vnet && o.tun_uso,
+                gro_tcp: vnet && o.tun_gro,
+                gro_udp: vnet && o.tun_gro && o.tun_uso,
+            };
+            let mut w = World::new();
+            for s in [&w.a, &w.b] {
+                s.io.tun.mode.set(mode);
+                s.io.udp.gso.set(if o.udp_gso { 64 } else { 1 });
+                s.io.udp.gro.set(o.udp_gro);
+            }
+            w.handshake_with(ipv4(A_INNER, B_INNER, 84, 1));
+            w.deliver(false);
+            w.b.io.tun.written.borrow_mut().clear();
+            w.a.io.udp.runs.borrow_mut().clear();
+            let ip = Ip::v4();
+            let segs = 10;
+            let tcp: Vec<Vec<u8>> = (0..segs)
+                .map(|i| {
+                    let mut ip = ip.clone();
+                    ip.id = ip.id.wrapping_add(i as u16);
+                    let mut t = Tcp::new(1000 + i as u32 * 1000);
+                    if i == segs - 1 {
+                        t.flags |= super::super::gso::tests::PSH;
+                    }
+                    tcp_packet(&ip, &t, &payload(1000, i as u8))
+                })
+                .collect();
+            let udp: Vec<Vec<u8>> = (0..segs)
+                .map(|i| {
+                    let mut ip = ip.clone();
+                    ip.id = ip.id.wrapping_add(100 + i as u16);
+                    udp_packet(&ip, 5000, 5001, &payload(1200, 50 + i as u8))
+                })
+                .collect();
+            let tso = vnet && o.tun_tso;
+            let reads: Vec<Vec<u8>> =
+                tun_reads(tcp.clone(), tso.then_some((gso::GSO_TCPV4, 1000)), vnet)
+                    .into_iter()
+                    .chain(tun_reads(
+                        udp.clone(),
+                        mode.uso.then_some((gso::GSO_UDP_L4, 1200)),
+                        vnet,
+                    ))
+                    .collect();
+            w.a.io.tun.inbound.borrow_mut().extend(reads);
+            w.on(true, |link, io, bufs, env| {
+                assert!(link.tun_readable(&io.tun, Some(&io.udp), bufs, env));
+            });
+            let runs = w.a.io.udp.runs.borrow().clone();
+            if o.udp_gso {
+                assert_eq!(runs, vec![segs, segs], "{o:?}: one GSO run per burst");
+            } else {
+                assert_eq!(runs, vec![1; 2 * segs], "{o:?}");
+            }
+            assert_eq!(w.deliver(true), vec![4; 2 * segs], "{o:?}");
+            let written = std::mem::take(&mut *w.b.io.tun.written.borrow_mut());
+            let mut got_tcp = Vec::new();
+            let mut got_udp = Vec::new();
+            let (mut tcp_writes, mut udp_writes) = (0, 0);
+            for wr in &written {
+                let (h, p) = ip_of(wr, vnet);
+                if let Some(h) = h {
+                    if h.gso_type == gso::GSO_NONE {
+                        assert_eq!(h.flags, gso::F_DATA_VALID, "{o:?}");
+                    }
+                }
+                if h.is_none_or(|h| h.gso_type == gso::GSO_NONE) {
+                    assert_checksums(p);
+                }
+                if p[9] == 6 {
+                    tcp_writes += 1;
+                    got_tcp.extend_from_slice(l4_payload(p));
+                } else {
+                    udp_writes += 1;
+                    let pl = l4_payload(p);
+                    if h.is_some_and(|h| h.gso_type == gso::GSO_UDP_L4) {
+                        got_udp.extend(
+                            pl.chunks(usize::from(h.unwrap().gso_size))
+                                .map(|c| c.to_vec()),
+                        );
+                    } else {
+                        got_udp.push(pl.to_vec());
+                    }
+                }
+            }
+            let want_tcp: Vec<u8> = tcp.iter().flat_map(|p| l4_payload(p).to_vec()).collect();
+            let want_udp: Vec<Vec<u8>> = udp.iter().map(|p| l4_payload(p).to_vec()).collect();
+            assert_eq!(got_tcp, want_tcp, "{o:?}");
+            assert_eq!(got_udp, want_udp, "{o:?}");
+            assert_eq!(tcp_writes, if mode.gro_tcp { 1 } else { segs }, "{o:?}");
+            assert_eq!(udp_writes, if mode.gro_udp { 1 } else { segs }, "{o:?}");
+            assert_eq!(w.a.link.drops, Drops::default(), "{o:?}");
+            assert_eq!(w.b.link.drops, Drops::default(), "{o:?}");
+        }
+    }
+
+    /// Datagrams of a GSO run that belong to different peers or endpoints, or that
+    /// are not back to back, never share a message.
+    #[test]
+    fn runs_break_where_datagrams_differ() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let mut msgs = Vec::new();
+        let mut kinds = Vec::new();
+        let mut push =
+            |off, n, to, kind| push_datagram(&mut msgs, &mut kinds, off, n, to, None, kind, 64);
+        push(0, 100, a, TxKind::Data(1));
+        push(100, 100, a, TxKind::Data(1)); // joins
+        push(200, 60, a, TxKind::Data(1)); // shorter: joins and ends the run
+        push(260, 60, a, TxKind::Data(1)); // after a short one: new
+        push(320, 60, b, TxKind::Data(1)); // other endpoint: new
+        push(380, 60, b, TxKind::Data(2)); // other peer: new
+        push(500, 60, b, TxKind::Data(2)); // not back to back: new
+        push(560, 80, b, TxKind::Data(2)); // larger than the run's size: new
+        let shape: Vec<(usize, usize, usize)> =
+            msgs.iter().map(|m| (m.off, m.len, m.segment)).collect();
+        assert_eq!(
+            shape,
+            vec![
+                (0, 260, 100),
+                (260, 60, 0),
+                (320, 60, 0),
+                (380, 60, 0),
+                (500, 60, 0),
+                (560, 80, 0)
+            ]
+        );
+        assert_eq!(msgs[0].datagrams(), 3);
     }
 }

@@ -95,7 +95,7 @@ impl UdpEndpoint for MemUdp {
         arena: &mut [u8],
         slot: usize,
         metas: &mut [RecvMeta],
-    ) -> io::Result<usize> {
+    ) -> io::Result<(usize, bool)> {
         let mut q = self.inbound.borrow_mut();
         let mut n = 0;
         while n < metas.len() && (n + 1) * slot <= arena.len() {
@@ -131,7 +131,8 @@ impl UdpEndpoint for MemUdp {
         if n == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        Ok(n)
+        let empty = !q.iter().any(|(from, _)| from.is_ipv6() == v6);
+        Ok((n, empty))
     }
 
     fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]) {

@@ -4,7 +4,8 @@
 //! (the "sticky" source of spec §8); sends may name that source. Datagrams move in
 //! batches (recvmmsg/sendmmsg); runs of equal-sized datagrams to one endpoint go out
 //! as one UDP_SEGMENT send and arrive as one UDP_GRO receive. A kernel that refuses
-//! GSO (EIO) gets single datagrams from then on, said once.
+//! GSO (EIO) gets single datagrams from then on, said once. A host without one of
+//! the families (booted with ipv6.disable=1, say) gets the other alone.
 
 use super::link::{RecvMeta, TxMsg, UdpEndpoint};
 use super::offload::Offloads;
@@ -47,8 +48,11 @@ fn new_socket(family: AddressFamily) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-fn bind_v4(port: u16) -> io::Result<UdpSocket> {
-    let fd = new_socket(AddressFamily::Inet)?;
+/// Opens a socket of a family; a seam so tests can take a family away.
+type Opener<'a> = &'a dyn Fn(AddressFamily) -> io::Result<OwnedFd>;
+
+fn bind_v4(open: Opener, port: u16) -> io::Result<UdpSocket> {
+    let fd = open(AddressFamily::Inet)?;
     setsockopt(&fd, sockopt::Ipv4PacketInfo, &true).map_err(errno)?;
     bind(
         fd.as_raw_fd(),
@@ -58,8 +62,8 @@ fn bind_v4(port: u16) -> io::Result<UdpSocket> {
     Ok(UdpSocket::from(fd))
 }
 
-fn bind_v6(port: u16) -> io::Result<UdpSocket> {
-    let fd = new_socket(AddressFamily::Inet6)?;
+fn bind_v6(open: Opener, port: u16) -> io::Result<UdpSocket> {
+    let fd = open(AddressFamily::Inet6)?;
     setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(errno)?;
     setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true).map_err(errno)?;
     bind(
@@ -70,24 +74,40 @@ fn bind_v6(port: u16) -> io::Result<UdpSocket> {
     Ok(UdpSocket::from(fd))
 }
 
+/// The kernel has no such address family (or it was disabled at boot).
+fn family_missing(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EAFNOSUPPORT)
+}
+
 pub struct UdpSockets {
-    pub v4: UdpSocket,
-    pub v6: UdpSocket,
+    /// Either may be missing when the host lacks that family, never both.
+    pub v4: Option<UdpSocket>,
+    pub v6: Option<UdpSocket>,
     port: u16,
     /// Messages per system call (1 without `mmsg`).
     batch: usize,
     gso: Cell<bool>,
     notices: RefCell<Vec<String>>,
+    /// The batched send: sys::send_mmsg, or a kernel's behaviour in the tests.
+    send: SendFn,
 }
+
+/// The signature of [`sys::send_mmsg`].
+type SendFn = fn(RawFd, &[u8], &[Outgoing]) -> (usize, Option<io::Error>);
 
 impl UdpSockets {
     /// Binds both sockets on `port` (0: a kernel-chosen port free in both families)
     /// in the calling thread's namespace, with the offloads `want` allows.
     pub fn bind(port: u16, want: &Offloads) -> io::Result<UdpSockets> {
-        let (v4, v6, port) = Self::bind_pair(port)?;
+        Self::bind_with(&new_socket, port, want)
+    }
+
+    fn bind_with(open: Opener, port: u16, want: &Offloads) -> io::Result<UdpSockets> {
+        let (v4, v6, port) = Self::bind_pair(open, port)?;
         let mut notices = Vec::new();
         if want.udp_gro {
-            for (fam, s) in [("IPv4", &v4), ("IPv6", &v6)] {
+            let both = [("IPv4", &v4), ("IPv6", &v6)];
+            for (fam, s) in both.iter().filter_map(|(f, s)| s.as_ref().map(|s| (f, s))) {
                 if let Err(e) = sys::udp_set_gro(s.as_raw_fd()) {
                     notices.push(format!("udp-gro refused by the kernel on {fam} ({e})"));
                 }
@@ -100,22 +120,45 @@ impl UdpSockets {
             batch: if want.mmsg { MMSG_MAX } else { 1 },
             gso: Cell::new(want.udp_gso),
             notices: RefCell::new(notices),
+            send: sys::send_mmsg,
         })
     }
 
-    fn bind_pair(port: u16) -> io::Result<(UdpSocket, UdpSocket, u16)> {
-        if port != 0 {
-            let v4 = bind_v4(port)?;
-            let v6 = bind_v6(port)?;
-            return Ok((v4, v6, port));
-        }
+    /// Both sockets on `port`, or on one kernel-chosen port free in both families;
+    /// a family the host lacks is left out (both lacking: the IPv4 error).
+    #[allow(clippy::type_complexity)]
+    fn bind_pair(
+        open: Opener,
+        port: u16,
+    ) -> io::Result<(Option<UdpSocket>, Option<UdpSocket>, u16)> {
         let mut last = None;
         for _ in 0..BIND_RETRIES {
-            let v4 = bind_v4(0)?;
-            let port = v4.local_addr()?.port();
-            match bind_v6(port) {
-                Ok(v6) => return Ok((v4, v6, port)),
-                Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => last = Some(e),
+            let v4 = match bind_v4(open, port) {
+                Ok(s) => Some(s),
+                Err(e) if family_missing(&e) => None,
+                Err(e) => return Err(e),
+            };
+            let p = match &v4 {
+                Some(s) => s.local_addr()?.port(),
+                None => port,
+            };
+            match bind_v6(open, p) {
+                Ok(v6) => {
+                    let p = if v4.is_none() {
+                        v6.local_addr()?.port()
+                    } else {
+                        p
+                    };
+                    return Ok((v4, Some(v6), p));
+                }
+                Err(e) if family_missing(&e) => {
+                    return match v4 {
+                        Some(v4) => Ok((Some(v4), None, p)),
+                        None => Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
+                    };
+                }
+                // OpenBSD retries an ephemeral port taken in the other family.
+                Err(e) if port == 0 && e.raw_os_error() == Some(libc::EADDRINUSE) => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
@@ -126,12 +169,12 @@ impl UdpSockets {
         self.port
     }
 
-    fn fd(&self, v6: bool) -> RawFd {
-        if v6 {
-            self.v6.as_raw_fd()
-        } else {
-            self.v4.as_raw_fd()
-        }
+    /// The socket of a family; EAFNOSUPPORT when the host has none.
+    fn fd(&self, v6: bool) -> io::Result<RawFd> {
+        let s = if v6 { &self.v6 } else { &self.v4 };
+        s.as_ref()
+            .map(|s| s.as_raw_fd())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
     }
 
     /// Sends `m`'s datagrams one by one (no UDP_SEGMENT); the first failure, if any.
@@ -155,9 +198,13 @@ impl UdpSockets {
                 at += len;
                 k += 1;
             }
+            let fd = match self.fd(normalize(m.to).is_ipv6()) {
+                Ok(fd) => fd,
+                Err(e) => return Some(e),
+            };
             let mut i = 0;
             while i < k {
-                let (sent, e) = sys::send_mmsg(self.fd(m.to.is_ipv6()), arena, &out[i..k]);
+                let (sent, e) = (self.send)(fd, arena, &out[i..k]);
                 i += sent;
                 if let Some(e) = e {
                     first_err.get_or_insert(e);
@@ -176,10 +223,10 @@ impl UdpEndpoint for UdpSockets {
         arena: &mut [u8],
         slot: usize,
         metas: &mut [RecvMeta],
-    ) -> io::Result<usize> {
+    ) -> io::Result<(usize, bool)> {
         let mut got = [Received::default(); MMSG_MAX];
         let want = metas.len().min(self.batch);
-        let n = sys::recv_mmsg(self.fd(v6), arena, slot, &mut got[..want])?;
+        let n = sys::recv_mmsg(self.fd(v6)?, arena, slot, &mut got[..want])?;
         for (m, r) in metas.iter_mut().zip(&got[..n]) {
             *m = RecvMeta {
                 // A datagram without a source or cut short is nothing to open.
@@ -196,7 +243,7 @@ impl UdpEndpoint for UdpSockets {
                 segment: r.segment,
             };
         }
-        Ok(n)
+        Ok((n, n < want))
     }
 
     fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]) {
@@ -234,7 +281,10 @@ impl UdpEndpoint for UdpSockets {
                 };
                 k += 1;
             }
-            let (sent, e) = sys::send_mmsg(self.fd(v6), arena, &out[..k]);
+            let (sent, e) = match self.fd(v6) {
+                Ok(fd) => (self.send)(fd, arena, &out[..k]),
+                Err(e) => (0, Some(e)),
+            };
             for m in &mut msgs[i..i + sent] {
                 m.err = 0;
             }
@@ -291,5 +341,148 @@ fn normalize(sa: SocketAddr) -> SocketAddr {
             None => sa,
         },
         v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn without(missing: AddressFamily) -> impl Fn(AddressFamily) -> io::Result<OwnedFd> {
+        move |f| {
+            if f == missing {
+                Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
+            } else {
+                new_socket(f)
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_family_leaves_the_other() {
+        for (missing, v6_left) in [(AddressFamily::Inet6, false), (AddressFamily::Inet, true)] {
+            let mut port = 0;
+            // A kernel-chosen port, then that port asked for by number.
+            for _ in 0..2 {
+                let u = UdpSockets::bind_with(&without(missing), port, &Offloads::ALL).unwrap();
+                if port != 0 {
+                    assert_eq!(u.local_port(), port);
+                }
+                port = u.local_port();
+                assert_eq!(u.v6.is_some(), v6_left);
+                assert_eq!(u.v4.is_some(), !v6_left);
+                let got =
+                    u.v4.as_ref()
+                        .or(u.v6.as_ref())
+                        .unwrap()
+                        .local_addr()
+                        .unwrap();
+                assert_eq!(got.port(), u.local_port());
+                assert_ne!(u.local_port(), 0);
+                // Sending to the missing family fails cleanly, counted by the caller.
+                let to: SocketAddr = if v6_left {
+                    "127.0.0.1:9".parse().unwrap()
+                } else {
+                    "[::1]:9".parse().unwrap()
+                };
+                let mut m = [TxMsg {
+                    off: 0,
+                    len: 4,
+                    segment: 0,
+                    to,
+                    src: None,
+                    err: 0,
+                }];
+                u.send_batch(&[0; 4], &mut m);
+                assert_eq!(m[0].err, libc::EAFNOSUPPORT);
+                let mut metas = [RecvMeta::default(); 4];
+                let e = u
+                    .recv_batch(!v6_left, &mut [0; 4096], 1024, &mut metas)
+                    .unwrap_err();
+                assert_eq!(e.raw_os_error(), Some(libc::EAFNOSUPPORT));
+            }
+        }
+        let none = |_| Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
+        let e = UdpSockets::bind_with(&none, 0, &Offloads::ALL)
+            .err()
+            .unwrap();
+        assert_eq!(e.raw_os_error(), Some(libc::EAFNOSUPPORT));
+    }
+
+    /// A kernel that refuses UDP_SEGMENT (EIO: no checksum offload on the path, or
+    /// IPsec under it): the run goes out again one datagram at a time, GSO is off
+    /// for these sockets from then on, and that is said once.
+    #[test]
+    fn gso_refused_with_eio_falls_back_and_says_so_once() {
+        fn no_gso(fd: RawFd, arena: &[u8], msgs: &[Outgoing]) -> (usize, Option<io::Error>) {
+            match msgs.iter().position(|m| m.segment != 0) {
+                Some(0) => (0, Some(io::Error::from_raw_os_error(libc::EIO))),
+                Some(i) => sys::send_mmsg(fd, arena, &msgs[..i]),
+                None => sys::send_mmsg(fd, arena, msgs),
+            }
+        }
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let to = rx.local_addr().unwrap();
+        let mut u = UdpSockets::bind(0, &Offloads::ALL).unwrap();
+        u.send = no_gso;
+        assert_eq!(u.max_segments(), GSO_MAX_SEGMENTS);
+        let arena: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let msg = |off, len, segment| TxMsg {
+            off,
+            len,
+            segment,
+            to,
+            src: None,
+            err: 0,
+        };
+        // A single datagram, a run of three (300+300+100) and another single.
+        let mut msgs = [msg(0, 50, 0), msg(50, 700, 300), msg(750, 60, 0)];
+        u.send_batch(&arena, &mut msgs);
+        assert!(msgs.iter().all(|m| m.err == 0), "{msgs:?}");
+        assert_eq!(u.max_segments(), 1, "GSO is off now");
+        let notices = u.take_notices();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(notices[0].starts_with("udp-gso refused by the kernel"));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2000];
+        assert!(common_wait(|| {
+            while let Ok(n) = rx.recv(&mut buf) {
+                got.push(buf[..n].to_vec());
+            }
+            got.len() >= 5
+        }));
+        let want: Vec<Vec<u8>> = [0..50, 50..350, 350..650, 650..750, 750..810]
+            .into_iter()
+            .map(|r| arena[r].to_vec())
+            .collect();
+        assert_eq!(got, want);
+        // Later runs (built before GSO went off) go one by one at once, unsaid.
+        let mut msgs = [msg(0, 600, 300)];
+        u.send_batch(&arena, &mut msgs);
+        assert_eq!(msgs[0].err, 0);
+        assert!(u.take_notices().is_empty());
+    }
+
+    /// Polls `f` for up to 5 s.
+    fn common_wait(mut f: impl FnMut() -> bool) -> bool {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < end {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn both_families_on_one_port_and_a_port_in_use_is_refused() {
+        let u = UdpSockets::bind(0, &Offloads::ALL).unwrap();
+        let p = u.local_port();
+        assert_eq!(u.v4.as_ref().unwrap().local_addr().unwrap().port(), p);
+        assert_eq!(u.v6.as_ref().unwrap().local_addr().unwrap().port(), p);
+        let e = UdpSockets::bind(p, &Offloads::ALL).err().unwrap();
+        assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE));
     }
 }

@@ -15,6 +15,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Where wgd listens unless told otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/wgd.sock";
@@ -120,8 +121,16 @@ impl Client {
         };
         let transport =
             |e: FrameError| CallError::Transport(format!("wgd at {}: {e}", self.path.display()));
-        frame::write_frame(&mut self.stream, &body).map_err(transport)?;
-        let payload = frame::read_payload(&mut self.stream).map_err(transport)?;
+        let sent = frame::write_frame(&mut self.stream, &body);
+        if let Request::SetWg { mut data } = body.request {
+            data.zeroize();
+        }
+        // A daemon that refuses the connection (too many) answers before it reads:
+        // a failed write may still have that answer to read.
+        let payload = match frame::read_payload(&mut self.stream) {
+            Ok(p) => Zeroizing::new(p),
+            Err(e) => return Err(transport(sent.err().unwrap_or(e))),
+        };
         let reply: ReplyBody = frame::decode(&payload).map_err(transport)?;
         reply.result.map_err(CallError::Errno)
     }
@@ -136,7 +145,8 @@ impl Client {
     /// SIOCGWG with OpenBSD ifconfig's grow-until-stable size loop.
     pub fn get_wg(&mut self, ifname: &str) -> Result<InterfaceIo, CallError> {
         let mut capacity = 0u64;
-        // Bounded: each round the size must grow, and it cannot pass MAX_FRAME.
+        // Bounded: each round the size must grow, and a reply cannot pass MAX_FRAME
+        // (room for the ABI's largest buffer, 2^20 peers).
         for _ in 0..64 {
             match self.call(ifname, Request::GetWg { size: capacity })? {
                 Response::Wg { size, data } => {

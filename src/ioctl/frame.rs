@@ -14,18 +14,26 @@
 //! instead of misreading the body. A reply's result is either a [`Response`] or a Linux
 //! errno. SIOCSWG/SIOCGWG buffers travel inside the body untouched (`codec.rs`).
 
+use super::abi;
 use super::request::{Request, Response};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io::{self, Read, Write};
+use zeroize::Zeroize;
 
 /// `wgd\0`.
 pub const MAGIC: [u8; 4] = *b"wgd\0";
 /// Bumped on any incompatible change of the bodies.
 pub const PROTOCOL_VERSION: u16 = 1;
-/// Largest frame accepted: 1M allowed IPs (24 MiB) and 2^16 peers fit comfortably.
-pub const MAX_FRAME: usize = 64 << 20;
+/// Largest frame accepted: a SIOCSWG/SIOCGWG buffer of the ABI's largest size
+/// ([`abi::MAX_BUFFER`], room for 2^20 peers) and the envelope around it.
+pub const MAX_FRAME: usize = abi::MAX_BUFFER + (64 << 10);
+/// Largest frame wgd reads from a caller that is not root: everything such a caller
+/// may ask for (queries, and changes that are refused with EPERM) is small.
+pub const MAX_UNPRIVILEGED_FRAME: usize = 4 << 10;
 const HEADER: usize = 4 + MAGIC.len() + 2;
+/// Bytes the decoder reads at a time while it looks for frame boundaries.
+const CHUNK: usize = 16 << 10;
 
 /// A request as sent by a client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,51 +134,192 @@ pub fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, FrameError
     }
 }
 
-/// Incremental reader for a non-blocking server: feed bytes as they arrive, take
-/// complete payloads out. An oversized length prefix is refused as soon as it is seen,
-/// before any of the frame is buffered.
-#[derive(Default)]
-pub struct FrameDecoder {
+/// One frame's payload as the decoder hands it out: `&payload[..]` is the bytes after
+/// the length prefix. A large frame is the buffer it was read into (no copy); the bytes
+/// are zeroed when it is dropped (SIOCSWG frames carry keys).
+pub struct Payload {
     buf: Vec<u8>,
+    off: usize,
+}
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.off..]
+    }
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
+}
+
+/// Incremental reader for a non-blocking server: read into it, take complete payloads
+/// out. A length prefix above the decoder's limit is refused as soon as it is seen,
+/// before any of the frame is buffered. Small frames are read in chunks and copied out
+/// (a few KiB); a frame larger than a chunk is read straight into a buffer of its exact
+/// size, which becomes the payload: its bytes are written once, never copied. Consumed
+/// bytes are zeroed.
+pub struct FrameDecoder {
+    limit: usize,
+    /// Initialised storage; `start..filled` holds the unconsumed bytes.
+    buf: Vec<u8>,
+    start: usize,
+    filled: usize,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for FrameDecoder {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
 }
 
 impl FrameDecoder {
+    /// A decoder accepting frames up to [`MAX_FRAME`].
     pub fn new() -> Self {
-        Self::default()
+        Self::with_limit(MAX_FRAME)
     }
 
+    /// A decoder accepting frames up to `limit` bytes (after the length prefix).
+    pub fn with_limit(limit: usize) -> Self {
+        FrameDecoder {
+            limit,
+            buf: Vec::new(),
+            start: 0,
+            filled: 0,
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Appends bytes (tests and callers without a `Read`).
     pub fn feed(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        self.compact();
+        self.room(bytes.len());
+        self.buf[self.filled..self.filled + bytes.len()].copy_from_slice(bytes);
+        self.filled += bytes.len();
     }
 
-    /// Bytes held for an incomplete frame.
+    /// Bytes held that do not yet make a complete frame (0 when idle).
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.filled - self.start
+    }
+
+    /// Memory the decoder holds.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// The frame length announced by the buffered prefix, if one is there.
+    fn announced(&self) -> Option<usize> {
+        let b = &self.buf[self.start..self.filled];
+        (b.len() >= 4).then(|| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+
+    /// Makes `n` initialised bytes available after `filled`.
+    fn room(&mut self, n: usize) {
+        if self.buf.len() < self.filled + n {
+            let want = self.filled + n;
+            self.buf.reserve_exact(want - self.buf.len());
+            self.buf.resize(want, 0);
+        }
+    }
+
+    /// Drops consumed bytes (zeroing them) so the unconsumed ones start the buffer.
+    fn compact(&mut self) {
+        if self.start == 0 {
+            return;
+        }
+        let n = self.filled - self.start;
+        self.buf.copy_within(self.start..self.filled, 0);
+        self.buf[n..self.filled].zeroize();
+        self.filled = n;
+        self.start = 0;
+    }
+
+    /// One `read` from `r` into the buffer: up to a chunk, or, inside a large frame,
+    /// what that frame still lacks (into its final place, in a buffer sized once).
+    /// `Ok(0)` is end of stream. The caller takes the complete frames with
+    /// [`FrameDecoder::next_frame`] before reading again.
+    pub fn read_from<R: Read>(&mut self, r: &mut R) -> io::Result<usize> {
+        self.compact();
+        let want = match self.announced() {
+            Some(len) if len <= self.limit && 4 + len > CHUNK => {
+                (4 + len).saturating_sub(self.filled).max(1)
+            }
+            _ => CHUNK,
+        };
+        self.room(want);
+        let n = r.read(&mut self.buf[self.filled..self.filled + want])?;
+        self.filled += n;
+        Ok(n)
     }
 
     /// The next complete payload, if one is buffered.
-    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
-        if self.buf.len() < 4 {
+    pub fn next_frame(&mut self) -> Result<Option<Payload>, FrameError> {
+        let Some(len) = self.announced() else {
             return Ok(None);
-        }
-        let len = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
-        if len > MAX_FRAME {
+        };
+        if len > self.limit {
             return Err(FrameError::Oversized(len as u64));
         }
-        if self.buf.len() < 4 + len {
+        let end = self.start + 4 + len;
+        if self.filled < end {
             return Ok(None);
         }
-        let payload = self.buf[4..4 + len].to_vec();
-        self.buf.drain(..4 + len);
-        Ok(Some(payload))
+        if self.start == 0 && end == self.filled && len > CHUNK {
+            // A large frame fills its own buffer: hand the buffer over.
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.truncate(end);
+            self.filled = 0;
+            return Ok(Some(Payload { buf, off: 4 }));
+        }
+        let payload = self.buf[self.start + 4..end].to_vec();
+        self.buf[self.start..end].zeroize();
+        self.start = end;
+        if self.start == self.filled {
+            self.start = 0;
+            self.filled = 0;
+            if self.buf.len() > 2 * CHUNK {
+                self.buf = Vec::new();
+            }
+        }
+        Ok(Some(Payload {
+            buf: payload,
+            off: 0,
+        }))
     }
 }
 
 /// Blocking: writes one frame.
 pub fn write_frame<W: Write, T: Serialize>(w: &mut W, body: &T) -> Result<(), FrameError> {
-    w.write_all(&encode(body))?;
+    // The frame may carry keys (SIOCSWG): zeroed once written.
+    let f = zeroize::Zeroizing::new(encode(body));
+    w.write_all(&f)?;
     w.flush()?;
     Ok(())
+}
+
+/// Appends one complete frame for `body` to `out` (the reply path: no intermediate
+/// buffer).
+pub fn encode_into<T: Serialize>(out: &mut Vec<u8>, body: &T) {
+    let at = out.len();
+    out.extend_from_slice(&[0u8; 4]);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    let mut v = postcard::to_extend(body, std::mem::take(out)).unwrap_or_default();
+    let len = (v.len() - at - 4) as u32;
+    v[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    *out = v;
 }
 
 /// Blocking: reads one frame's payload.
@@ -310,5 +459,93 @@ mod tests {
             let _ = decode::<RequestBody>(&p);
             let _ = decode::<ReplyBody>(&p);
         }
+    }
+
+    /// A reader that hands out at most `step` bytes per call.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.data.len().min(self.step).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn big(n: usize) -> RequestBody {
+        RequestBody {
+            ifname: "wg1".into(),
+            request: Request::SetWg {
+                data: (0..n).map(|i| i as u8).collect(),
+            },
+        }
+    }
+
+    #[test]
+    fn read_from_small_and_large_frames_mixed() {
+        let frames = [req(), big(300_000), req(), big(20_000), req()];
+        let mut all = Vec::new();
+        for f in &frames {
+            encode_into(&mut all, f);
+        }
+        for step in [1, 7, 4096, 70_000, usize::MAX] {
+            let mut r = Trickle { data: &all, step };
+            let mut d = FrameDecoder::new();
+            let mut got = Vec::new();
+            loop {
+                while let Some(p) = d.next_frame().unwrap() {
+                    got.push(decode::<RequestBody>(&p).unwrap());
+                }
+                if d.read_from(&mut r).unwrap() == 0 {
+                    break;
+                }
+            }
+            assert_eq!(got, frames.to_vec(), "step {step}");
+            assert_eq!(d.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn a_large_frame_is_read_into_a_buffer_of_its_size() {
+        let f = encode(&big(1 << 20));
+        let mut r = Trickle {
+            data: &f,
+            step: 100_000,
+        };
+        let mut d = FrameDecoder::new();
+        while d.next_frame().unwrap().is_none() {
+            assert!(d.read_from(&mut r).unwrap() > 0);
+            // Sized once from the length prefix, never grown by doubling.
+            assert!(d.capacity() <= f.len().max(CHUNK), "{}", d.capacity());
+        }
+    }
+
+    #[test]
+    fn the_limit_is_per_decoder() {
+        let mut d = FrameDecoder::with_limit(MAX_UNPRIVILEGED_FRAME);
+        d.feed(&encode(&req()));
+        assert!(d.next_frame().unwrap().is_some());
+        d.feed(&((MAX_UNPRIVILEGED_FRAME as u32) + 1).to_le_bytes());
+        assert!(matches!(d.next_frame(), Err(FrameError::Oversized(_))));
+        let mut r = Trickle {
+            data: &encode(&big(10_000)),
+            step: usize::MAX,
+        };
+        let mut d = FrameDecoder::with_limit(MAX_UNPRIVILEGED_FRAME);
+        d.read_from(&mut r).unwrap();
+        assert!(matches!(d.next_frame(), Err(FrameError::Oversized(_))));
+    }
+
+    #[test]
+    fn encode_into_appends_the_same_bytes() {
+        let mut out = encode(&req());
+        encode_into(&mut out, &ReplyBody { result: Err(5) });
+        let mut want = encode(&req());
+        want.extend_from_slice(&encode(&ReplyBody { result: Err(5) }));
+        assert_eq!(out, want);
     }
 }

@@ -26,6 +26,7 @@ use super::allowedips::AllowedIps;
 use super::consts::*;
 use super::cookie::{CookieChecker, MacCheck};
 use super::crypto::{PrivateKey, Secret32};
+use super::deadlines::DeadlineQueue;
 use super::index::IndexTable;
 use super::keypair::Keypair;
 use super::noise;
@@ -41,7 +42,7 @@ use super::{PeerId, HEADROOM, TAILROOM};
 pub const MAX_QUEUED_EVENTS: usize = 1024;
 /// Undrained datagrams kept at most (newer ones are dropped, as a full socket buffer would).
 pub const MAX_QUEUED_TRANSMITS: usize = 4096;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
@@ -358,16 +359,22 @@ struct Shared {
     /// Peers owed an immediate keepalive/staged flush (up, pka 0→n); done by the next
     /// `handle_timeout`, which `poll_timeout` makes due at `kick_at`.
     kicks: Vec<PeerId>,
+    kick_set: HashSet<PeerId>,
     kick_at: Option<Instant>,
+    /// Peers whose timers an entry point may have changed; re-queued before it returns.
+    touched: Vec<PeerId>,
 }
 
 /// One wgN's protocol state.
 pub struct Interface {
     sh: Shared,
     peers: HashMap<PeerId, Peer>,
-    order: Vec<PeerId>,
+    /// Creation order (`Peer::seq` → id): SIOCGWG's order, removal in O(log peers).
+    order: BTreeMap<u64, PeerId>,
+    next_seq: u64,
     by_public: HashMap<[u8; 32], PeerId>,
     aips: AllowedIps<PeerId>,
+    timerq: DeadlineQueue,
 }
 
 fn ep(p: &Peer) -> Ep {
@@ -438,7 +445,7 @@ impl Shared {
     }
 
     fn kick(&mut self, id: PeerId, now: Instant) {
-        if !self.kicks.contains(&id) {
+        if self.kick_set.insert(id) {
             self.kicks.push(id);
         }
         self.kick_at = Some(self.kick_at.map_or(now, |t| t.min(now)));
@@ -486,6 +493,7 @@ impl Shared {
         let e = PrivateKey::generate(&mut *rng);
         let ts = Tai64N::from_system_time(wall);
         let mut msg = [0u8; INITIATION_LEN];
+        p.refresh_ss(self.private.as_ref());
         let Some(st) =
             noise::create_initiation(&mut msg, &public, &p.public, &p.ss, e, ts.as_bytes(), idx)
         else {
@@ -650,12 +658,16 @@ impl Interface {
                 out: VecDeque::new(),
                 events: VecDeque::new(),
                 kicks: Vec::new(),
+                kick_set: HashSet::new(),
                 kick_at: None,
+                touched: Vec::new(),
             },
             peers: HashMap::new(),
-            order: Vec::new(),
+            order: BTreeMap::new(),
+            next_seq: 0,
             by_public: HashMap::new(),
             aips: AllowedIps::new(),
+            timerq: DeadlineQueue::new(),
         }
     }
 
@@ -692,8 +704,7 @@ impl Interface {
         self.sh.private = new;
         self.sh.public = public;
         self.sh.checker.set_identity(public.as_ref());
-        let ids = self.order.clone();
-        for id in ids {
+        for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.set_private(self.sh.private.as_ref());
                 p.last_sent_handshake = None;
@@ -739,8 +750,10 @@ impl Interface {
         } else {
             p.timers.disable();
         }
+        p.seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.insert(p.seq, id);
         self.peers.insert(id, p);
-        self.order.push(id);
         self.by_public.insert(*public, id);
         self.sh.event(Event::PeerCreated(id));
         Ok(())
@@ -751,16 +764,27 @@ impl Interface {
             return;
         };
         self.sh.clear_sessions(&mut p);
-        self.aips.remove_by_value(id);
+        // What the peer owns: its prefixes, its keys in the lookup maps, its place in
+        // the order. Its deadline-queue entries go stale and are dropped when due.
+        remove_owned_aips(&mut self.aips, id, &p.aips);
         self.by_public.remove(&p.public);
-        self.order.retain(|x| *x != id);
+        self.order.remove(&p.seq);
+        self.sh.kick_set.remove(&id);
         self.sh.event(Event::PeerDestroyed(id));
     }
 
     pub fn remove_all_peers(&mut self) {
-        for id in self.order.clone() {
+        for id in self.peer_ids() {
             self.remove_peer(id);
         }
+        // Nothing is left to be due: drop the stale entries and the emptied tables'
+        // memory at once.
+        self.timerq.clear();
+        self.aips.clear();
+        self.sh.kicks.clear();
+        self.sh.kick_set.clear();
+        self.peers.shrink_to_fit();
+        self.by_public.shrink_to_fit();
     }
 
     pub fn peer_by_public(&self, public: &[u8; 32]) -> Option<PeerId> {
@@ -768,7 +792,14 @@ impl Interface {
     }
 
     pub fn peer_ids(&self) -> Vec<PeerId> {
-        self.order.clone()
+        self.order.values().copied().collect()
+    }
+
+    /// Number of peers and of their allowed IPs (what SIOCGWG reports), without
+    /// building anything.
+    pub fn config_counts(&self) -> (usize, usize) {
+        let aips = self.peers.values().map(|p| p.aips.len()).sum();
+        (self.peers.len(), aips)
     }
 
     pub fn set_psk(&mut self, id: PeerId, psk: Option<&[u8; 32]>) {
@@ -821,8 +852,8 @@ impl Interface {
     }
 
     pub fn replace_aips(&mut self, id: PeerId) {
-        self.aips.remove_by_value(id);
         if let Some(p) = self.peers.get_mut(&id) {
+            remove_owned_aips(&mut self.aips, id, &p.aips);
             p.aips.clear();
         }
     }
@@ -899,7 +930,7 @@ impl Interface {
             return;
         }
         self.sh.up = true;
-        for id in self.order.clone() {
+        for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.enable();
                 p.pka_frozen = false;
@@ -941,18 +972,22 @@ impl Interface {
         rng: &mut R,
     ) {
         self.sh.kick_at = None;
+        self.sh.kick_set.clear();
         for id in std::mem::take(&mut self.sh.kicks) {
             if let Some(p) = self.peers.get_mut(&id) {
                 self.sh.send_keepalive(p, now, wall, &mut *rng);
+                self.timerq
+                    .note(id, &mut p.queued, p.timers.next_deadline());
             }
         }
     }
 
     pub fn down(&mut self, _now: Instant) {
         self.sh.up = false;
-        for id in self.order.clone() {
+        for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.disable();
+                p.queued = None;
                 p.pka_frozen = true;
                 p.staged.clear();
                 p.last_sent_handshake = None;
@@ -961,7 +996,10 @@ impl Interface {
         }
         self.sh.out.clear();
         self.sh.kicks.clear();
+        self.sh.kick_set.clear();
         self.sh.kick_at = None;
+        // Disabled timers have no deadlines: every entry is stale.
+        self.timerq.clear();
     }
 
     pub fn is_up(&self) -> bool {
@@ -970,6 +1008,29 @@ impl Interface {
 
     /// Outbound: see the contract. `buf[HEADROOM..HEADROOM+len]` is the inner packet.
     pub fn encapsulate(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        buf: &mut [u8],
+        len: usize,
+    ) -> SendOutcome {
+        let r = self.encapsulate_one(now, wall, rng, buf, len);
+        self.requeue_touched();
+        r
+    }
+
+    /// Re-queues the deadlines of the peers the entry point touched.
+    fn requeue_touched(&mut self) {
+        while let Some(id) = self.sh.touched.pop() {
+            if let Some(p) = self.peers.get_mut(&id) {
+                self.timerq
+                    .note(id, &mut p.queued, p.timers.next_deadline());
+            }
+        }
+    }
+
+    fn encapsulate_one(
         &mut self,
         now: Instant,
         wall: SystemTime,
@@ -994,6 +1055,7 @@ impl Interface {
         let Some(p) = self.peers.get_mut(&id) else {
             return SendOutcome::Dropped(DropReason::NoRoute);
         };
+        self.sh.touched.push(id);
         let Some(to) = p.endpoint else {
             self.sh.event(Event::NoEndpoint { peer: id });
             return SendOutcome::Dropped(DropReason::NoEndpoint);
@@ -1033,6 +1095,22 @@ impl Interface {
     /// Inbound datagram; see the contract.
     #[allow(clippy::too_many_arguments)]
     pub fn decapsulate(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &mut [u8],
+        under_load: bool,
+    ) -> RecvOutcome {
+        let r = self.decapsulate_one(now, wall, rng, from, local, buf, under_load);
+        self.requeue_touched();
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decapsulate_one(
         &mut self,
         now: Instant,
         wall: SystemTime,
@@ -1135,6 +1213,8 @@ impl Interface {
         let Some(p) = self.peers.get_mut(&id) else {
             return invalid(&mut self.sh);
         };
+        self.sh.touched.push(id);
+        p.refresh_ss(self.sh.private.as_ref());
         let Some((st, ts)) = noise::consume_initiation_finish(partial, &msg, &p.ss) else {
             return invalid(&mut self.sh);
         };
@@ -1243,6 +1323,7 @@ impl Interface {
         let Some(p) = self.peers.get_mut(&entry.peer) else {
             return unknown(&mut self.sh);
         };
+        self.sh.touched.push(entry.peer);
         // wg_index_get knows every index, a session's too: a response naming one that
         // is not a pending handshake fails in noise_consume_response, as "Invalid".
         if entry.slot != Slot::Handshake {
@@ -1331,6 +1412,7 @@ impl Interface {
         let Some(p) = self.peers.get_mut(&entry.peer) else {
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
+        self.sh.touched.push(entry.peer);
         let Some(k) = p.sessions.find(idx).cloned() else {
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
@@ -1416,10 +1498,13 @@ impl Interface {
         if self.sh.kick_at.is_some_and(|t| t <= now) {
             self.run_kicks(now, wall, rng);
         }
-        for id in self.order.clone() {
+        // Only the peers with an entry due: O(log peers) each, none for the others.
+        while let Some(id) = self.timerq.pop_due(now) {
             let Some(p) = self.peers.get_mut(&id) else {
                 continue;
             };
+            p.queued = None;
+            self.sh.touched.push(id);
             while let Some(kind) = p.timers.pop_expired(now) {
                 match kind {
                     TimerKind::RetransmitHandshake => {
@@ -1475,15 +1560,38 @@ impl Interface {
                 }
             }
         }
+        self.requeue_touched();
+        // Stale entries (deadlines moved later, removed peers) beyond twice the peers:
+        // rebuild, so the heap stays O(peers) (amortised O(1) per push).
+        if self.timerq.len() > 2 * self.peers.len() + 1024 {
+            self.timerq.clear();
+            for (id, p) in self.peers.iter_mut() {
+                p.queued = None;
+                self.timerq
+                    .note(*id, &mut p.queued, p.timers.next_deadline());
+            }
+        }
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.peers
-            .values()
-            .filter_map(|p| p.timers.next_deadline())
+        let t = self
+            .timerq
+            .peek()
+            .into_iter()
             .chain(self.sh.kick_at)
             .chain(self.sh.limiter.gc_due())
-            .min()
+            .min();
+        // The queue's invariant, checked against the linear scan it replaces.
+        debug_assert!(
+            self.peers.len() > 64
+                || self
+                    .peers
+                    .values()
+                    .filter_map(|p| p.timers.next_deadline())
+                    .all(|d| t.is_some_and(|t| t <= d)),
+            "a peer's deadline is missing from the queue"
+        );
+        t
     }
 
     /// Copies the next queued datagram into `out`. A datagram larger than `out` is dropped.
@@ -1506,6 +1614,16 @@ impl Interface {
 
     pub fn poll_event(&mut self) -> Option<Event> {
         self.sh.events.pop_front()
+    }
+}
+
+/// Removes from `table` the prefixes of `owned` (a peer's list) that `id` owns: the
+/// cost is the peer's own prefixes, not the table's size.
+fn remove_owned_aips(table: &mut AllowedIps<PeerId>, id: PeerId, owned: &[(IpAddr, u8)]) {
+    for &(a, c) in owned {
+        if table.get(a, c) == Some(id) {
+            table.remove(a, c);
+        }
     }
 }
 
@@ -1665,5 +1783,135 @@ mod tests {
             mask("2001:db8::1".parse().unwrap(), 128),
             "2001:db8::1".parse::<IpAddr>().unwrap()
         );
+    }
+
+    fn pubkey(n: u32) -> [u8; 32] {
+        // Distinct, and not this interface's own: the key bytes are only compared.
+        let mut k = [0u8; 32];
+        k[..4].copy_from_slice(&n.to_le_bytes());
+        k[31] = 0x40;
+        k
+    }
+
+    fn v4(n: u32) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(n))
+    }
+
+    fn linear_min(i: &Interface) -> Option<Instant> {
+        i.peers
+            .values()
+            .filter_map(|p| p.timers.next_deadline())
+            .min()
+    }
+
+    #[test]
+    fn removing_a_peer_takes_only_what_it_owns() {
+        let t = Instant::now();
+        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        for id in 1..=3u64 {
+            i.add_peer(id, &pubkey(id as u32), t).unwrap();
+            for k in 0..4 {
+                i.add_aip(id, v4((id as u32) << 24 | k << 8), 24).unwrap();
+            }
+        }
+        // Peer 3 takes one of peer 1's prefixes: removing 1 must leave it with 3.
+        i.add_aip(3, v4(1 << 24 | 2 << 8), 24).unwrap();
+        i.remove_peer(1);
+        assert_eq!(i.peer_ids(), vec![2, 3]);
+        assert_eq!(i.aips.lookup(v4(1 << 24 | 2 << 8 | 9)), Some(3));
+        assert_eq!(i.aips.lookup(v4(1 << 24 | 9)), None);
+        assert_eq!(i.aips.lookup(v4(2 << 24 | 3 << 8 | 9)), Some(2));
+        assert_eq!(i.aips.len(), 4 + 5);
+        i.replace_aips(3);
+        assert_eq!(i.aips.len(), 4);
+        assert_eq!(i.peer_info(3).unwrap().aips, vec![]);
+        i.add_peer(1, &pubkey(1), t).unwrap();
+        assert_eq!(i.peer_ids(), vec![2, 3, 1], "a re-added peer goes last");
+        i.remove_all_peers();
+        assert!(i.peer_ids().is_empty() && i.aips.is_empty());
+    }
+
+    #[test]
+    fn peer_removal_does_not_scan_the_others() {
+        // 40k peers x 5 prefixes removed one by one, oldest first (the worst case of a
+        // table scan or list retain per removal: about 10^10 steps, hours). Owned-only
+        // removal is a few hundred thousand hash operations.
+        let t = Instant::now();
+        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let n = 40_000u32;
+        for id in 0..n {
+            i.add_peer(id as u64, &pubkey(id), t).unwrap();
+            for k in 0..5 {
+                i.add_aip(id as u64, v4(id << 8 | k), 32).unwrap();
+            }
+        }
+        assert_eq!(i.aips.len(), 5 * n as usize);
+        let start = Instant::now();
+        for id in 0..n {
+            i.remove_peer(id as u64);
+        }
+        let took = start.elapsed();
+        assert!(i.aips.is_empty() && i.peer_ids().is_empty());
+        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    }
+
+    #[test]
+    fn deadline_queue_agrees_with_a_scan_of_every_peer() {
+        // More peers than poll_timeout's own debug check covers.
+        let t0 = Instant::now();
+        let wall = SystemTime::now();
+        let mut rng = rand_core::OsRng;
+        let mut i = Interface::new(t0, &mut rng);
+        i.set_private_key(Some(&[7u8; 32]), t0);
+        let real = |n: u32| {
+            let mut j = Interface::new(t0, &mut rand_core::OsRng);
+            j.set_private_key(Some(&[n as u8 + 10; 32]), t0);
+            j.public_key().unwrap()
+        };
+        let n = 200u32;
+        for id in 0..n {
+            i.add_peer(id as u64, &real(id), t0).unwrap();
+            i.set_endpoint(
+                id as u64,
+                Some(format!("192.0.2.1:{}", 1000 + id).parse().unwrap()),
+            );
+            i.add_aip(id as u64, v4(10 << 24 | id), 32).unwrap();
+            if id % 3 == 0 {
+                i.set_persistent_keepalive(id as u64, 1 + (id % 7) as u16, t0);
+            }
+        }
+        i.up(t0);
+        // A packet to every other peer starts a handshake (retransmit timer armed).
+        let mut buf = vec![0u8; HEADROOM + 64 + TAILROOM];
+        for id in (0..n).step_by(2) {
+            buf[HEADROOM] = 0x45;
+            buf[HEADROOM + 16..HEADROOM + 20].copy_from_slice(&(10u32 << 24 | id).to_be_bytes());
+            let _ = i.encapsulate(t0, wall, &mut rng, &mut buf, 20);
+        }
+        let mut now = t0;
+        let mut fired = 0;
+        for _ in 0..400 {
+            while i.poll_transmit(&mut buf).is_some() {}
+            while i.poll_event().is_some() {}
+            let want = linear_min(&i);
+            let got = i.poll_timeout();
+            assert!(got.is_some() || want.is_none());
+            if let (Some(g), Some(w)) = (got, want) {
+                assert!(g <= w, "queue {g:?} later than a peer's deadline {w:?}");
+            }
+            assert!(i.timerq.len() <= 2 * n as usize + 1024 + n as usize);
+            let Some(g) = got else { break };
+            now = now.max(g);
+            i.handle_timeout(now, wall, &mut rng);
+            fired += 1;
+            // Peers removed meanwhile leave only stale entries behind.
+            if fired == 100 {
+                for id in (0..n).step_by(5) {
+                    i.remove_peer(id as u64);
+                }
+            }
+        }
+        assert!(fired >= 400, "timers kept running: {fired}");
+        assert!(now > t0 + std::time::Duration::from_secs(5));
     }
 }

@@ -13,6 +13,7 @@ pub mod allowedips;
 pub mod consts;
 pub mod cookie;
 pub mod crypto;
+pub mod deadlines;
 pub mod iface;
 pub mod index;
 pub mod keypair;

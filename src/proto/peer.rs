@@ -26,7 +26,10 @@ pub struct Peer {
     pub public: [u8; 32],
     pub psk: Secret32,
     /// SS = DH(own private, peer public); all zero = handshakes refused (spec §2).
+    /// Computed on first use after a key change ([`Peer::refresh_ss`]), so that
+    /// configuring many peers or changing the key costs no X25519 per peer.
     pub ss: Secret32,
+    ss_stale: bool,
     pub cookie: CookieMaker,
     pub endpoint: Option<SocketAddr>,
     /// Sticky local source address of the endpoint (spec §8).
@@ -50,6 +53,10 @@ pub struct Peer {
     pub sessions: Sessions,
     pub staged: VecDeque<Staged>,
     pub timers: Timers,
+    /// The earliest entry this peer has in the interface's deadline queue.
+    pub queued: super::deadlines::Queued,
+    /// Position in the interface's peer order (creation order).
+    pub seq: u64,
 }
 
 impl Peer {
@@ -59,6 +66,7 @@ impl Peer {
             public,
             psk: Secret32::default(),
             ss: Secret32::default(),
+            ss_stale: true,
             cookie: CookieMaker::new(&public),
             endpoint: None,
             src: None,
@@ -76,16 +84,28 @@ impl Peer {
             sessions: Sessions::default(),
             staged: VecDeque::new(),
             timers: Timers::new(),
+            queued: None,
+            seq: 0,
         };
         p.set_private(private);
         p
     }
 
-    /// Recomputes SS for a new interface private key.
-    pub fn set_private(&mut self, private: Option<&PrivateKey>) {
-        self.ss = private
-            .and_then(|k| dh(k, &self.public))
-            .unwrap_or_default();
+    /// The interface private key changed: SS is recomputed when next needed.
+    pub fn set_private(&mut self, _private: Option<&PrivateKey>) {
+        self.ss = Secret32::default();
+        self.ss_stale = true;
+    }
+
+    /// Makes `ss` current for `private` (the interface's key, unchanged since the last
+    /// `set_private`).
+    pub fn refresh_ss(&mut self, private: Option<&PrivateKey>) {
+        if self.ss_stale {
+            self.ss = private
+                .and_then(|k| dh(k, &self.public))
+                .unwrap_or_default();
+            self.ss_stale = false;
+        }
     }
 
     /// Stages a copy of an inner packet (oldest dropped beyond MAX_STAGED_PACKETS).

@@ -120,16 +120,27 @@ pub struct Wgd {
     extra_ns: Vec<String>,
     children: Vec<Child>,
     files: Vec<PathBuf>,
+    /// With [`Wgd::start_with_stuck_log`]: wgd's stderr pipe, never read.
+    stuck_log: Option<std::process::ChildStderr>,
 }
 
 impl Wgd {
     /// Starts a wgd for test `tag` (short, unique per test in the binary).
     pub fn start(tag: &str) -> Wgd {
-        Wgd::start_with(tag, &[])
+        Wgd::spawn(tag, &[], false)
     }
 
     /// [`Wgd::start`] with `extra_args` on wgd's command line (e.g. `-O all`).
     pub fn start_with(tag: &str, extra_args: &[&str]) -> Wgd {
+        Wgd::spawn(tag, extra_args, false)
+    }
+
+    /// [`Wgd::start`] with wgd's stderr a pipe that nobody reads (a stuck log reader).
+    pub fn start_with_stuck_log(tag: &str) -> Wgd {
+        Wgd::spawn(tag, &[], true)
+    }
+
+    fn spawn(tag: &str, extra_args: &[&str], stuck_log: bool) -> Wgd {
         require_root_and_tools(&["ip", "nsenter"]);
         let pid = std::process::id();
         let ns = format!("wgt{tag}{pid}");
@@ -148,10 +159,16 @@ impl Wgd {
             extra_ns: Vec::new(),
             children: Vec::new(),
             files: Vec::new(),
+            stuck_log: None,
         };
         ok(Command::new("ip").args(["-n", &w.ns, "link", "set", "lo", "up"]));
         let log = std::fs::File::create(w.dir.join("wgd.log")).unwrap();
-        let child = Command::new("nsenter")
+        let log = if stuck_log {
+            Stdio::piped()
+        } else {
+            Stdio::from(log)
+        };
+        let mut child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", w.ns))
             .arg(env!("CARGO_BIN_EXE_wgd"))
             .args(["-s", w.sock.to_str().unwrap(), "--netns-prefix", &w.prefix])
@@ -160,6 +177,7 @@ impl Wgd {
             .stderr(log)
             .spawn()
             .expect("spawn wgd");
+        w.stuck_log = child.stderr.take();
         w.child = Some(child);
         let sock = w.sock.clone();
         assert!(
@@ -343,4 +361,135 @@ impl Drop for Wgd {
 /// The private directory of a test's own files.
 pub fn dir_of(w: &Wgd) -> &Path {
     &w.dir
+}
+
+impl Wgd {
+    /// The daemon's PID (to read its memory use; never to signal it by name).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).expect("wgd is running")
+    }
+
+    /// Resident memory of wgd in KiB (VmRSS).
+    pub fn rss_kib(&self) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// Whether wgd is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+/// A local user of the test's own (`useradd`, per-test name), removed on drop with
+/// its processes' PIDs killed by the test that started them.
+pub struct TestUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl TestUser {
+    pub fn create(tag: &str) -> TestUser {
+        require_tools(&["useradd", "userdel", "id"]);
+        let name = format!("wgt{tag}{}", std::process::id() % 100_000);
+        let _ = Command::new("userdel").arg(&name).output();
+        ok(Command::new("useradd").args([
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            "--user-group",
+            &name,
+        ]));
+        let id = |flag: &str| -> u32 {
+            ok(Command::new("id").args([flag, &name]))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let (uid, gid) = (id("-u"), id("-g"));
+        assert_ne!(uid, 0);
+        TestUser { name, uid, gid }
+    }
+
+    /// `program` run as this user.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut c = Command::new(program);
+        c.uid(self.uid).gid(self.gid);
+        c
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).output();
+    }
+}
+
+/// A ping running in the background (`ping -D -i 0.1`), to check that a tunnel kept
+/// answering: the largest gap between answers.
+pub struct PingWatch {
+    child: Child,
+    out: PathBuf,
+}
+
+impl PingWatch {
+    pub fn start(w: &Wgd, ns: &str, dst: &str, tag: &str) -> PingWatch {
+        let out = w.dir.join(format!("ping-{tag}.txt"));
+        let f = std::fs::File::create(&out).unwrap();
+        let child = Wgd::in_ns(ns, &["ping", "-D", "-n", "-i", "0.1", "-W", "1", dst])
+            .stdout(f)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ping");
+        let p = PingWatch { child, out };
+        assert!(
+            wait_for(Duration::from_secs(10), || p.answers().len() >= 3),
+            "the tunnel does not answer before the test"
+        );
+        p
+    }
+
+    /// Times (seconds, from ping -D) of the answers so far.
+    pub fn answers(&self) -> Vec<f64> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("bytes from"))
+            .filter_map(|l| {
+                l.strip_prefix('[')
+                    .and_then(|r| r.split(']').next())
+                    .and_then(|t| t.parse().ok())
+            })
+            .collect()
+    }
+
+    /// Stops the ping (its own PID) and returns (answers, largest gap in seconds,
+    /// seconds from the last answer to now).
+    pub fn finish(mut self) -> (usize, f64, f64) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let a = self.answers();
+        let gap = a.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let tail = a.last().map_or(f64::INFINITY, |l| now - l);
+        (a.len(), gap, tail)
+    }
+}
+
+impl Drop for PingWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
