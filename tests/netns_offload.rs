@@ -654,7 +654,9 @@ fn start_go(w: &mut Wgd, ifname: &str) -> String {
 /// wgd (under `off`) ↔ wireguard-go: both streams, then the UDP burst both ways.
 fn wgd_go(tag: &str, off: &[&str]) {
     let mut w = start(tag, off);
-    let goif = format!("wgo{tag}");
+    // The UAPI socket (/var/run/wireguard/NAME.sock) is shared by every namespace:
+    // the name carries the PID, like the namespaces (at most 15 bytes).
+    let goif = format!("wgo{tag}{}", std::process::id());
     let gokey = start_go(&mut w, &goif);
     let k1 = common::openssl_key();
     w.wgifconfig_ok(&[
