@@ -594,7 +594,8 @@ struct Config {
 }
 
 /// Packets a side's tun hands out: `units` of TCP (and in vnet mode UDP) traffic.
-fn packets(me: [u8; 4], peer: [u8; 4], vnet_hdr: bool, units: usize) -> (Vec<Vec<u8>>, usize) {
+fn packets(me: [u8; 4], peer: [u8; 4], mode: TunMode, units: usize) -> (Vec<Vec<u8>>, usize) {
+    let vnet_hdr = mode.vnet_hdr;
     let mut out = Vec::new();
     let (mut seq, mut id, mut dgram) = (SEQ0, 1u16, 0u32);
     for u in 0..units {
@@ -607,7 +608,8 @@ fn packets(me: [u8; 4], peer: [u8; 4], vnet_hdr: bool, units: usize) -> (Vec<Vec
                 id = id.wrapping_add(segs as u16);
                 out.push(p);
             }
-            let segs = if u % 4 == 3 { 1 } else { UDP_SEGS };
+            // A tun without USO hands over each datagram alone.
+            let segs = if u % 4 == 3 || !mode.uso { 1 } else { UDP_SEGS };
             let mut p = vnet(17, segs).to_vec();
             p.extend(udp(me, peer, dgram, segs, id));
             dgram += segs as u32;
@@ -643,7 +645,7 @@ impl World {
             rng.fill_bytes(&mut key);
             let mut p = Interface::new(now, &mut rng);
             p.set_private_key(Some(&key), now);
-            let (pkts, dgrams) = packets(me, peer, cfg.mode.vnet_hdr, units);
+            let (pkts, dgrams) = packets(me, peer, cfg.mode, units);
             Side {
                 link: Link::new("wg", p, now),
                 tun: FixedTun::new(cfg.mode, pkts, me, peer, dgrams),
@@ -941,4 +943,41 @@ fn the_counter_counts() {
     });
     assert!(other >= 1, "spawning a thread allocates here");
     assert_eq!(count_allocations(|| {}), 0);
+}
+
+/// tun-gro off: super-packets are still split on the way in, and each decrypted
+/// packet is written alone behind its own virtio-net header.
+#[test]
+fn vnet_super_packets_without_tun_gro() {
+    no_allocations(
+        Config {
+            mode: TunMode {
+                gro_tcp: false,
+                gro_udp: false,
+                ..VNET
+            },
+            max_segments: 64,
+            gro: true,
+        },
+        40,
+        5,
+    );
+}
+
+/// tun-uso off: TCP super-packets only, UDP datagrams one by one and never coalesced.
+#[test]
+fn vnet_tcp_super_packets_without_uso() {
+    no_allocations(
+        Config {
+            mode: TunMode {
+                uso: false,
+                gro_udp: false,
+                ..VNET
+            },
+            max_segments: 64,
+            gro: true,
+        },
+        40,
+        5,
+    );
 }
