@@ -127,15 +127,20 @@ pub struct Wgd {
 impl Wgd {
     /// Starts a wgd for test `tag` (short, unique per test in the binary).
     pub fn start(tag: &str) -> Wgd {
-        Wgd::start_with(tag, false)
+        Wgd::start_with(tag, &[])
     }
 
     /// [`Wgd::start`] with wgd's stderr a pipe that nobody reads (a stuck log reader).
     pub fn start_with_stuck_log(tag: &str) -> Wgd {
-        Wgd::start_with(tag, true)
+        Wgd::spawn(tag, &[], true)
     }
 
-    fn start_with(tag: &str, stuck_log: bool) -> Wgd {
+    /// [`Wgd::start`] with `extra_args` on wgd's command line (e.g. `-O all`).
+    pub fn start_with(tag: &str, extra_args: &[&str]) -> Wgd {
+        Wgd::spawn(tag, extra_args, false)
+    }
+
+    fn spawn(tag: &str, extra_args: &[&str], stuck_log: bool) -> Wgd {
         require_root_and_tools(&["ip", "nsenter"]);
         let pid = std::process::id();
         let ns = format!("wgt{tag}{pid}");
@@ -167,6 +172,7 @@ impl Wgd {
             .arg(format!("--net=/run/netns/{}", w.ns))
             .arg(env!("CARGO_BIN_EXE_wgd"))
             .args(["-s", w.sock.to_str().unwrap(), "--netns-prefix", &w.prefix])
+            .args(extra_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
