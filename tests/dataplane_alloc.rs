@@ -511,7 +511,7 @@ impl UdpEndpoint for RingUdp {
         if n == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        Ok((n, r.written.get() == 0))
+        Ok((n, r.read.get() == r.written.get()))
     }
 
     fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]) {

@@ -127,17 +127,17 @@ pub struct Wgd {
 impl Wgd {
     /// Starts a wgd for test `tag` (short, unique per test in the binary).
     pub fn start(tag: &str) -> Wgd {
-        Wgd::spawn(tag, &[], false)
-    }
-
-    /// [`Wgd::start`] with `extra_args` on wgd's command line (e.g. `-O all`).
-    pub fn start_with(tag: &str, extra_args: &[&str]) -> Wgd {
-        Wgd::spawn(tag, extra_args, false)
+        Wgd::start_with(tag, &[])
     }
 
     /// [`Wgd::start`] with wgd's stderr a pipe that nobody reads (a stuck log reader).
     pub fn start_with_stuck_log(tag: &str) -> Wgd {
         Wgd::spawn(tag, &[], true)
+    }
+
+    /// [`Wgd::start`] with `extra_args` on wgd's command line (e.g. `-O all`).
+    pub fn start_with(tag: &str, extra_args: &[&str]) -> Wgd {
+        Wgd::spawn(tag, extra_args, false)
     }
 
     fn spawn(tag: &str, extra_args: &[&str], stuck_log: bool) -> Wgd {
