@@ -25,7 +25,7 @@ describe() {
     nat) echo "two peers behind separate NATs (iptables MASQUERADE) meeting through the relay; persistent keepalive holds the NAT mappings" ;;
     full) echo "a full tunnel: the client sends everything (0.0.0.0/0) through one peer, a gateway to another network" ;;
     ipv6) echo "IPv6 inside the tunnel and outside (the UDP underlay)" ;;
-    dual) echo "dual stack: IPv4 and IPv6 inside, over IPv6 one way and IPv4 the other" ;;
+    dual) echo "dual stack: IPv4 and IPv6 inside the tunnel, hosts with both families outside" ;;
     *) return 1 ;;
     esac
 }
@@ -444,11 +444,17 @@ wgpeer $h1_PUB wgendpoint 192.0.2.1 51820 wgaip 10.50.0.1/32 wgaip fd00:50::1/12
 up"
     start_wgd; boot
     say "Ping matrix"
-    hop "$(rd 2)" 10.50.0.1 "host 2 to host 1 over IPv4 inside, its handshake over IPv4 outside (to 192.0.2.1)"
-    hop "$(rd 2)" fd00:50::1 "host 2 to host 1 over IPv6 inside, the same session"
-    echo "  host 1 now sends to host 2 at $(endpoint wg1 "$h2_PUB") (configured: 2001:db8:1::2 51820; a peer's endpoint follows its latest authenticated packet)"
-    hop "$(rd 1)" 10.50.0.2 "host 1 to host 2 over IPv4 inside"
-    hop "$(rd 1)" fd00:50::2 "host 1 to host 2 over IPv6 inside"
+    echo "  host 1 knows host 2 by its IPv6 address, host 2 knows host 1 by its IPv4 address;"
+    echo "  the first handshake (host 1 first here) sets the outer family, and each side answers"
+    echo "  where the other's latest authenticated packet came from."
+    hop "$(rd 1)" 10.50.0.2 "host 1 to host 2, IPv4 inside, the handshake over IPv6 outside (to 2001:db8:1::2)"
+    hop "$(rd 1)" fd00:50::2 "host 1 to host 2, IPv6 inside, the same session"
+    local e
+    e=$(endpoint wg2 "$h1_PUB")
+    echo "  host 2 now sends to host 1 at $e (configured: 192.0.2.1 51820)"
+    [[ $e == "2001:db8:1::1 "* ]] || die "host 2 should answer host 1 over IPv6, not at $e"
+    hop "$(rd 2)" 10.50.0.1 "host 2 to host 1, IPv4 inside, IPv6 outside"
+    hop "$(rd 2)" fd00:50::1 "host 2 to host 1, IPv6 inside"
     wgc wg1
 }
 
