@@ -353,6 +353,10 @@ fn bad_wg_quick_files_name_file_and_line() {
             "bad.conf:2: Address: empty item in list",
         ),
         (
+            "[Interface]\nAddress = 10.0.0.1/24\nAddress = fd00::1, 10.0.0.1/16\n".into(),
+            "bad.conf:3: Address 10.0.0.1 given twice",
+        ),
+        (
             "[Interface]\nMTU = big\n".into(),
             "bad.conf:2: MTU big: invalid",
         ),

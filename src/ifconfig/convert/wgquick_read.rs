@@ -331,6 +331,11 @@ pub fn read_wg_quick(text: &str) -> Result<(Config, Vec<Note>), LineError> {
                         for item in list(k, value, line_no)? {
                             let (addr, prefix) = parse_prefix(item)
                                 .ok_or_else(|| err(format!("Address {item}: bad address")))?;
+                            // An interface holds an address once (a second inet line
+                            // for it would replace the first).
+                            if cfg.addresses.iter().any(|a| a.addr == addr) {
+                                return Err(err(format!("Address {addr} given twice")));
+                            }
                             cfg.addresses.push(IfAddr { addr, prefix });
                         }
                     }
