@@ -458,6 +458,38 @@ fn the_binary_converts_and_reports() {
     let (code, out2, err) = wgconvert("to-wg-quick", "hostname.wg0", &out);
     assert_eq!((code, err.as_str()), (0, ""));
     assert_eq!(read_wg_quick(&out2).unwrap().0, every_key_config());
+    // Standard input, and bytes that are not text.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wgconvert"))
+        .args(["to-wg-quick", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut i = c.stdin.take().unwrap();
+        i.write_all(format!("wgport 7\nwgpeer {K2}\n").as_bytes())
+            .unwrap();
+    }
+    let o = c.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let (cfg, _) = read_wg_quick(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(cfg.port, Some(7));
+    assert_eq!(cfg.peers, vec![Peer::new(Key([2; 32]))]);
+    let d = std::env::temp_dir().join(format!("wgconvert-bin-{}", std::process::id()));
+    std::fs::write(&d, b"[Interface]\nMTU = 1\n# \xff\xfe\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_wgconvert"))
+        .arg("to-hostname-if")
+        .arg(&d)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&d);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("wgconvert: {}:3: not UTF-8 text\n", d.display())
+    );
     // Usage.
     let out = Command::new(env!("CARGO_BIN_EXE_wgconvert"))
         .arg("to-json")
