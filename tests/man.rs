@@ -7,7 +7,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PAGES: &[&str] = &["man/wg.4", "man/wgifconfig.8", "man/wgd.8"];
+const PAGES: &[&str] = &[
+    "man/wg.4",
+    "man/wgifconfig.8",
+    "man/wgd.8",
+    "man/wgconvert.8",
+];
 
 fn page(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)

@@ -6,10 +6,12 @@
 //! - [`exec`]: running a command line against a [`control::Control`].
 //! - [`print`]: the status text.
 //! - [`hostname_if`] and [`netstart`]: `/etc/hostname.wgN` at boot (`wgnetstart`).
+//! - [`convert`]: `wgconvert`, wg-quick files to hostname.wgN files and back.
 
 pub mod addr;
 pub mod cli;
 pub mod control;
+pub mod convert;
 pub mod entry;
 pub mod exec;
 pub mod hostname_if;
@@ -41,4 +43,17 @@ pub fn netstart_main() -> i32 {
     let mut ctl = wgd_control::WgdControl::from_env();
     let path = ctl.path().to_path_buf();
     entry::wgnetstart_main(&mut ctl, &path)
+}
+
+/// Entry point of `wgconvert`: returns the exit status.
+pub fn convert_main() -> i32 {
+    let argv: Vec<String> = std::env::args().collect();
+    let prog = progname(argv.first().map(String::as_str), "wgconvert");
+    convert::cli::run(
+        &prog,
+        argv.get(1..).unwrap_or(&[]),
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
 }

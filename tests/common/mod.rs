@@ -234,6 +234,16 @@ impl Wgd {
         self.children.push(c);
     }
 
+    /// Creates a network namespace of the test's own (`<daemon ns><tag>`) with `lo`
+    /// up, removed on drop; returns its name.
+    pub fn add_ns(&mut self, tag: &str) -> String {
+        let name = format!("{}{tag}", self.ns);
+        ok(Command::new("ip").args(["netns", "add", &name]));
+        self.extra_ns.push(name.clone());
+        ok(Command::new("ip").args(["-n", &name, "link", "set", "lo", "up"]));
+        name
+    }
+
     /// A file outside the test's directory that a process of the test creates (and
     /// leaves when killed), removed on drop.
     pub fn adopt_file(&mut self, p: impl Into<PathBuf>) {

@@ -1,0 +1,5 @@
+//! `wgconvert to-hostname-if FILE | to-wg-quick FILE`: wg-quick(8) files to
+//! /etc/hostname.wgN files and back.
+fn main() {
+    std::process::exit(wgif::ifconfig::convert_main())
+}
