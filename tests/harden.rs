@@ -413,11 +413,16 @@ fn a_stuck_log_reader_does_not_stop_the_tunnels() {
         "10.9.0.0/16",
         "debug",
     ]);
-    common::ok(&mut Wgd::in_ns(&w.rd(1), &["ip", "route", "add", "10.9.0.0/16", "dev", "wg1"]));
+    common::ok(&mut Wgd::in_ns(
+        &w.rd(1),
+        &["ip", "route", "add", "10.9.0.0/16", "dev", "wg1"],
+    ));
     let ping = PingWatch::start(&w, &w.rd(1), "192.168.5.2", "hlg");
     let flood = Wgd::in_ns(
         &w.rd(1),
-        &["ping", "-q", "-i", "0.002", "-c", "4000", "-W", "1", "10.9.0.1"],
+        &[
+            "ping", "-q", "-i", "0.002", "-c", "4000", "-W", "1", "10.9.0.1",
+        ],
     )
     .output()
     .unwrap();

@@ -42,7 +42,8 @@ use super::{PeerId, HEADROOM, TAILROOM};
 pub const MAX_QUEUED_EVENTS: usize = 1024;
 /// Undrained datagrams kept at most (newer ones are dropped, as a full socket buffer would).
 pub const MAX_QUEUED_TRANSMITS: usize = 4096;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use super::fasthash::{FastMap, FastSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
@@ -359,7 +360,7 @@ struct Shared {
     /// Peers owed an immediate keepalive/staged flush (up, pka 0→n); done by the next
     /// `handle_timeout`, which `poll_timeout` makes due at `kick_at`.
     kicks: Vec<PeerId>,
-    kick_set: HashSet<PeerId>,
+    kick_set: FastSet<PeerId>,
     kick_at: Option<Instant>,
     /// Peers whose timers an entry point may have changed; re-queued before it returns.
     touched: Vec<PeerId>,
@@ -368,11 +369,11 @@ struct Shared {
 /// One wgN's protocol state.
 pub struct Interface {
     sh: Shared,
-    peers: HashMap<PeerId, Peer>,
+    peers: FastMap<PeerId, Peer>,
     /// Creation order (`Peer::seq` → id): SIOCGWG's order, removal in O(log peers).
     order: BTreeMap<u64, PeerId>,
     next_seq: u64,
-    by_public: HashMap<[u8; 32], PeerId>,
+    by_public: FastMap<[u8; 32], PeerId>,
     aips: AllowedIps<PeerId>,
     timerq: DeadlineQueue,
 }
@@ -658,14 +659,14 @@ impl Interface {
                 out: VecDeque::new(),
                 events: VecDeque::new(),
                 kicks: Vec::new(),
-                kick_set: HashSet::new(),
+                kick_set: FastSet::default(),
                 kick_at: None,
                 touched: Vec::new(),
             },
-            peers: HashMap::new(),
+            peers: FastMap::default(),
             order: BTreeMap::new(),
             next_seq: 0,
-            by_public: HashMap::new(),
+            by_public: FastMap::default(),
             aips: AllowedIps::new(),
             timerq: DeadlineQueue::new(),
         }
@@ -766,18 +767,22 @@ impl Interface {
         self.sh.event(Event::PeerDestroyed(id));
     }
 
+    /// Removes every peer: what `remove_peer` does for each, but the tables they
+    /// shared are dropped whole instead of emptied entry by entry.
     pub fn remove_all_peers(&mut self) {
-        for id in self.peer_ids() {
-            self.remove_peer(id);
+        let mut peers = std::mem::take(&mut self.peers);
+        for id in std::mem::take(&mut self.order).into_values() {
+            if let Some(p) = peers.get_mut(&id) {
+                self.sh.clear_sessions(p);
+                self.sh.event(Event::PeerDestroyed(id));
+            }
         }
-        // Nothing is left to be due: drop the stale entries and the emptied tables'
-        // memory at once.
-        self.timerq.clear();
+        self.by_public = FastMap::default();
         self.aips.clear();
+        self.timerq.clear();
         self.sh.kicks.clear();
         self.sh.kick_set.clear();
-        self.peers.shrink_to_fit();
-        self.by_public.shrink_to_fit();
+        self.sh.kick_at = None;
     }
 
     pub fn peer_by_public(&self, public: &[u8; 32]) -> Option<PeerId> {
@@ -861,7 +866,12 @@ impl Interface {
         }
         let masked = mask(addr, cidr);
         let mut given = addr;
-        if let Some(owner) = self.aips.get(masked, cidr) {
+        // One probe: insert, and look at whom the prefix belonged to.
+        let prev = self
+            .aips
+            .insert(masked, cidr, id)
+            .map_err(|_| ConfigError::BadCidr)?;
+        if let Some(owner) = prev {
             if owner == id {
                 return Ok(());
             }
@@ -877,9 +887,6 @@ impl Interface {
                 }
             }
         }
-        self.aips
-            .insert(masked, cidr, id)
-            .map_err(|_| ConfigError::BadCidr)?;
         if let Some(p) = self.peers.get_mut(&id) {
             p.aips.push((given, cidr));
         }
@@ -1614,8 +1621,11 @@ impl Interface {
 /// cost is the peer's own prefixes, not the table's size.
 fn remove_owned_aips(table: &mut AllowedIps<PeerId>, id: PeerId, owned: &[(IpAddr, u8)]) {
     for &(a, c) in owned {
-        if table.get(a, c) == Some(id) {
-            table.remove(a, c);
+        if let Some(owner) = table.remove(a, c) {
+            if owner != id {
+                // Not this peer's (the lists and the table disagree): put it back.
+                let _ = table.insert(a, c, owner);
+            }
         }
     }
 }
