@@ -55,6 +55,10 @@ pub struct Conn {
     eof: bool,
     /// Set after an unrecoverable framing error: flush the reply, then close.
     pub closing: bool,
+    /// A request the daemon could not take yet ([`Exec::Busy`]).
+    held: Option<RequestBody>,
+    /// Waiting for [`Conn::finish`] ([`Exec::Deferred`]).
+    awaiting: bool,
 }
 
 /// What reading produced.
@@ -62,6 +66,18 @@ pub enum Incoming {
     Request(RequestBody),
     /// A frame that could not be decoded: answer with this errno.
     Bad(i32),
+}
+
+/// What the daemon did with a request.
+pub enum Exec {
+    /// The answer.
+    Reply(Result<Response, i32>),
+    /// The interface is busy with another connection's SIOCSWG: hold the request and
+    /// offer it again next turn (OpenBSD serialises on the interface's lock).
+    Busy(RequestBody),
+    /// Answered later with [`Conn::finish`] (a large SIOCSWG served in slices); the
+    /// connection does nothing meanwhile.
+    Deferred,
 }
 
 /// What a connection wants after its turn.
@@ -124,7 +140,15 @@ impl Conn {
             partial_since: None,
             eof: false,
             closing: false,
+            held: None,
+            awaiting: false,
         }
+    }
+
+    /// The answer to the request that was [`Exec::Deferred`].
+    pub fn finish(&mut self, result: Result<Response, i32>) {
+        self.reply(result);
+        self.awaiting = false;
     }
 
     /// Serves the connection for one turn: writes pending output; while none is
@@ -133,7 +157,7 @@ impl Conn {
     pub fn serve(
         &mut self,
         now: Instant,
-        mut exec: impl FnMut(bool, RequestBody) -> Result<Response, i32>,
+        mut exec: impl FnMut(bool, RequestBody) -> Exec,
     ) -> After {
         let (mut done, mut read) = (0, 0);
         loop {
@@ -142,14 +166,31 @@ impl Conn {
                 Ok(false) => return After::Wait,
                 Ok(true) => {}
             }
+            if self.awaiting {
+                return After::Wait;
+            }
             if self.closing {
                 return After::Close;
             }
-            match self.next_incoming() {
+            let next = match self.held.take() {
+                Some(body) => Some(Incoming::Request(body)),
+                None => self.next_incoming(),
+            };
+            match next {
                 Some(incoming) => {
                     let result = match incoming {
                         Incoming::Bad(e) => Err(e),
-                        Incoming::Request(body) => exec(self.privileged, body),
+                        Incoming::Request(body) => match exec(self.privileged, body) {
+                            Exec::Reply(r) => r,
+                            Exec::Busy(body) => {
+                                self.held = Some(body);
+                                return After::More;
+                            }
+                            Exec::Deferred => {
+                                self.awaiting = true;
+                                return After::Wait;
+                            }
+                        },
                     };
                     self.reply(result);
                     done += 1;
