@@ -108,3 +108,54 @@ fn hundred_thousand_peers_set_read_remove_destroy() {
     );
     assert!(w.alive());
 }
+
+/// The ABI's limit, 2^20 peers (no allowed IPs): set, and read back through the
+/// client's SIOCGWG size loop (a reply of about 218 MB, over the old 64 MiB frame
+/// limit that refused anything above about 322k peers).
+#[test]
+fn the_abi_limit_of_peers_is_readable() {
+    let w = Wgd::start("sm");
+    w.wgifconfig_ok(&["wg4", "create"]);
+    let n = wgif::ioctl::abi::MAX_PEERS as u32;
+    let cfg = InterfaceIo {
+        peers: (0..n)
+            .map(|i| {
+                let mut k = [0u8; 32];
+                k[..4].copy_from_slice(&i.to_le_bytes());
+                k[31] = 0x40;
+                PeerIo {
+                    public: Some(Key(k)),
+                    ..PeerIo::default()
+                }
+            })
+            .collect(),
+        ..InterfaceIo::default()
+    };
+    let mut c = Client::connect(&w.sock).unwrap();
+    c.set_wg("wg4", &cfg).unwrap();
+    drop(cfg);
+    let got = c.get_wg("wg4").unwrap();
+    assert_eq!(got.peers.len(), n as usize);
+    let mut k = [0u8; 32];
+    k[..4].copy_from_slice(&(n - 1).to_le_bytes());
+    k[31] = 0x40;
+    assert_eq!(
+        got.peers.last().unwrap().public,
+        Some(Key(k)),
+        "creation order"
+    );
+    // One more is refused, and changes nothing.
+    let one = InterfaceIo {
+        peers: vec![PeerIo {
+            public: Some(Key([9u8; 32])),
+            ..PeerIo::default()
+        }],
+        ..InterfaceIo::default()
+    };
+    let r = c.set_wg("wg4", &one);
+    assert!(
+        matches!(r, Err(wgif::ioctl::client::CallError::Errno(libc::ENOMEM))),
+        "{r:?}"
+    );
+    w.wgifconfig_ok(&["wg4", "destroy"]);
+}
