@@ -151,6 +151,16 @@ pub fn run(opts: Options) -> Result<(), String> {
         buf: vec![0u8; BUF_SIZE],
         stop: false,
     };
+    for n in d.namespaces.adopt_leftovers() {
+        // Left by a wgd that was killed: ours now, removed at exit if still empty.
+        d.created_ns.insert(n);
+        if d.opts.verbose {
+            d.log.log(
+                Level::Info,
+                &format!("wgd: adopted {}", d.namespaces.name(n)),
+            );
+        }
+    }
     if d.opts.verbose {
         d.log.log(
             Level::Info,
@@ -469,6 +479,8 @@ impl Daemon {
             .registry()
             .deregister(&mut SourceFd(&w.tun.as_raw_fd()));
         // Dropping the tun fd removes the device, wherever it is.
+        drop(w);
+        self.release_namespaces();
     }
 
     fn set_flags(&mut self, unit: u32, flags: u32) -> Result<(), i32> {
@@ -547,6 +559,9 @@ impl Daemon {
         let index = rtnl.link_index(&w.name);
         w.rtnl = rtnl;
         w.rdomain = rdomain;
+        if rdomain != 0 {
+            let _ = self.namespaces.hold(rdomain, &target);
+        }
         let index = index.map_err(|e| io_errno(&e))?.ok_or(libc::ENXIO)?;
         w.index = index;
         // The move gave the link fresh IPv6 state with the namespace's defaults.
@@ -568,6 +583,7 @@ impl Daemon {
         if w.link.up {
             let _ = w.rtnl.set_up(index, true);
         }
+        self.release_namespaces();
         Ok(())
     }
 
@@ -766,6 +782,7 @@ impl Daemon {
         if rebound.is_some() {
             w.udp = rebound;
             self.register_udp(unit);
+            self.release_namespaces();
         }
         if let Err(e) = r {
             self.after_io(unit);
@@ -827,5 +844,16 @@ impl Daemon {
                 break;
             }
         }
+    }
+}
+
+impl Daemon {
+    /// Lets go of the rdomain namespaces no interface is in and no wgrtable uses.
+    fn release_namespaces(&self) {
+        let ifs = &self.ifs;
+        self.namespaces.release_unused(|n| {
+            ifs.values()
+                .any(|w| w.rdomain == n || (w.udp.is_some() && w.sock.rtable == n))
+        });
     }
 }

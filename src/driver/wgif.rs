@@ -161,7 +161,9 @@ pub fn bind_in(namespaces: &NetnsManager, rtable: u32, port: u16) -> io::Result<
     let ns = namespaces
         .open(rtable)?
         .ok_or_else(|| errno(libc::EINVAL))?;
-    run_in(&ns, || UdpSockets::bind(port))?
+    let socks = run_in(&ns, || UdpSockets::bind(port))??;
+    namespaces.hold(rtable, &ns)?;
+    Ok(socks)
 }
 
 /// An rtnetlink handle inside `ns`.

@@ -157,6 +157,19 @@ impl Wgd {
             stuck_log: None,
         };
         ok(Command::new("ip").args(["-n", &w.ns, "link", "set", "lo", "up"]));
+        w.spawn(stuck_log);
+        w
+    }
+
+    /// Starts wgd again, in the same namespace with the same socket and rdomain
+    /// prefix, after it was stopped (or killed).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "wgd is still running");
+        self.spawn(false);
+    }
+
+    fn spawn(&mut self, stuck_log: bool) {
+        let w = self;
         let log = std::fs::File::create(w.dir.join("wgd.log")).unwrap();
         let log = if stuck_log {
             Stdio::piped()
@@ -175,11 +188,13 @@ impl Wgd {
         w.child = Some(child);
         let sock = w.sock.clone();
         assert!(
-            wait_for(Duration::from_secs(10), || sock.exists()),
+            // Connectable, not just present: a killed wgd leaves its socket file.
+            wait_for(Duration::from_secs(10), || {
+                std::os::unix::net::UnixStream::connect(&sock).is_ok()
+            }),
             "wgd did not start: {}",
             w.log()
         );
-        w
     }
 
     pub fn rd(&self, n: u32) -> String {
