@@ -11,7 +11,9 @@
 //!   [`FRAME_TIMEOUT`];
 //! - one turn of the event loop executes at most [`TURN_REQUESTS`] requests and reads
 //!   at most [`TURN_BYTES`] of one connection, and stops early after [`TURN_TIME`];
-//!   the rest waits for the next turn, after the tunnels' packets and timers;
+//!   the rest waits for the next turn, after the tunnels' packets and timers; all
+//!   connections together get [`TURN_CONTROL_TIME`] per turn, in the order they
+//!   became ready;
 //! - connections are capped per uid ([`MAX_PER_UID`], root exempt) and in all
 //!   ([`MAX_CONNECTIONS`]), with [`ROOT_RESERVED`] of them kept for root.
 
@@ -40,6 +42,9 @@ pub const TURN_REQUESTS: usize = 8;
 pub const TURN_BYTES: usize = 1 << 20;
 /// Time one connection may take in one loop turn (checked after each request).
 pub const TURN_TIME: Duration = Duration::from_millis(2);
+/// Time all connections together may take in one loop turn (checked between
+/// connections; the others are served first in the next turn).
+pub const TURN_CONTROL_TIME: Duration = Duration::from_millis(5);
 
 pub struct Conn {
     pub stream: UnixStream,

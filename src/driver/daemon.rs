@@ -61,7 +61,7 @@ pub struct Daemon {
     conns: HashMap<usize, Conn>,
     /// Connections held per uid (control.rs's caps).
     uid_conns: HashMap<u32, usize>,
-    /// Connections with work left after their turn's budget.
+    /// Connections ready or with work left after their turn's budget, in order.
     backlog: Vec<usize>,
     /// When connections with an unfinished frame are next checked for FRAME_TIMEOUT.
     next_sweep: Option<Instant>,
@@ -263,7 +263,16 @@ impl Daemon {
         }
     }
 
+    /// A connection is ready: it is served in this turn's control share, in order
+    /// (`control_turn`).
     fn conn_event(&mut self, id: usize) {
+        if !self.backlog.contains(&id) {
+            self.backlog.push(id);
+        }
+    }
+
+    /// One turn of one connection (its own budgets in control.rs).
+    fn serve_conn(&mut self, id: usize) {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
@@ -661,8 +670,17 @@ impl Daemon {
     /// had work left, and the closing of connections whose frame stalled.
     fn control_turn(&mut self) {
         self.run_jobs();
-        for id in std::mem::take(&mut self.backlog) {
-            self.conn_event(id);
+        // Ready connections in order, within the turn's share of time for all of
+        // them; the ones left keep their place for the next turn.
+        let start = Instant::now();
+        let mut queue = std::mem::take(&mut self.backlog).into_iter();
+        while let Some(id) = queue.next() {
+            if start.elapsed() >= control::TURN_CONTROL_TIME {
+                let left: Vec<usize> = std::iter::once(id).chain(queue).collect();
+                self.backlog.splice(0..0, left);
+                break;
+            }
+            self.serve_conn(id);
         }
         let now = Instant::now();
         if self.next_sweep.is_some_and(|t| t <= now) {
