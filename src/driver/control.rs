@@ -7,8 +7,8 @@
 //!   requests are neither read nor executed (the client's own socket buffer holds
 //!   them), so its output is at most one reply;
 //! - a frame from a caller other than root is at most [`MAX_UNPRIVILEGED_FRAME`]
-//!   bytes; an unfinished frame is dropped with the connection after
-//!   [`FRAME_TIMEOUT`];
+//!   bytes and must be complete [`FRAME_TIMEOUT`] after its first byte; root's
+//!   frames must not stop coming for that long; else the connection is closed;
 //! - one turn of the event loop executes at most [`TURN_REQUESTS`] requests and reads
 //!   at most [`TURN_BYTES`] of one connection, and stops early after [`TURN_TIME`];
 //!   the rest waits for the next turn, after the tunnels' packets and timers; all
@@ -220,7 +220,9 @@ impl Conn {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
                     read += n;
-                    if self.partial_since.is_none() {
+                    // A user's frame must be complete FRAME_TIMEOUT after it began;
+                    // root's (up to 256 MiB) only must not stop coming for that long.
+                    if self.privileged || self.partial_since.is_none() {
                         self.partial_since = Some(now);
                     }
                 }
