@@ -336,4 +336,144 @@ mod tests {
         assert_eq!(admit(0, &m), Ok(()));
         assert_eq!(admit(7, &m), Err(libc::EAGAIN));
     }
+
+    use crate::ioctl::request::{IfInfo, Request};
+    use std::io::Read;
+
+    fn pair(uid: u32) -> (Conn, std::os::unix::net::UnixStream) {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        (Conn::new(UnixStream::from_std(a), uid), b)
+    }
+
+    fn request() -> Vec<u8> {
+        frame::encode(&RequestBody {
+            ifname: "wg1".into(),
+            request: Request::GetInfo,
+        })
+    }
+
+    /// A reply of about `n` bytes.
+    fn info(n: usize) -> Exec {
+        Exec::Reply(Ok(Response::Info(IfInfo {
+            description: "x".repeat(n),
+            ..IfInfo::default()
+        })))
+    }
+
+    #[test]
+    fn a_turn_executes_a_bounded_number_of_requests() {
+        let (mut c, mut client) = pair(1000);
+        client.write_all(&request().repeat(100)).unwrap();
+        let mut calls = 0;
+        let after = c.serve(Instant::now(), |_, _| {
+            calls += 1;
+            info(10)
+        });
+        assert_eq!((after, calls), (After::More, TURN_REQUESTS));
+    }
+
+    #[test]
+    fn unread_replies_stop_the_connection() {
+        let (mut c, mut client) = pair(1000);
+        client.write_all(&request().repeat(50)).unwrap();
+        let mut calls = 0;
+        // Replies of 64 KiB, never read: the socket buffer fills, then nothing more
+        // is read or executed however often the connection is served.
+        for _ in 0..20 {
+            c.serve(Instant::now(), |_, _| {
+                calls += 1;
+                info(64 << 10)
+            });
+        }
+        assert!(calls < 20, "{calls} requests executed");
+        assert!(
+            c.held() <= 2 * (64 << 10) + (64 << 10),
+            "{} bytes held",
+            c.held()
+        );
+        // Reading the replies lets it go on.
+        client.set_nonblocking(true).unwrap();
+        let mut sink = vec![0u8; 1 << 20];
+        let mut before = calls;
+        for _ in 0..200 {
+            while client.read(&mut sink).is_ok_and(|n| n > 0) {}
+            c.serve(Instant::now(), |_, _| {
+                calls += 1;
+                info(64 << 10)
+            });
+            if calls == 50 {
+                break;
+            }
+            assert!(calls >= before);
+            before = calls;
+        }
+        assert_eq!(calls, 50);
+    }
+
+    #[test]
+    fn a_users_large_frame_is_refused_unread() {
+        let (mut c, mut client) = pair(1000);
+        let big = frame::encode(&RequestBody {
+            ifname: "wg1".into(),
+            request: Request::SetWg {
+                data: vec![0u8; MAX_UNPRIVILEGED_FRAME],
+            },
+        });
+        client.write_all(&big).unwrap();
+        let after = c.serve(Instant::now(), |_, _| panic!("not executed"));
+        assert_eq!(after, After::Close);
+        let p = frame::read_payload(&mut client).unwrap();
+        let r: ReplyBody = frame::decode(&p).unwrap();
+        assert_eq!(r.result, Err(libc::EMSGSIZE));
+        // Root's frame of the same size is read.
+        let (mut c, mut client) = pair(0);
+        client.write_all(&big).unwrap();
+        let mut calls = 0;
+        c.serve(Instant::now(), |_, _| {
+            calls += 1;
+            Exec::Reply(Err(libc::EPERM))
+        });
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn an_unfinished_frame_stalls_after_the_timeout() {
+        let (mut c, mut client) = pair(1000);
+        client.write_all(&request()[..5]).unwrap();
+        let t = Instant::now();
+        assert_eq!(c.serve(t, |_, _| panic!("incomplete")), After::Wait);
+        assert!(c.has_partial());
+        assert!(!c.stalled(t + FRAME_TIMEOUT - Duration::from_millis(1)));
+        assert!(c.stalled(t + FRAME_TIMEOUT));
+        // Finished in time, it is a request like any other.
+        client.write_all(&request()[5..]).unwrap();
+        let mut calls = 0;
+        c.serve(t, |_, _| {
+            calls += 1;
+            info(1)
+        });
+        assert_eq!(calls, 1);
+        assert!(!c.has_partial());
+    }
+
+    #[test]
+    fn busy_requests_are_held_and_deferred_ones_answered_later() {
+        let (mut c, mut client) = pair(0);
+        client.write_all(&request().repeat(2)).unwrap();
+        let t = Instant::now();
+        assert_eq!(c.serve(t, |_, b| Exec::Busy(b)), After::More);
+        assert_eq!(c.serve(t, |_, _| Exec::Deferred), After::Wait);
+        // Waiting: the second request is not taken.
+        assert_eq!(c.serve(t, |_, _| panic!("awaiting")), After::Wait);
+        c.finish(Err(libc::EINVAL));
+        let mut calls = 0;
+        c.serve(t, |_, _| {
+            calls += 1;
+            info(1)
+        });
+        assert_eq!(calls, 1);
+        let r: ReplyBody = frame::decode(&frame::read_payload(&mut client).unwrap()).unwrap();
+        assert_eq!(r.result, Err(libc::EINVAL));
+    }
 }
