@@ -67,7 +67,7 @@ fn hundred_thousand_peers_set_read_remove_destroy() {
     assert!(Wgd::ping(&w.rd(1), "192.168.5.2"), "tunnel before the test");
     let ping = PingWatch::start(&w, &w.rd(1), "192.168.5.2", "sc");
     let rss0 = w.rss_kib();
-    w.wgifconfig_ok(&["wg3", "create", "up"]);
+    w.wgifconfig_ok(&["wg3", "create", "wgport", "7333", "up"]);
     let cfg = config();
     let mut c = Client::connect(&w.sock).unwrap();
 
@@ -78,6 +78,29 @@ fn hundred_thousand_peers_set_read_remove_destroy() {
     let peers = out.lines().filter(|l| l.starts_with("\twgpeer ")).count();
     let aips = out.lines().filter(|l| l.starts_with("\t\twgaip ")).count();
     assert_eq!((peers, aips), (PEERS as usize, (PEERS * AIPS) as usize));
+    // A user's view is port and rtable only, built without looking at the peers:
+    // twenty of them cost less than building the full model twice.
+    let user = common::TestUser::create("sc");
+    let (_, user_views) = timed(|| {
+        for _ in 0..20 {
+            let out = user
+                .command(env!("CARGO_BIN_EXE_wgifconfig"))
+                .arg("wg3")
+                .env("WGD_SOCKET", &w.sock)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && text.contains("wgport 7333"),
+                "{out:?}"
+            );
+            assert!(!text.contains("wgpeer"), "{text}");
+        }
+    });
+    assert!(
+        user_views < Duration::from_secs(2),
+        "20 user views: {user_views:?}"
+    );
     let (_, remove_all) = timed(|| w.wgifconfig_ok(&["wg3", "-wgpeerall"]));
     let after = w.wgifconfig_ok(&["wg3"]);
     assert!(!after.contains("wgpeer"), "{after}");
@@ -92,7 +115,7 @@ fn hundred_thousand_peers_set_read_remove_destroy() {
     let per_peer = (rss_full.saturating_sub(rss0)) * 1024 / PEERS as u64;
     eprintln!(
         "scale {PEERS} peers x {AIPS} aips: set {set:?}, get (wgifconfig) {get:?}, \
-         -wgpeerall {remove_all:?}, destroy {destroy:?}; wgd RSS {rss0} KiB -> {rss_full} KiB \
+         -wgpeerall {remove_all:?}, destroy {destroy:?}, 20 user views {user_views:?}; wgd RSS {rss0} KiB -> {rss_full} KiB \
          ({per_peer} bytes per peer); ping: {answers} answers, largest gap {gap:.2} s"
     );
     let bound = if cfg!(debug_assertions) {
@@ -107,4 +130,55 @@ fn hundred_thousand_peers_set_read_remove_destroy() {
         "the other tunnel stalled: gap {gap:.2} s, last answer {tail:.2} s ago"
     );
     assert!(w.alive());
+}
+
+/// The ABI's limit, 2^20 peers (no allowed IPs): set, and read back through the
+/// client's SIOCGWG size loop (a reply of about 218 MB, over the old 64 MiB frame
+/// limit that refused anything above about 322k peers).
+#[test]
+fn the_abi_limit_of_peers_is_readable() {
+    let w = Wgd::start("sm");
+    w.wgifconfig_ok(&["wg4", "create"]);
+    let n = wgif::ioctl::abi::MAX_PEERS as u32;
+    let cfg = InterfaceIo {
+        peers: (0..n)
+            .map(|i| {
+                let mut k = [0u8; 32];
+                k[..4].copy_from_slice(&i.to_le_bytes());
+                k[31] = 0x40;
+                PeerIo {
+                    public: Some(Key(k)),
+                    ..PeerIo::default()
+                }
+            })
+            .collect(),
+        ..InterfaceIo::default()
+    };
+    let mut c = Client::connect(&w.sock).unwrap();
+    c.set_wg("wg4", &cfg).unwrap();
+    drop(cfg);
+    let got = c.get_wg("wg4").unwrap();
+    assert_eq!(got.peers.len(), n as usize);
+    let mut k = [0u8; 32];
+    k[..4].copy_from_slice(&(n - 1).to_le_bytes());
+    k[31] = 0x40;
+    assert_eq!(
+        got.peers.last().unwrap().public,
+        Some(Key(k)),
+        "creation order"
+    );
+    // One more is refused, and changes nothing.
+    let one = InterfaceIo {
+        peers: vec![PeerIo {
+            public: Some(Key([9u8; 32])),
+            ..PeerIo::default()
+        }],
+        ..InterfaceIo::default()
+    };
+    let r = c.set_wg("wg4", &one);
+    assert!(
+        matches!(r, Err(wgif::ioctl::client::CallError::Errno(libc::ENOMEM))),
+        "{r:?}"
+    );
+    w.wgifconfig_ok(&["wg4", "destroy"]);
 }

@@ -42,7 +42,21 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
     rebind: impl FnOnce(u32, u16) -> io::Result<u16>,
     env: &mut Env<C, R, L>,
 ) -> Result<(), i32> {
-    let (now, wall) = (env.clock.now(), env.clock.wall());
+    set_wg_interface(proto, sock, req, rebind, env)?;
+    set_wg_peers(proto, &req.peers, next_peer_id, env)
+}
+
+/// The interface part of an SIOCSWG (rtable check, REPLACE_PEERS, key, port and
+/// rtable); [`set_wg_peers`] does the peer records after it, all at once or in slices
+/// (wgd serves a large SIOCSWG in slices between packets).
+pub fn set_wg_interface<C: Clock, R: CryptoRngCore, L>(
+    proto: &mut Interface,
+    sock: &mut SocketConf,
+    req: &InterfaceIo,
+    rebind: impl FnOnce(u32, u16) -> io::Result<u16>,
+    env: &mut Env<C, R, L>,
+) -> Result<(), i32> {
+    let now = env.clock.now();
     // Checked before anything changes: a bad rtable leaves the peers and the key.
     let rtable = match req.rtable {
         Some(r) if !(0..=abi::RT_TABLEID_MAX).contains(&r) => return Err(libc::EINVAL),
@@ -69,8 +83,19 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
         let port = rebind(rtable, port).map_err(|e| errno_of(&e))?;
         *sock = SocketConf { port, rtable };
     }
+    Ok(())
+}
+
+/// Applies SIOCSWG peer records, in order; the first error stops it.
+pub fn set_wg_peers<C: Clock, R: CryptoRngCore, L>(
+    proto: &mut Interface,
+    peers: &[PeerIo],
+    next_peer_id: &mut PeerId,
+    env: &mut Env<C, R, L>,
+) -> Result<(), i32> {
+    let (now, wall) = (env.clock.now(), env.clock.wall());
     let own = proto.public_key();
-    for p in &req.peers {
+    for p in peers {
         let Some(public) = &p.public else { continue };
         // Only a version above ours is refused (if_wg.c compares with `> 1`).
         if p.protocol_version > WG_PROTOCOL_VERSION {

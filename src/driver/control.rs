@@ -7,11 +7,13 @@
 //!   requests are neither read nor executed (the client's own socket buffer holds
 //!   them), so its output is at most one reply;
 //! - a frame from a caller other than root is at most [`MAX_UNPRIVILEGED_FRAME`]
-//!   bytes; an unfinished frame is dropped with the connection after
-//!   [`FRAME_TIMEOUT`];
+//!   bytes and must be complete [`FRAME_TIMEOUT`] after its first byte; root's
+//!   frames must not stop coming for that long; else the connection is closed;
 //! - one turn of the event loop executes at most [`TURN_REQUESTS`] requests and reads
 //!   at most [`TURN_BYTES`] of one connection, and stops early after [`TURN_TIME`];
-//!   the rest waits for the next turn, after the tunnels' packets and timers;
+//!   the rest waits for the next turn, after the tunnels' packets and timers; all
+//!   connections together get [`TURN_CONTROL_TIME`] per turn, in the order they
+//!   became ready;
 //! - connections are capped per uid ([`MAX_PER_UID`], root exempt) and in all
 //!   ([`MAX_CONNECTIONS`]), with [`ROOT_RESERVED`] of them kept for root.
 
@@ -40,6 +42,9 @@ pub const TURN_REQUESTS: usize = 8;
 pub const TURN_BYTES: usize = 1 << 20;
 /// Time one connection may take in one loop turn (checked after each request).
 pub const TURN_TIME: Duration = Duration::from_millis(2);
+/// Time all connections together may take in one loop turn (checked between
+/// connections; the others are served first in the next turn).
+pub const TURN_CONTROL_TIME: Duration = Duration::from_millis(5);
 
 pub struct Conn {
     pub stream: UnixStream,
@@ -55,6 +60,10 @@ pub struct Conn {
     eof: bool,
     /// Set after an unrecoverable framing error: flush the reply, then close.
     pub closing: bool,
+    /// A request the daemon could not take yet ([`Exec::Busy`]).
+    held: Option<RequestBody>,
+    /// Waiting for [`Conn::finish`] ([`Exec::Deferred`]).
+    awaiting: bool,
 }
 
 /// What reading produced.
@@ -62,6 +71,18 @@ pub enum Incoming {
     Request(RequestBody),
     /// A frame that could not be decoded: answer with this errno.
     Bad(i32),
+}
+
+/// What the daemon did with a request.
+pub enum Exec {
+    /// The answer.
+    Reply(Result<Response, i32>),
+    /// The interface is busy with another connection's SIOCSWG: hold the request and
+    /// offer it again next turn (OpenBSD serialises on the interface's lock).
+    Busy(RequestBody),
+    /// Answered later with [`Conn::finish`] (a large SIOCSWG served in slices); the
+    /// connection does nothing meanwhile.
+    Deferred,
 }
 
 /// What a connection wants after its turn.
@@ -124,7 +145,15 @@ impl Conn {
             partial_since: None,
             eof: false,
             closing: false,
+            held: None,
+            awaiting: false,
         }
+    }
+
+    /// The answer to the request that was [`Exec::Deferred`].
+    pub fn finish(&mut self, result: Result<Response, i32>) {
+        self.reply(result);
+        self.awaiting = false;
     }
 
     /// Serves the connection for one turn: writes pending output; while none is
@@ -133,7 +162,7 @@ impl Conn {
     pub fn serve(
         &mut self,
         now: Instant,
-        mut exec: impl FnMut(bool, RequestBody) -> Result<Response, i32>,
+        mut exec: impl FnMut(bool, RequestBody) -> Exec,
     ) -> After {
         let (mut done, mut read) = (0, 0);
         loop {
@@ -142,14 +171,31 @@ impl Conn {
                 Ok(false) => return After::Wait,
                 Ok(true) => {}
             }
+            if self.awaiting {
+                return After::Wait;
+            }
             if self.closing {
                 return After::Close;
             }
-            match self.next_incoming() {
+            let next = match self.held.take() {
+                Some(body) => Some(Incoming::Request(body)),
+                None => self.next_incoming(),
+            };
+            match next {
                 Some(incoming) => {
                     let result = match incoming {
                         Incoming::Bad(e) => Err(e),
-                        Incoming::Request(body) => exec(self.privileged, body),
+                        Incoming::Request(body) => match exec(self.privileged, body) {
+                            Exec::Reply(r) => r,
+                            Exec::Busy(body) => {
+                                self.held = Some(body);
+                                return After::More;
+                            }
+                            Exec::Deferred => {
+                                self.awaiting = true;
+                                return After::Wait;
+                            }
+                        },
                     };
                     self.reply(result);
                     done += 1;
@@ -174,7 +220,9 @@ impl Conn {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
                     read += n;
-                    if self.partial_since.is_none() {
+                    // A user's frame must be complete FRAME_TIMEOUT after it began;
+                    // root's (up to 256 MiB) only must not stop coming for that long.
+                    if self.privileged || self.partial_since.is_none() {
                         self.partial_since = Some(now);
                     }
                 }
@@ -287,5 +335,145 @@ mod tests {
         m.insert(0, MAX_CONNECTIONS - 1);
         assert_eq!(admit(0, &m), Ok(()));
         assert_eq!(admit(7, &m), Err(libc::EAGAIN));
+    }
+
+    use crate::ioctl::request::{IfInfo, Request};
+    use std::io::Read;
+
+    fn pair(uid: u32) -> (Conn, std::os::unix::net::UnixStream) {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        (Conn::new(UnixStream::from_std(a), uid), b)
+    }
+
+    fn request() -> Vec<u8> {
+        frame::encode(&RequestBody {
+            ifname: "wg1".into(),
+            request: Request::GetInfo,
+        })
+    }
+
+    /// A reply of about `n` bytes.
+    fn info(n: usize) -> Exec {
+        Exec::Reply(Ok(Response::Info(IfInfo {
+            description: "x".repeat(n),
+            ..IfInfo::default()
+        })))
+    }
+
+    #[test]
+    fn a_turn_executes_a_bounded_number_of_requests() {
+        let (mut c, mut client) = pair(1000);
+        client.write_all(&request().repeat(100)).unwrap();
+        let mut calls = 0;
+        let after = c.serve(Instant::now(), |_, _| {
+            calls += 1;
+            info(10)
+        });
+        assert_eq!((after, calls), (After::More, TURN_REQUESTS));
+    }
+
+    #[test]
+    fn unread_replies_stop_the_connection() {
+        let (mut c, mut client) = pair(1000);
+        client.write_all(&request().repeat(50)).unwrap();
+        let mut calls = 0;
+        // Replies of 64 KiB, never read: the socket buffer fills, then nothing more
+        // is read or executed however often the connection is served.
+        for _ in 0..20 {
+            c.serve(Instant::now(), |_, _| {
+                calls += 1;
+                info(64 << 10)
+            });
+        }
+        assert!(calls < 20, "{calls} requests executed");
+        assert!(
+            c.held() <= 2 * (64 << 10) + (64 << 10),
+            "{} bytes held",
+            c.held()
+        );
+        // Reading the replies lets it go on.
+        client.set_nonblocking(true).unwrap();
+        let mut sink = vec![0u8; 1 << 20];
+        let mut before = calls;
+        for _ in 0..200 {
+            while client.read(&mut sink).is_ok_and(|n| n > 0) {}
+            c.serve(Instant::now(), |_, _| {
+                calls += 1;
+                info(64 << 10)
+            });
+            if calls == 50 {
+                break;
+            }
+            assert!(calls >= before);
+            before = calls;
+        }
+        assert_eq!(calls, 50);
+    }
+
+    #[test]
+    fn a_users_large_frame_is_refused_unread() {
+        let (mut c, mut client) = pair(1000);
+        let big = frame::encode(&RequestBody {
+            ifname: "wg1".into(),
+            request: Request::SetWg {
+                data: vec![0u8; MAX_UNPRIVILEGED_FRAME],
+            },
+        });
+        client.write_all(&big).unwrap();
+        let after = c.serve(Instant::now(), |_, _| panic!("not executed"));
+        assert_eq!(after, After::Close);
+        let p = frame::read_payload(&mut client).unwrap();
+        let r: ReplyBody = frame::decode(&p).unwrap();
+        assert_eq!(r.result, Err(libc::EMSGSIZE));
+        // Root's frame of the same size is read.
+        let (mut c, mut client) = pair(0);
+        client.write_all(&big).unwrap();
+        let mut calls = 0;
+        c.serve(Instant::now(), |_, _| {
+            calls += 1;
+            Exec::Reply(Err(libc::EPERM))
+        });
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn an_unfinished_frame_stalls_after_the_timeout() {
+        let (mut c, mut client) = pair(1000);
+        client.write_all(&request()[..5]).unwrap();
+        let t = Instant::now();
+        assert_eq!(c.serve(t, |_, _| panic!("incomplete")), After::Wait);
+        assert!(c.has_partial());
+        assert!(!c.stalled(t + FRAME_TIMEOUT - Duration::from_millis(1)));
+        assert!(c.stalled(t + FRAME_TIMEOUT));
+        // Finished in time, it is a request like any other.
+        client.write_all(&request()[5..]).unwrap();
+        let mut calls = 0;
+        c.serve(t, |_, _| {
+            calls += 1;
+            info(1)
+        });
+        assert_eq!(calls, 1);
+        assert!(!c.has_partial());
+    }
+
+    #[test]
+    fn busy_requests_are_held_and_deferred_ones_answered_later() {
+        let (mut c, mut client) = pair(0);
+        client.write_all(&request().repeat(2)).unwrap();
+        let t = Instant::now();
+        assert_eq!(c.serve(t, |_, b| Exec::Busy(b)), After::More);
+        assert_eq!(c.serve(t, |_, _| Exec::Deferred), After::Wait);
+        // Waiting: the second request is not taken.
+        assert_eq!(c.serve(t, |_, _| panic!("awaiting")), After::Wait);
+        c.finish(Err(libc::EINVAL));
+        let mut calls = 0;
+        c.serve(t, |_, _| {
+            calls += 1;
+            info(1)
+        });
+        assert_eq!(calls, 1);
+        let r: ReplyBody = frame::decode(&frame::read_payload(&mut client).unwrap()).unwrap();
+        assert_eq!(r.result, Err(libc::EINVAL));
     }
 }

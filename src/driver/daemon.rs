@@ -3,7 +3,7 @@
 //! the poll timeout. Requests are decoded to typed values before anything changes.
 
 use super::apply::{self, SocketConf};
-use super::control::{self, After, Conn};
+use super::control::{self, After, Conn, Exec};
 use super::link::{DataBufs, Env, Link, SystemClock};
 use super::log::{Level, LogSink, Logger};
 use super::netlink::{is_link_local, Rtnl};
@@ -13,6 +13,7 @@ use super::rng::DaemonRng;
 use super::tun::Tun;
 use super::wgif::{bind_in, parse_name, rtnl_in, WgIf, DEFAULT_MTU, IPV6_MIN_MTU, MTU_RANGE};
 use crate::ioctl::codec::{self, Dir};
+use crate::ioctl::frame::RequestBody;
 use crate::ioctl::request::{iff, Request, Response};
 use crate::proto::{Interface, PeerId};
 use mio::net::UnixListener;
@@ -60,10 +61,12 @@ pub struct Daemon {
     conns: HashMap<usize, Conn>,
     /// Connections held per uid (control.rs's caps).
     uid_conns: HashMap<u32, usize>,
-    /// Connections with work left after their turn's budget.
+    /// Connections ready or with work left after their turn's budget, in order.
     backlog: Vec<usize>,
     /// When connections with an unfinished frame are next checked for FRAME_TIMEOUT.
     next_sweep: Option<Instant>,
+    /// Large SIOCSWGs being applied in slices.
+    jobs: Vec<SetWgJob>,
     next_conn: usize,
     ifs: BTreeMap<u32, WgIf>,
     namespaces: NetnsManager,
@@ -142,6 +145,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         uid_conns: HashMap::new(),
         backlog: Vec::new(),
         next_sweep: None,
+        jobs: Vec::new(),
         next_conn: CONN_BASE,
         ifs: BTreeMap::new(),
         created_ns: HashSet::new(),
@@ -152,6 +156,16 @@ pub fn run(opts: Options) -> Result<(), String> {
         busy: Vec::new(),
         stop: false,
     };
+    for n in d.namespaces.adopt_leftovers() {
+        // Left by a wgd that was killed: ours now, removed at exit if still empty.
+        d.created_ns.insert(n);
+        if d.opts.verbose {
+            d.log.log(
+                Level::Info,
+                &format!("wgd: adopted {}", d.namespaces.name(n)),
+            );
+        }
+    }
     if d.opts.verbose {
         d.log.log(
             Level::Info,
@@ -259,14 +273,21 @@ impl Daemon {
         }
     }
 
+    /// A connection is ready: it is served in this turn's control share, in order
+    /// (`control_turn`).
     fn conn_event(&mut self, id: usize) {
+        if !self.backlog.contains(&id) {
+            self.backlog.push(id);
+        }
+    }
+
+    /// One turn of one connection (its own budgets in control.rs).
+    fn serve_conn(&mut self, id: usize) {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
         let now = Instant::now();
-        let after = c.serve(now, |privileged, body| {
-            self.handle(privileged, &body.ifname, body.request)
-        });
+        let after = c.serve(now, |privileged, body| self.exec(id, privileged, body));
         match after {
             After::Wait => {}
             After::More => {
@@ -330,40 +351,10 @@ impl Daemon {
                     data: data.map(|d| d.to_vec()).unwrap_or_default(),
                 })
             }
-            Request::SetWg { mut data } => {
-                let model = codec::decode(&data, Dir::Set);
-                // The buffer holds keys; the model's keys zero themselves.
-                data.zeroize();
-                let model = model.map_err(|e| match e {
-                    // wg_aip_add's answer to a family it does not know.
-                    codec::DecodeError::UnknownFamily { .. } => libc::EAFNOSUPPORT,
-                    _ => libc::EINVAL,
-                })?;
-                let w = self.ifs.get_mut(&unit).unwrap();
-                let (up, namespaces, offloads) = (w.link.up, &self.namespaces, &self.opts.offloads);
-                let mut rebound = None;
-                let r = apply::set_wg(
-                    &mut w.link.proto,
-                    &mut w.sock,
-                    &model,
-                    &mut self.next_peer_id,
-                    |rtable, port| {
-                        if !up {
-                            return Ok(port);
-                        }
-                        let socks = bind_in(namespaces, rtable, port, offloads)?;
-                        let got = socks.local_port();
-                        rebound = Some(socks);
-                        Ok(got)
-                    },
-                    system_env!(&self.log, &mut self.rng),
-                );
-                if rebound.is_some() {
-                    w.udp = rebound;
-                    self.register_udp(unit);
-                }
-                self.after_io(unit);
-                r.map(|_| Response::Done)
+            Request::SetWg { data } => {
+                let rest = self.set_wg_start(unit, data, usize::MAX)?;
+                debug_assert!(rest.is_none());
+                Ok(Response::Done)
             }
             Request::SetFlags { flags } => self.set_flags(unit, flags).map(|_| Response::Done),
             Request::SetMtu { mtu } => {
@@ -511,6 +502,8 @@ impl Daemon {
             .registry()
             .deregister(&mut SourceFd(&w.tun.as_raw_fd()));
         // Dropping the tun fd removes the device, wherever it is.
+        drop(w);
+        self.release_namespaces();
     }
 
     fn set_flags(&mut self, unit: u32, flags: u32) -> Result<(), i32> {
@@ -591,6 +584,9 @@ impl Daemon {
         let index = rtnl.link_index(&w.name);
         w.rtnl = rtnl;
         w.rdomain = rdomain;
+        if rdomain != 0 {
+            let _ = self.namespaces.hold(rdomain, &target);
+        }
         let index = index.map_err(|e| io_errno(&e))?.ok_or(libc::ENXIO)?;
         w.index = index;
         // The move gave the link fresh IPv6 state with the namespace's defaults.
@@ -612,6 +608,7 @@ impl Daemon {
         if w.link.up {
             let _ = w.rtnl.set_up(index, true);
         }
+        self.release_namespaces();
         Ok(())
     }
 
@@ -677,9 +674,9 @@ impl Daemon {
     /// connection has work left from its budget, and until the next check of unfinished
     /// frames.
     fn poll_timeout(&self) -> Option<Duration> {
-        // A connection with work left, or a source left readable, is served again
-        // without waiting.
-        if !self.backlog.is_empty() || !self.busy.is_empty() {
+        // A connection with work left, a job under way, or a source left readable
+        // is served again without waiting.
+        if !self.backlog.is_empty() || !self.jobs.is_empty() || !self.busy.is_empty() {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -697,8 +694,18 @@ impl Daemon {
     /// After the turn's packets and timers: one more budget for each connection that
     /// had work left, and the closing of connections whose frame stalled.
     fn control_turn(&mut self) {
-        for id in std::mem::take(&mut self.backlog) {
-            self.conn_event(id);
+        self.run_jobs();
+        // Ready connections in order, within the turn's share of time for all of
+        // them; the ones left keep their place for the next turn.
+        let start = Instant::now();
+        let mut queue = std::mem::take(&mut self.backlog).into_iter();
+        while let Some(id) = queue.next() {
+            if start.elapsed() >= control::TURN_CONTROL_TIME {
+                let left: Vec<usize> = std::iter::once(id).chain(queue).collect();
+                self.backlog.splice(0..0, left);
+                break;
+            }
+            self.serve_conn(id);
         }
         let now = Instant::now();
         if self.next_sweep.is_some_and(|t| t <= now) {
@@ -729,5 +736,167 @@ impl Daemon {
                 self.uid_conns.remove(&c.uid);
             }
         }
+    }
+}
+
+/// A large SIOCSWG whose peer records are applied a slice per loop turn; its
+/// connection gets the answer when the last slice is done.
+struct SetWgJob {
+    conn: usize,
+    unit: u32,
+    model: crate::ioctl::model::InterfaceIo,
+    /// Peer records done.
+    at: usize,
+}
+
+/// SIOCSWGs with more peer records than this are applied in slices.
+const SLICE_PEERS: usize = 512;
+/// Time one turn gives to the slices of a large SIOCSWG.
+const SLICE_TIME: Duration = Duration::from_millis(3);
+
+impl Daemon {
+    /// Executes a request for connection `conn`; a large SIOCSWG becomes a job, and
+    /// requests for an interface with a job running wait for it.
+    fn exec(&mut self, conn: usize, privileged: bool, body: RequestBody) -> Exec {
+        if let Some(unit) = parse_name(&body.ifname) {
+            if self.jobs.iter().any(|j| j.unit == unit) {
+                return Exec::Busy(body);
+            }
+            if let Request::SetWg { .. } = body.request {
+                if privileged && self.ifs.contains_key(&unit) {
+                    let Request::SetWg { data } = body.request else {
+                        unreachable!()
+                    };
+                    return match self.set_wg_start(unit, data, SLICE_PEERS) {
+                        Err(e) => Exec::Reply(Err(e)),
+                        Ok(None) => Exec::Reply(Ok(Response::Done)),
+                        Ok(Some(model)) => {
+                            self.jobs.push(SetWgJob {
+                                conn,
+                                unit,
+                                model,
+                                at: 0,
+                            });
+                            Exec::Deferred
+                        }
+                    };
+                }
+            }
+        }
+        Exec::Reply(self.handle(privileged, &body.ifname, body.request))
+    }
+
+    /// Decodes an SIOCSWG buffer and applies its interface part; the peer records
+    /// too when there are at most `at_once` of them, else they are returned (in the
+    /// model) to be applied in slices.
+    fn set_wg_start(
+        &mut self,
+        unit: u32,
+        mut data: Vec<u8>,
+        at_once: usize,
+    ) -> Result<Option<crate::ioctl::model::InterfaceIo>, i32> {
+        let model = codec::decode(&data, Dir::Set);
+        // The buffer holds keys; the model's keys zero themselves.
+        data.zeroize();
+        drop(data);
+        let model = model.map_err(|e| match e {
+            // wg_aip_add's answer to a family it does not know.
+            codec::DecodeError::UnknownFamily { .. } => libc::EAFNOSUPPORT,
+            _ => libc::EINVAL,
+        })?;
+        let w = self.ifs.get_mut(&unit).ok_or(libc::ENXIO)?;
+        let (up, namespaces, offloads) = (w.link.up, &self.namespaces, &self.opts.offloads);
+        let mut rebound = None;
+        let r = apply::set_wg_interface(
+            &mut w.link.proto,
+            &mut w.sock,
+            &model,
+            |rtable, port| {
+                if !up {
+                    return Ok(port);
+                }
+                let socks = bind_in(namespaces, rtable, port, offloads)?;
+                let got = socks.local_port();
+                rebound = Some(socks);
+                Ok(got)
+            },
+            system_env!(&self.log, &mut self.rng),
+        );
+        if rebound.is_some() {
+            w.udp = rebound;
+            self.register_udp(unit);
+            self.release_namespaces();
+        }
+        if let Err(e) = r {
+            self.after_io(unit);
+            return Err(e);
+        }
+        if model.peers.len() > at_once {
+            return Ok(Some(model));
+        }
+        let w = self.ifs.get_mut(&unit).unwrap();
+        let r = apply::set_wg_peers(
+            &mut w.link.proto,
+            &model.peers,
+            &mut self.next_peer_id,
+            system_env!(&self.log, &mut self.rng),
+        );
+        self.after_io(unit);
+        r.map(|_| None)
+    }
+
+    /// One turn of the running SIOCSWG jobs: slices until SLICE_TIME is used; a
+    /// finished job answers its connection.
+    fn run_jobs(&mut self) {
+        let start = Instant::now();
+        let mut i = 0;
+        while i < self.jobs.len() {
+            let job = &mut self.jobs[i];
+            let result = match self.ifs.get_mut(&job.unit) {
+                None => Some(Err(libc::ENXIO)),
+                Some(w) => loop {
+                    let end = (job.at + 256).min(job.model.peers.len());
+                    let r = apply::set_wg_peers(
+                        &mut w.link.proto,
+                        &job.model.peers[job.at..end],
+                        &mut self.next_peer_id,
+                        system_env!(&self.log, &mut self.rng),
+                    );
+                    job.at = end;
+                    if r.is_err() || end == job.model.peers.len() {
+                        break Some(r.map(|_| Response::Done));
+                    }
+                    if start.elapsed() >= SLICE_TIME {
+                        break None;
+                    }
+                },
+            };
+            let unit = job.unit;
+            self.after_io(unit);
+            match result {
+                None => i += 1,
+                Some(r) => {
+                    let job = self.jobs.remove(i);
+                    if let Some(c) = self.conns.get_mut(&job.conn) {
+                        c.finish(r);
+                        self.conn_event(job.conn);
+                    }
+                }
+            }
+            if start.elapsed() >= SLICE_TIME {
+                break;
+            }
+        }
+    }
+}
+
+impl Daemon {
+    /// Lets go of the rdomain namespaces no interface is in and no wgrtable uses.
+    fn release_namespaces(&self) {
+        let ifs = &self.ifs;
+        self.namespaces.release_unused(|n| {
+            ifs.values()
+                .any(|w| w.rdomain == n || (w.udp.is_some() && w.sock.rtable == n))
+        });
     }
 }

@@ -167,7 +167,9 @@ pub fn bind_in(
     let ns = namespaces
         .open(rtable)?
         .ok_or_else(|| errno(libc::EINVAL))?;
-    run_in(&ns, || UdpSockets::bind(port, offloads))?
+    let socks = run_in(&ns, || UdpSockets::bind(port, offloads))??;
+    namespaces.hold(rtable, &ns)?;
+    Ok(socks)
 }
 
 /// An rtnetlink handle inside `ns`.

@@ -21,7 +21,7 @@ use zeroize::{Zeroize, Zeroizing};
 pub const DEFAULT_SOCKET: &str = "/run/wgd.sock";
 /// The environment variable that overrides [`DEFAULT_SOCKET`] for every client.
 pub const SOCKET_ENV: &str = "WGD_SOCKET";
-/// How long one request may take.
+/// How long one request may take (plus a second per MiB of an SIOCSWG/SIOCGWG buffer).
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The socket path clients use: `$WGD_SOCKET`, else `/run/wgd.sock`.
@@ -115,6 +115,17 @@ impl Client {
 
     /// Sends one request and waits for its reply.
     pub fn call(&mut self, ifname: &str, request: Request) -> Result<Response, CallError> {
+        // SIOCSWG/SIOCGWG buffers may be hundreds of MB: a second more per MiB moved.
+        let bytes = match &request {
+            Request::SetWg { data } => data.len() as u64,
+            Request::GetWg { size } => *size,
+            _ => 0,
+        };
+        let timeout = TIMEOUT + Duration::from_secs(bytes >> 20);
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|_| self.stream.set_write_timeout(Some(timeout)))
+            .map_err(|e| CallError::Transport(e.to_string()))?;
         let body = RequestBody {
             ifname: ifname.to_string(),
             request,

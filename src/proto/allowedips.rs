@@ -7,7 +7,7 @@
 //! number of entries; insert and remove are one hash operation. Prefixes are stored
 //! masked; an exact prefix has one owner, and inserting it again moves it.
 
-use std::collections::HashMap;
+use super::fasthash::FastMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A prefix length beyond 32 (IPv4) or 128 (IPv6).
@@ -23,7 +23,7 @@ impl std::fmt::Display for BadCidr {
 struct Family<T> {
     bits: u8,
     /// `maps[len]`: masked address → owner.
-    maps: Vec<HashMap<u128, T>>,
+    maps: Vec<FastMap<u128, T>>,
     /// Lengths with at least one entry, longest first.
     lengths: Vec<u8>,
 }
@@ -32,7 +32,7 @@ impl<T: Copy + Eq> Family<T> {
     fn new(bits: u8) -> Self {
         Family {
             bits,
-            maps: (0..=bits).map(|_| HashMap::new()).collect(),
+            maps: (0..=bits).map(|_| FastMap::default()).collect(),
             lengths: Vec::new(),
         }
     }
@@ -54,13 +54,14 @@ impl<T: Copy + Eq> Family<T> {
             .collect();
     }
 
-    fn insert(&mut self, addr: u128, len: u8, v: T) {
+    fn insert(&mut self, addr: u128, len: u8, v: T) -> Option<T> {
         let key = self.mask(addr, len);
         let was_empty = self.maps[len as usize].is_empty();
-        self.maps[len as usize].insert(key, v);
+        let old = self.maps[len as usize].insert(key, v);
         if was_empty {
             self.refresh_lengths();
         }
+        old
     }
 
     fn remove(&mut self, addr: u128, len: u8) -> Option<T> {
@@ -90,7 +91,7 @@ impl<T: Copy + Eq> Family<T> {
     }
 
     fn len(&self) -> usize {
-        self.maps.iter().map(HashMap::len).sum()
+        self.maps.iter().map(FastMap::len).sum()
     }
 }
 
@@ -140,14 +141,14 @@ impl<T: Copy + Eq> AllowedIps<T> {
         (f, key(addr))
     }
 
-    /// Makes `value` the owner of `addr/cidr` (moving it from another owner if needed).
-    pub fn insert(&mut self, addr: IpAddr, cidr: u8, value: T) -> Result<(), BadCidr> {
+    /// Makes `value` the owner of `addr/cidr` (moving it from another owner if needed);
+    /// returns the previous owner.
+    pub fn insert(&mut self, addr: IpAddr, cidr: u8, value: T) -> Result<Option<T>, BadCidr> {
         let (f, key) = self.family_mut(&addr);
         if cidr > f.bits {
             return Err(BadCidr(cidr));
         }
-        f.insert(key, cidr, value);
-        Ok(())
+        Ok(f.insert(key, cidr, value))
     }
 
     /// The owner of exactly `addr/cidr`, if that prefix is in the table.

@@ -30,7 +30,7 @@ use super::deadlines::DeadlineQueue;
 use super::index::IndexTable;
 use super::keypair::Keypair;
 use super::noise;
-use super::peer::Peer;
+use super::peer::{OwnedAips, Peer};
 use super::ratelimit::RateLimiter;
 use super::tai64n::Tai64N;
 use super::timers::TimerKind;
@@ -42,7 +42,8 @@ use super::{PeerId, HEADROOM, TAILROOM};
 pub const MAX_QUEUED_EVENTS: usize = 1024;
 /// Undrained datagrams kept at most (newer ones are dropped, as a full socket buffer would).
 pub const MAX_QUEUED_TRANSMITS: usize = 4096;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use super::fasthash::{FastMap, FastSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
@@ -359,7 +360,7 @@ struct Shared {
     /// Peers owed an immediate keepalive/staged flush (up, pka 0→n); done by the next
     /// `handle_timeout`, which `poll_timeout` makes due at `kick_at`.
     kicks: Vec<PeerId>,
-    kick_set: HashSet<PeerId>,
+    kick_set: FastSet<PeerId>,
     kick_at: Option<Instant>,
     /// Peers whose timers an entry point may have changed; re-queued before it returns.
     touched: Vec<PeerId>,
@@ -368,12 +369,13 @@ struct Shared {
 /// One wgN's protocol state.
 pub struct Interface {
     sh: Shared,
-    peers: HashMap<PeerId, Peer>,
+    peers: FastMap<PeerId, Peer>,
     /// Creation order (`Peer::seq` → id): SIOCGWG's order, removal in O(log peers).
     order: BTreeMap<u64, PeerId>,
     next_seq: u64,
-    by_public: HashMap<[u8; 32], PeerId>,
-    aips: AllowedIps<PeerId>,
+    by_public: FastMap<[u8; 32], PeerId>,
+    /// Prefix → (owner, slot in the owner's `Peer::aips`).
+    aips: AllowedIps<(PeerId, u32)>,
     timerq: DeadlineQueue,
 }
 
@@ -658,14 +660,14 @@ impl Interface {
                 out: VecDeque::new(),
                 events: VecDeque::new(),
                 kicks: Vec::new(),
-                kick_set: HashSet::new(),
+                kick_set: FastSet::default(),
                 kick_at: None,
                 touched: Vec::new(),
             },
-            peers: HashMap::new(),
+            peers: FastMap::default(),
             order: BTreeMap::new(),
             next_seq: 0,
-            by_public: HashMap::new(),
+            by_public: FastMap::default(),
             aips: AllowedIps::new(),
             timerq: DeadlineQueue::new(),
         }
@@ -773,18 +775,22 @@ impl Interface {
         self.sh.event(Event::PeerDestroyed(id));
     }
 
+    /// Removes every peer: what `remove_peer` does for each, but the tables they
+    /// shared are dropped whole instead of emptied entry by entry.
     pub fn remove_all_peers(&mut self) {
-        for id in self.peer_ids() {
-            self.remove_peer(id);
+        let mut peers = std::mem::take(&mut self.peers);
+        for id in std::mem::take(&mut self.order).into_values() {
+            if let Some(p) = peers.get_mut(&id) {
+                self.sh.clear_sessions(p);
+                self.sh.event(Event::PeerDestroyed(id));
+            }
         }
-        // Nothing is left to be due: drop the stale entries and the emptied tables'
-        // memory at once.
-        self.timerq.clear();
+        self.by_public = FastMap::default();
         self.aips.clear();
+        self.timerq.clear();
         self.sh.kicks.clear();
         self.sh.kick_set.clear();
-        self.peers.shrink_to_fit();
-        self.by_public.shrink_to_fit();
+        self.sh.kick_at = None;
     }
 
     pub fn peer_by_public(&self, public: &[u8; 32]) -> Option<PeerId> {
@@ -868,25 +874,32 @@ impl Interface {
         }
         let masked = mask(addr, cidr);
         let mut given = addr;
-        if let Some(owner) = self.aips.get(masked, cidr) {
+        let slot = self.peers.get(&id).map_or(0, |p| p.aips.next_slot());
+        // One probe: insert, and look at whom the prefix belonged to.
+        let prev = self
+            .aips
+            .insert(masked, cidr, (id, slot))
+            .map_err(|_| ConfigError::BadCidr)?;
+        if let Some((owner, oslot)) = prev {
             if owner == id {
+                // Already this peer's: keep its place.
+                let _ = self.aips.insert(masked, cidr, (owner, oslot));
                 return Ok(());
             }
             // wg_aip_add moves the node to this peer; the node keeps the address
             // bytes it was first given.
             if let Some(o) = self.peers.get_mut(&owner) {
-                if let Some(i) = o
-                    .aips
-                    .iter()
-                    .position(|(a, c)| *c == cidr && mask(*a, *c) == masked)
-                {
-                    given = o.aips.remove(i).0;
+                if let Some((a, _)) = o.aips.take(oslot) {
+                    given = a;
+                }
+                if o.aips.sparse() {
+                    o.aips.compact();
+                    for (new, (a, c)) in o.aips.iter() {
+                        let _ = self.aips.insert(a, c, (owner, new));
+                    }
                 }
             }
         }
-        self.aips
-            .insert(masked, cidr, id)
-            .map_err(|_| ConfigError::BadCidr)?;
         if let Some(p) = self.peers.get_mut(&id) {
             p.aips.push((given, cidr));
         }
@@ -905,7 +918,7 @@ impl Interface {
             rx_bytes: p.rx_bytes,
             last_handshake: p.last_handshake,
             description: p.description.clone(),
-            aips: p.aips.iter().rev().copied().collect(),
+            aips: p.aips.iter().rev().map(|(_, a)| a).collect(),
         })
     }
 
@@ -1049,7 +1062,7 @@ impl Interface {
         let Some(dst) = inner_dst(&buf[HEADROOM..HEADROOM + len]) else {
             return SendOutcome::Dropped(DropReason::BadPacket);
         };
-        let Some(id) = self.aips.lookup(dst) else {
+        let Some((id, _)) = self.aips.lookup(dst) else {
             return SendOutcome::Dropped(DropReason::NoRoute);
         };
         let Some(p) = self.peers.get_mut(&id) else {
@@ -1463,7 +1476,7 @@ impl Interface {
                     });
                     RecvOutcome::Dropped(DropReason::BadPacket)
                 }
-                Some((src, _)) if self.aips.lookup(src) != Some(p.id) => {
+                Some((src, _)) if self.aips.lookup(src).map(|o| o.0) != Some(p.id) => {
                     self.sh.event(Event::UnallowedSource {
                         peer: p.id,
                         ep: ep(p),
@@ -1619,10 +1632,13 @@ impl Interface {
 
 /// Removes from `table` the prefixes of `owned` (a peer's list) that `id` owns: the
 /// cost is the peer's own prefixes, not the table's size.
-fn remove_owned_aips(table: &mut AllowedIps<PeerId>, id: PeerId, owned: &[(IpAddr, u8)]) {
-    for &(a, c) in owned {
-        if table.get(a, c) == Some(id) {
-            table.remove(a, c);
+fn remove_owned_aips(table: &mut AllowedIps<(PeerId, u32)>, id: PeerId, owned: &OwnedAips) {
+    for (_, (a, c)) in owned.iter() {
+        if let Some(owner) = table.remove(a, c) {
+            if owner.0 != id {
+                // Not this peer's (the lists and the table disagree): put it back.
+                let _ = table.insert(a, c, owner);
+            }
         }
     }
 }
@@ -1818,9 +1834,10 @@ mod tests {
         i.add_aip(3, v4(1 << 24 | 2 << 8), 24).unwrap();
         i.remove_peer(1);
         assert_eq!(i.peer_ids(), vec![2, 3]);
-        assert_eq!(i.aips.lookup(v4(1 << 24 | 2 << 8 | 9)), Some(3));
-        assert_eq!(i.aips.lookup(v4(1 << 24 | 9)), None);
-        assert_eq!(i.aips.lookup(v4(2 << 24 | 3 << 8 | 9)), Some(2));
+        let owner = |i: &Interface, a| i.aips.lookup(a).map(|o| o.0);
+        assert_eq!(owner(&i, v4(1 << 24 | 2 << 8 | 9)), Some(3));
+        assert_eq!(owner(&i, v4(1 << 24 | 9)), None);
+        assert_eq!(owner(&i, v4(2 << 24 | 3 << 8 | 9)), Some(2));
         assert_eq!(i.aips.len(), 4 + 5);
         i.replace_aips(3);
         assert_eq!(i.aips.len(), 4);
@@ -1913,5 +1930,42 @@ mod tests {
         }
         assert!(fired >= 400, "timers kept running: {fired}");
         assert!(now > t0 + std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn moving_prefixes_between_peers_costs_what_moves() {
+        let t = Instant::now();
+        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        i.add_peer(1, &pubkey(1), t).unwrap();
+        i.add_peer(2, &pubkey(2), t).unwrap();
+        let n = 200_000u32;
+        for k in 0..n {
+            i.add_aip(1, v4(k), 32).unwrap();
+        }
+        // Every other one to peer 2 (tombstones, compactions of peer 1's list)...
+        for k in (0..n).step_by(2) {
+            i.add_aip(2, v4(k), 32).unwrap();
+        }
+        let owner = |i: &Interface, k: u32| i.aips.lookup(v4(k)).map(|o| o.0);
+        for k in 0..n {
+            assert_eq!(owner(&i, k), Some(1 + (k % 2 == 0) as u64), "{k}");
+        }
+        let one = i.peer_info(1).unwrap().aips;
+        assert_eq!(one.len(), n as usize / 2);
+        assert_eq!(one.first(), Some(&(v4(n - 1), 32)), "newest first");
+        // ... then the rest, oldest first: the worst case of a list scan or shift.
+        let start = Instant::now();
+        for k in (1..n).step_by(2) {
+            i.add_aip(2, v4(k), 32).unwrap();
+        }
+        let took = start.elapsed();
+        assert!(i.peer_info(1).unwrap().aips.is_empty());
+        assert_eq!(i.peer_info(2).unwrap().aips.len(), n as usize);
+        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+        // Removing peer 2 takes every prefix; peer 1 is left whole and empty.
+        i.remove_peer(2);
+        assert!(i.aips.is_empty());
+        i.add_aip(1, v4(5), 32).unwrap();
+        assert_eq!(owner(&i, 5), Some(1));
     }
 }

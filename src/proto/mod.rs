@@ -14,6 +14,7 @@ pub mod consts;
 pub mod cookie;
 pub mod crypto;
 pub mod deadlines;
+pub mod fasthash;
 pub mod iface;
 pub mod index;
 pub mod keypair;

@@ -21,6 +21,70 @@ pub struct Staged {
     pub len: usize,
 }
 
+/// A peer's allowed IPs as given, oldest first. The allowed-IPs table keeps each
+/// prefix's slot here, so that the prefix moving to another peer takes it out in O(1)
+/// (a tombstone; the slots are compacted once half are dead, which the owner of the
+/// table follows by rewriting the live slots: amortised O(1) per removal).
+#[derive(Default)]
+pub struct OwnedAips {
+    slots: Vec<Option<(IpAddr, u8)>>,
+    live: usize,
+}
+
+impl OwnedAips {
+    /// The slot the next `push` uses.
+    pub fn next_slot(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    pub fn push(&mut self, a: (IpAddr, u8)) -> u32 {
+        self.slots.push(Some(a));
+        self.live += 1;
+        self.slots.len() as u32 - 1
+    }
+
+    /// Takes the prefix out of `slot`.
+    pub fn take(&mut self, slot: u32) -> Option<(IpAddr, u8)> {
+        let a = self.slots.get_mut(slot as usize)?.take();
+        if a.is_some() {
+            self.live -= 1;
+        }
+        a
+    }
+
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// The live prefixes with their slots, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u32, (IpAddr, u8))> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.map(|a| (i as u32, a)))
+    }
+
+    /// Whether half the slots are dead (then [`OwnedAips::compact`]).
+    pub fn sparse(&self) -> bool {
+        self.slots.len() >= 16 && self.live * 2 < self.slots.len()
+    }
+
+    /// Drops the dead slots; the live ones are renumbered in order (their new slot is
+    /// their position in `iter()`).
+    pub fn compact(&mut self) {
+        self.slots.retain(Option::is_some);
+        self.slots.shrink_to_fit();
+    }
+}
+
 pub struct Peer {
     pub id: PeerId,
     pub public: [u8; 32],
@@ -41,7 +105,7 @@ pub struct Peer {
     pub pka_frozen: bool,
     pub description: String,
     /// As given, oldest first (SIOCGWG lists them the other way round).
-    pub aips: Vec<(IpAddr, u8)>,
+    pub aips: OwnedAips,
     pub tx_bytes: u64,
     pub rx_bytes: u64,
     pub last_handshake: Option<SystemTime>,
@@ -73,7 +137,7 @@ impl Peer {
             pka: 0,
             pka_frozen: false,
             description: String::new(),
-            aips: Vec::new(),
+            aips: OwnedAips::default(),
             tx_bytes: 0,
             rx_bytes: 0,
             last_handshake: None,

@@ -122,6 +122,8 @@ pub struct Wgd {
     files: Vec<PathBuf>,
     /// With [`Wgd::start_with_stuck_log`]: wgd's stderr pipe, never read.
     stuck_log: Option<std::process::ChildStderr>,
+    /// More arguments for wgd (kept for a restart).
+    extra_args: Vec<String>,
 }
 
 impl Wgd {
@@ -132,15 +134,15 @@ impl Wgd {
 
     /// [`Wgd::start`] with wgd's stderr a pipe that nobody reads (a stuck log reader).
     pub fn start_with_stuck_log(tag: &str) -> Wgd {
-        Wgd::spawn(tag, &[], true)
+        Wgd::launch(tag, &[], true)
     }
 
     /// [`Wgd::start`] with `extra_args` on wgd's command line (e.g. `-O all`).
     pub fn start_with(tag: &str, extra_args: &[&str]) -> Wgd {
-        Wgd::spawn(tag, extra_args, false)
+        Wgd::launch(tag, extra_args, false)
     }
 
-    fn spawn(tag: &str, extra_args: &[&str], stuck_log: bool) -> Wgd {
+    fn launch(tag: &str, extra_args: &[&str], stuck_log: bool) -> Wgd {
         require_root_and_tools(&["ip", "nsenter"]);
         let pid = std::process::id();
         let ns = format!("wgt{tag}{pid}");
@@ -160,8 +162,22 @@ impl Wgd {
             children: Vec::new(),
             files: Vec::new(),
             stuck_log: None,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
         };
         ok(Command::new("ip").args(["-n", &w.ns, "link", "set", "lo", "up"]));
+        w.spawn(stuck_log);
+        w
+    }
+
+    /// Starts wgd again, in the same namespace with the same socket and rdomain
+    /// prefix, after it was stopped (or killed).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "wgd is still running");
+        self.spawn(false);
+    }
+
+    fn spawn(&mut self, stuck_log: bool) {
+        let w = self;
         let log = std::fs::File::create(w.dir.join("wgd.log")).unwrap();
         let log = if stuck_log {
             Stdio::piped()
@@ -172,7 +188,7 @@ impl Wgd {
             .arg(format!("--net=/run/netns/{}", w.ns))
             .arg(env!("CARGO_BIN_EXE_wgd"))
             .args(["-s", w.sock.to_str().unwrap(), "--netns-prefix", &w.prefix])
-            .args(extra_args)
+            .args(&w.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -181,11 +197,13 @@ impl Wgd {
         w.child = Some(child);
         let sock = w.sock.clone();
         assert!(
-            wait_for(Duration::from_secs(10), || sock.exists()),
+            // Connectable, not just present: a killed wgd leaves its socket file.
+            wait_for(Duration::from_secs(10), || {
+                std::os::unix::net::UnixStream::connect(&sock).is_ok()
+            }),
             "wgd did not start: {}",
             w.log()
         );
-        w
     }
 
     pub fn rd(&self, n: u32) -> String {
