@@ -403,3 +403,11 @@ fn generic_requests_on_a_real_wgd() {
         .unwrap();
     assert!(back.status.success());
 }
+
+#[test]
+fn the_tun_queue_holds_a_thousand_packets() {
+    let w = Wgd::start("qlen");
+    w.wgifconfig_ok(&["wg1", "create"]);
+    let show = common::ok(&mut w.in_daemon_ns(&["ip", "link", "show", "wg1"]));
+    assert!(show.contains(" qlen 1000"), "{show}");
+}

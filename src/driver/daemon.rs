@@ -11,7 +11,9 @@ use super::netns::NetnsManager;
 use super::options::Options;
 use super::rng::DaemonRng;
 use super::tun::Tun;
-use super::wgif::{bind_in, parse_name, rtnl_in, WgIf, DEFAULT_MTU, IPV6_MIN_MTU, MTU_RANGE};
+use super::wgif::{
+    bind_in, parse_name, rtnl_in, WgIf, DEFAULT_MTU, IPV6_MIN_MTU, MTU_RANGE, TXQUEUELEN,
+};
 use crate::ioctl::codec::{self, Dir};
 use crate::ioctl::frame::RequestBody;
 use crate::ioctl::request::{iff, Request, Response};
@@ -458,6 +460,8 @@ impl Daemon {
         self.rtnl
             .set_mtu(index, DEFAULT_MTU)
             .map_err(|e| io_errno(&e))?;
+        // Best effort: the default queue only loses more of a burst.
+        let _ = self.rtnl.set_txqlen(index, TXQUEUELEN);
         let rtnl = Rtnl::new().map_err(|e| io_errno(&e))?;
         let mut proto = Interface::new(Instant::now(), &mut self.rng);
         proto.set_mtu(DEFAULT_MTU as usize);

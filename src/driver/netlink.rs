@@ -133,6 +133,13 @@ impl Rtnl {
         self.set_link(index, |m| m.attributes.push(LinkAttribute::Mtu(mtu)))
     }
 
+    /// The length of the link's transmit queue, in packets.
+    pub fn set_txqlen(&mut self, index: u32, packets: u32) -> io::Result<()> {
+        self.set_link(index, |m| {
+            m.attributes.push(LinkAttribute::TxQueueLen(packets))
+        })
+    }
+
     /// IN6_ADDR_GEN_MODE_NONE: the kernel adds no link-local address when the link
     /// comes up. Fails with EAFNOSUPPORT while the link has no IPv6 state (MTU < 1280).
     pub fn set_addr_gen_mode_none(&mut self, index: u32) -> io::Result<()> {

@@ -17,6 +17,10 @@ use std::net::Ipv6Addr;
 pub const DEFAULT_MTU: u32 = 1420;
 /// SIOCSIFMTU bounds of if_wg.c.
 pub const MTU_RANGE: std::ops::RangeInclusive<u32> = 1..=9000;
+/// Packets the tun's transmit queue holds (the kernel's default for a tun is 500):
+/// room for bursts while wgd is between reads, as a UDP sender is not slowed down
+/// by a full queue but loses what does not fit.
+pub const TXQUEUELEN: u32 = 1000;
 /// Below this MTU Linux keeps no IPv6 state on a link.
 pub const IPV6_MIN_MTU: u32 = 1280;
 
