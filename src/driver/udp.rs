@@ -206,6 +206,8 @@ impl UdpSockets {
             while i < k {
                 let (sent, e) = (self.send)(fd, arena, &out[i..k]);
                 i += sent;
+                // Nothing sent and nothing said: count it as failed, never spin.
+                let e = e.or_else(|| (sent == 0).then(|| io::Error::from_raw_os_error(libc::EIO)));
                 if let Some(e) = e {
                     first_err.get_or_insert(e);
                     i += 1;
@@ -289,6 +291,8 @@ impl UdpEndpoint for UdpSockets {
                 m.err = 0;
             }
             i += sent;
+            // Nothing sent and nothing said: count it as failed, never spin.
+            let e = e.or_else(|| (sent == 0).then(|| io::Error::from_raw_os_error(libc::EIO)));
             let Some(e) = e else { continue };
             let failed = msgs[i];
             let code = os_errno(&e);
