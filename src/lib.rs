@@ -12,6 +12,11 @@
 //! - [`ioctl`]: the control plane's wire format (OpenBSD's `struct wg_data_io`), pure data.
 //! - [`ifconfig`]: `wgifconfig`, OpenBSD ifconfig's grammar and status output; knows only `ioctl`.
 //! - [`driver`]: `wgd`, the only module doing IO.
+//!
+//! `unsafe` is refused everywhere but in `driver::sys`, the one module of raw libc
+//! calls (the compiler checks this; tests/layering.rs checks the sources too).
+
+#![deny(unsafe_code)]
 
 pub mod driver;
 pub mod ifconfig;

@@ -25,6 +25,7 @@ pub mod netns;
 pub mod offload;
 pub mod options;
 pub mod rng;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod tun;
 pub mod twin;
