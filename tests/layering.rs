@@ -149,6 +149,8 @@ fn unsafe_lives_only_in_driver_sys() {
     let mut v = Vec::new();
     for f in rust_files(&root) {
         let code = code_of(&f);
+        // The lint attributes that keep `unsafe` out (`deny(unsafe_code)`) are not uses.
+        let code = code.replace("unsafe_code", "");
         if uses(&code, "unsafe") && !f.ends_with("driver/sys.rs") {
             v.push(f.display().to_string());
         }
