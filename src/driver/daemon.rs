@@ -113,6 +113,10 @@ pub fn run(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("sigprocmask: {e}"))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("signalfd: {e}"))?;
+    // No other wgd runs here: names left by a killed one are ours to take over, before
+    // clients can reach us.
+    let namespaces = NetnsManager::new(&opts.netns_prefix);
+    let adopted = namespaces.adopt_leftovers();
     // Every local user may ask, as with ifconfig on OpenBSD; SO_PEERCRED decides. The
     // mode (0666) comes from the umask at bind, not a chmod of the path afterwards
     // (which would follow a symlink put there meanwhile).
@@ -133,7 +137,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut d = Daemon {
         log: Logger::new(opts.log),
-        namespaces: NetnsManager::new(&opts.netns_prefix),
+        namespaces,
         opts,
         poll,
         listener,
@@ -151,7 +155,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         buf: vec![0u8; BUF_SIZE],
         stop: false,
     };
-    for n in d.namespaces.adopt_leftovers() {
+    for n in adopted {
         // Left by a wgd that was killed: ours now, removed at exit if still empty.
         d.created_ns.insert(n);
         if d.opts.verbose {
