@@ -255,7 +255,9 @@ fn spawn_attacker(
 /// wgifconfig and sampling wgd's memory every 200 ms.
 fn attack(w: &mut Wgd, user: &TestUser, kind: &str, secs: u64) -> Outcome {
     let out = w.dir.join(format!("attack-{kind}-{}.txt", user.name));
-    let mut child = spawn_attacker(w, user, kind, secs, &out);
+    // Killed by PID if an assertion below fails while it runs.
+    let mut guard = KillOnDrop(vec![spawn_attacker(w, user, kind, secs, &out)]);
+    let child = &mut guard.0[0];
     let (mut root_slowest, mut root_calls, mut rss_max) = (Duration::ZERO, 0, 0);
     let limit = Instant::now() + Duration::from_secs(secs + 30);
     let status = loop {
