@@ -16,6 +16,7 @@ have ip           || need_pkgs+=(iproute2)
 have openssl      || need_pkgs+=(openssl)
 have nsenter      || need_pkgs+=(util-linux)
 have iptables     || need_pkgs+=(iptables)
+have useradd      || need_pkgs+=(passwd)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "test.sh: installing ${need_pkgs[*]}"
     SUDO=""

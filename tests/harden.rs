@@ -225,13 +225,16 @@ struct Outcome {
     rss_max: u64,
 }
 
-/// Runs the attack `kind` for `secs` seconds as `user`, meanwhile calling root's
-/// wgifconfig and sampling wgd's memory every 200 ms.
-fn attack(w: &mut Wgd, user: &TestUser, kind: &str, secs: u64) -> Outcome {
-    let out = w.dir.join(format!("attack-{kind}.txt"));
-    let f = std::fs::File::create(&out).unwrap();
-    let mut child = user
-        .command(std::env::current_exe().unwrap())
+/// Starts the attack `kind` as `user` for `secs` seconds; its output goes to `out`.
+fn spawn_attacker(
+    w: &Wgd,
+    user: &TestUser,
+    kind: &str,
+    secs: u64,
+    out: &std::path::Path,
+) -> std::process::Child {
+    let f = std::fs::File::create(out).unwrap();
+    user.command(std::env::current_exe().unwrap())
         .args([
             "--ignored",
             "--exact",
@@ -245,7 +248,16 @@ fn attack(w: &mut Wgd, user: &TestUser, kind: &str, secs: u64) -> Outcome {
         .stdout(f)
         .stderr(Stdio::piped())
         .spawn()
-        .expect("attacker");
+        .expect("attacker")
+}
+
+/// Runs the attack `kind` for `secs` seconds as `user`, meanwhile calling root's
+/// wgifconfig and sampling wgd's memory every 200 ms.
+fn attack(w: &mut Wgd, user: &TestUser, kind: &str, secs: u64) -> Outcome {
+    let out = w.dir.join(format!("attack-{kind}-{}.txt", user.name));
+    // Killed by PID if an assertion below fails while it runs.
+    let mut guard = KillOnDrop(vec![spawn_attacker(w, user, kind, secs, &out)]);
+    let child = &mut guard.0[0];
     let (mut root_slowest, mut root_calls, mut rss_max) = (Duration::ZERO, 0, 0);
     let limit = Instant::now() + Duration::from_secs(secs + 30);
     let status = loop {
@@ -440,4 +452,52 @@ fn a_stuck_log_reader_does_not_stop_the_tunnels() {
         "the tunnel stalled behind the log: gap {gap:.2} s, last answer {tail:.2} s ago ({answers})"
     );
     assert!(w.stop().is_ok_and(|s| s.success()), "wgd exits on SIGTERM");
+}
+
+#[test]
+fn many_users_leave_room_for_root() {
+    // Fifteen users hold 16 connections each: the 240 that users may share. A
+    // sixteenth user is refused (EAGAIN), root is not.
+    let (mut w, last, ping, rss0) = setup("hmu");
+    let users: Vec<TestUser> = (0..15)
+        .map(|i| TestUser::create(&format!("hm{i}")))
+        .collect();
+    let outs: Vec<_> = users
+        .iter()
+        .map(|u| w.dir.join(format!("hold-{}.txt", u.name)))
+        .collect();
+    let holders = KillOnDrop(
+        users
+            .iter()
+            .zip(&outs)
+            .map(|(u, o)| spawn_attacker(&w, u, "hold", 30, o))
+            .collect(),
+    );
+    let all_held = common::wait_for(Duration::from_secs(30), || {
+        outs.iter().all(|o| {
+            std::fs::read_to_string(o)
+                .unwrap_or_default()
+                .contains("ATTACK held 16 ")
+        })
+    });
+    let o = attack(&mut w, &last, "hold", 2);
+    drop(holders);
+    assert!(all_held, "not every user got its 16 connections");
+    let held: usize = field(&o.report, "ATTACK held", "held ");
+    let errno: i32 = field(&o.report, "ATTACK held", "errno ");
+    assert_eq!((held, errno), (0, libc::EAGAIN), "{}", o.report);
+    check_unharmed(&mut w, ping, &o, rss0, 16 << 10);
+}
+
+/// The test's own attacker processes, killed by PID when the test ends (also when
+/// an assertion fails first, so that their users can be removed).
+struct KillOnDrop(Vec<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

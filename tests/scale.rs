@@ -155,9 +155,13 @@ fn the_abi_limit_of_peers_is_readable() {
         ..InterfaceIo::default()
     };
     let mut c = Client::connect(&w.sock).unwrap();
-    c.set_wg("wg4", &cfg).unwrap();
+    let (r, set) = timed(|| c.set_wg("wg4", &cfg));
+    r.unwrap();
     drop(cfg);
-    let got = c.get_wg("wg4").unwrap();
+    let rss = w.rss_kib();
+    let (got, get) = timed(|| c.get_wg("wg4"));
+    let got = got.unwrap();
+    eprintln!("2^20 peers: set {set:?}, get (client) {get:?}, wgd RSS {rss} KiB");
     assert_eq!(got.peers.len(), n as usize);
     let mut k = [0u8; 32];
     k[..4].copy_from_slice(&(n - 1).to_le_bytes());

@@ -167,19 +167,35 @@ pub fn get_wg_reply(
         };
         return codec::get_reply(&view, capacity, true);
     }
-    let (peers, aips) = proto.config_counts();
-    let need =
-        (abi::INTERFACE_IO_SIZE + peers * abi::PEER_IO_SIZE + aips * abi::AIP_IO_SIZE) as u64;
+    let need = get_wg_size(proto);
     if capacity < need {
         return (need, None);
     }
     codec::get_reply(&get_wg(proto, sock, bound_port), capacity, false)
 }
 
+/// The size of root's SIOCGWG answer, counted from the peers without building it.
+pub fn get_wg_size(proto: &Interface) -> u64 {
+    let (peers, aips) = proto.config_counts();
+    (abi::INTERFACE_IO_SIZE + peers * abi::PEER_IO_SIZE + aips * abi::AIP_IO_SIZE) as u64
+}
+
 /// The SIOCGWG view of an interface for a privileged caller (the caller trims it
 /// for others with `codec::get_reply`).
 /// `bound_port` is the port the sockets have while the interface is up.
 pub fn get_wg(proto: &Interface, sock: SocketConf, bound_port: Option<u16>) -> InterfaceIo {
+    InterfaceIo {
+        peers: proto
+            .peer_ids()
+            .into_iter()
+            .filter_map(|id| get_wg_peer(proto, id))
+            .collect(),
+        ..get_wg_header(proto, sock, bound_port)
+    }
+}
+
+/// [`get_wg`] without the peers (root's view of the interface part).
+pub fn get_wg_header(proto: &Interface, sock: SocketConf, bound_port: Option<u16>) -> InterfaceIo {
     let private = proto.private_key().map(Key);
     let public = proto.public_key().filter(|_| private.is_some()).map(Key);
     let bound_port = bound_port.unwrap_or(sock.port);
@@ -189,37 +205,37 @@ pub fn get_wg(proto: &Interface, sock: SocketConf, bound_port: Option<u16>) -> I
         port: (bound_port != 0).then_some(bound_port),
         rtable: (sock.rtable != 0).then_some(sock.rtable as i32),
         replace_peers: false,
-        peers: proto
-            .peer_ids()
-            .into_iter()
-            .filter_map(|id| proto.peer_info(id))
-            .map(|info| PeerIo {
-                protocol_version: WG_PROTOCOL_VERSION,
-                public: Some(Key(info.public)),
-                // As if_wg.c: the PSK is copied out (ifconfig prints only its presence).
-                psk: proto.psk(info.id).map(Key),
-                pka: (info.pka > 0).then_some(info.pka),
-                endpoint: info.endpoint,
-                tx_bytes: info.tx_bytes,
-                rx_bytes: info.rx_bytes,
-                last_handshake: info
-                    .last_handshake
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map(|d| Timespec {
-                        sec: d.as_secs() as i64,
-                        nsec: d.subsec_nanos() as i64,
-                    })
-                    .unwrap_or_default(),
-                description: (!info.description.is_empty()).then_some(info.description),
-                aips: info
-                    .aips
-                    .into_iter()
-                    .map(|(addr, cidr)| AipIo { addr, cidr })
-                    .collect(),
-                ..PeerIo::default()
-            })
-            .collect(),
+        peers: Vec::new(),
     }
+}
+
+/// The SIOCGWG record of one peer.
+pub fn get_wg_peer(proto: &Interface, id: PeerId) -> Option<PeerIo> {
+    proto.peer_info(id).map(|info| PeerIo {
+        protocol_version: WG_PROTOCOL_VERSION,
+        public: Some(Key(info.public)),
+        // As if_wg.c: the PSK is copied out (ifconfig prints only its presence).
+        psk: proto.psk(info.id).map(Key),
+        pka: (info.pka > 0).then_some(info.pka),
+        endpoint: info.endpoint,
+        tx_bytes: info.tx_bytes,
+        rx_bytes: info.rx_bytes,
+        last_handshake: info
+            .last_handshake
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| Timespec {
+                sec: d.as_secs() as i64,
+                nsec: d.subsec_nanos() as i64,
+            })
+            .unwrap_or_default(),
+        description: (!info.description.is_empty()).then_some(info.description),
+        aips: info
+            .aips
+            .into_iter()
+            .map(|(addr, cidr)| AipIo { addr, cidr })
+            .collect(),
+        ..PeerIo::default()
+    })
 }
 
 #[cfg(test)]
@@ -372,6 +388,22 @@ mod tests {
         };
         assert_eq!(w.set(&req, &mut ids, None), 0);
         let full = get_wg(&w.proto, w.sock, None);
+        // Built a peer at a time, as wgd does for a large interface: the same bytes.
+        let need = get_wg_size(&w.proto) as usize;
+        let mut sliced = codec::encode_header_start(
+            &get_wg_header(&w.proto, w.sock, None),
+            full.peers.len(),
+            need,
+        );
+        for id in w.proto.peer_ids() {
+            codec::encode_peer_append(
+                &mut sliced,
+                &get_wg_peer(&w.proto, id).unwrap(),
+                codec::Dir::Get,
+            );
+        }
+        assert_eq!(sliced.len(), need);
+        assert_eq!(&sliced[..], &codec::encode(&full, codec::Dir::Get)[..]);
         for privileged in [true, false] {
             for cap in [0, 80, 100, codec::needed_size(&full) as u64, 1 << 20] {
                 let want = codec::get_reply(&full, cap, !privileged);

@@ -69,6 +69,8 @@ pub struct Daemon {
     next_sweep: Option<Instant>,
     /// Large SIOCSWGs being applied in slices.
     jobs: Vec<SetWgJob>,
+    /// Large SIOCGWG answers being built in slices.
+    get_jobs: Vec<GetWgJob>,
     next_conn: usize,
     ifs: BTreeMap<u32, WgIf>,
     namespaces: NetnsManager,
@@ -118,6 +120,10 @@ pub fn run(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("sigprocmask: {e}"))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("signalfd: {e}"))?;
+    // No other wgd runs here: names left by a killed one are ours to take over, before
+    // clients can reach us.
+    let namespaces = NetnsManager::new(&opts.netns_prefix);
+    let adopted = namespaces.adopt_leftovers();
     // Every local user may ask, as with ifconfig on OpenBSD; SO_PEERCRED decides. The
     // mode (0666) comes from the umask at bind, not a chmod of the path afterwards
     // (which would follow a symlink put there meanwhile).
@@ -138,7 +144,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut d = Daemon {
         log: Logger::new(opts.log),
-        namespaces: NetnsManager::new(&opts.netns_prefix),
+        namespaces,
         opts,
         poll,
         listener,
@@ -148,6 +154,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         backlog: Vec::new(),
         next_sweep: None,
         jobs: Vec::new(),
+        get_jobs: Vec::new(),
         next_conn: CONN_BASE,
         ifs: BTreeMap::new(),
         created_ns: HashSet::new(),
@@ -158,7 +165,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         busy: Vec::new(),
         stop: false,
     };
-    for n in d.namespaces.adopt_leftovers() {
+    for n in adopted {
         // Left by a wgd that was killed: ours now, removed at exit if still empty.
         d.created_ns.insert(n);
         if d.opts.verbose {
@@ -680,7 +687,11 @@ impl Daemon {
     fn poll_timeout(&self) -> Option<Duration> {
         // A connection with work left, a job under way, or a source left readable
         // is served again without waiting.
-        if !self.backlog.is_empty() || !self.jobs.is_empty() || !self.busy.is_empty() {
+        if !self.backlog.is_empty()
+            || !self.jobs.is_empty()
+            || !self.get_jobs.is_empty()
+            || !self.busy.is_empty()
+        {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -763,8 +774,16 @@ impl Daemon {
     /// requests for an interface with a job running wait for it.
     fn exec(&mut self, conn: usize, privileged: bool, body: RequestBody) -> Exec {
         if let Some(unit) = parse_name(&body.ifname) {
-            if self.jobs.iter().any(|j| j.unit == unit) {
+            if self.jobs.iter().any(|j| j.unit == unit)
+                || self.get_jobs.iter().any(|j| j.unit == unit)
+            {
                 return Exec::Busy(body);
+            }
+            if let Request::GetWg { size } = body.request {
+                if let Some(job) = self.get_wg_start(conn, unit, size, privileged) {
+                    self.get_jobs.push(job);
+                    return Exec::Deferred;
+                }
             }
             if let Request::SetWg { .. } = body.request {
                 if privileged && self.ifs.contains_key(&unit) {
@@ -852,6 +871,7 @@ impl Daemon {
     /// One turn of the running SIOCSWG jobs: slices until SLICE_TIME is used; a
     /// finished job answers its connection.
     fn run_jobs(&mut self) {
+        self.run_get_jobs();
         let start = Instant::now();
         let mut i = 0;
         while i < self.jobs.len() {
@@ -902,5 +922,105 @@ impl Daemon {
             ifs.values()
                 .any(|w| w.rdomain == n || (w.udp.is_some() && w.sock.rtable == n))
         });
+    }
+}
+
+/// Root's SIOCGWG of a large interface, built a slice of peers per loop turn.
+struct GetWgJob {
+    conn: usize,
+    unit: u32,
+    ids: Vec<PeerId>,
+    at: usize,
+    size: u64,
+    buf: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl Daemon {
+    /// A job for root's SIOCGWG when the interface has many peers and the caller
+    /// offers room for them; None: answered at once by `handle`.
+    fn get_wg_start(
+        &mut self,
+        conn: usize,
+        unit: u32,
+        capacity: u64,
+        privileged: bool,
+    ) -> Option<GetWgJob> {
+        let w = self.ifs.get(&unit)?;
+        let proto = &w.link.proto;
+        let size = apply::get_wg_size(proto);
+        if !privileged || proto.peer_count() <= SLICE_PEERS || capacity < size {
+            return None;
+        }
+        let ids = proto.peer_ids();
+        let bound = w.udp.as_ref().map(|u| u.local_port());
+        let header = apply::get_wg_header(proto, w.sock, bound);
+        let buf = codec::encode_header_start(&header, ids.len(), size as usize);
+        Some(GetWgJob {
+            conn,
+            unit,
+            ids,
+            at: 0,
+            size,
+            buf,
+        })
+    }
+
+    /// One turn of the SIOCGWG jobs (SLICE_TIME in all).
+    fn run_get_jobs(&mut self) {
+        let start = Instant::now();
+        let mut i = 0;
+        while i < self.get_jobs.len() {
+            let job = &mut self.get_jobs[i];
+            let result = match self.ifs.get(&job.unit) {
+                None => Some(Err(libc::ENXIO)),
+                Some(w) => loop {
+                    let end = (job.at + 256).min(job.ids.len());
+                    let mut missing = false;
+                    for id in &job.ids[job.at..end] {
+                        match apply::get_wg_peer(&w.link.proto, *id) {
+                            Some(p) => codec::encode_peer_append(&mut job.buf, &p, Dir::Get),
+                            None => missing = true,
+                        }
+                    }
+                    job.at = end;
+                    if missing {
+                        // Nothing removes peers while the job runs; should one go,
+                        // the count in the header would be wrong: ask again.
+                        break Some(Err(libc::EAGAIN));
+                    }
+                    if end == job.ids.len() {
+                        let data = std::mem::take(&mut *job.buf);
+                        break Some(Ok(Response::Wg {
+                            size: job.size,
+                            data,
+                        }));
+                    }
+                    if start.elapsed() >= SLICE_TIME {
+                        break None;
+                    }
+                },
+            };
+            match result {
+                None => i += 1,
+                Some(r) => {
+                    let job = self.get_jobs.remove(i);
+                    match self.conns.get_mut(&job.conn) {
+                        Some(c) => {
+                            c.finish(r);
+                            self.conn_event(job.conn);
+                        }
+                        // The caller went away: its keys go too.
+                        None => {
+                            if let Ok(Response::Wg { mut data, .. }) = r {
+                                data.zeroize();
+                            }
+                        }
+                    }
+                }
+            }
+            if start.elapsed() >= SLICE_TIME {
+                break;
+            }
+        }
     }
 }

@@ -293,6 +293,32 @@ pub fn encode(model: &InterfaceIo, dir: Dir) -> Zeroizing<Vec<u8>> {
     out
 }
 
+/// Starts a buffer the way [`encode`] does, for a caller that appends the `npeers`
+/// peer records itself ([`encode_peer_append`], a slice at a time); `model`'s own
+/// peers are ignored. `capacity` is reserved at once (the buffer's final size).
+pub fn encode_header_start(
+    model: &InterfaceIo,
+    npeers: usize,
+    capacity: usize,
+) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(capacity.max(abi::INTERFACE_IO_SIZE)));
+    out.resize(abi::INTERFACE_IO_SIZE, 0);
+    encode_header(&mut out, model, npeers);
+    out
+}
+
+/// Appends one peer record and its allowed IPs, as [`encode`] lays them out.
+pub fn encode_peer_append(out: &mut Zeroizing<Vec<u8>>, p: &PeerIo, dir: Dir) {
+    let mut at = out.len();
+    out.resize(at + abi::PEER_IO_SIZE + abi::AIP_IO_SIZE * p.aips.len(), 0);
+    encode_peer(&mut out[at..at + abi::PEER_IO_SIZE], p, dir);
+    at += abi::PEER_IO_SIZE;
+    for a in &p.aips {
+        encode_aip(&mut out[at..at + abi::AIP_IO_SIZE], a);
+        at += abi::AIP_IO_SIZE;
+    }
+}
+
 fn decode_description(b: &[u8]) -> String {
     let field = &b[peer_io::DESCRIPTION..peer_io::DESCRIPTION + abi::IFDESCRSIZE - 1];
     let end = field.iter().position(|&c| c == 0).unwrap_or(field.len());

@@ -801,6 +801,10 @@ impl Interface {
         self.order.values().copied().collect()
     }
 
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
     /// Number of peers and of their allowed IPs (what SIOCGWG reports), without
     /// building anything.
     pub fn config_counts(&self) -> (usize, usize) {
