@@ -242,7 +242,7 @@ fn bad_family_cidr_and_flags() {
         })
     ));
     let mut b = golden("two_peers.bin");
-    b[80 + 1] = 1; // p_flags bit 8
+    b[80 + 1] = 2; // p_flags bit 9 (bit 8 is wgif's WG_PEER_REMOVE_AIPS)
     assert!(matches!(
         codec::decode(&b, Dir::Get),
         Err(DecodeError::UnknownFlags { .. })

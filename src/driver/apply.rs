@@ -114,9 +114,12 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
             proto.set_description(id, d);
         }
         for a in &p.aips {
-            proto
-                .add_aip(id, a.addr, a.cidr)
-                .map_err(|_| libc::EINVAL)?;
+            if p.remove_aips {
+                proto.remove_aip(id, a.addr, a.cidr)
+            } else {
+                proto.add_aip(id, a.addr, a.cidr)
+            }
+            .map_err(|_| libc::EINVAL)?;
         }
     }
     Ok(())

@@ -858,6 +858,31 @@ impl Interface {
         }
     }
 
+    /// Removes the one prefix `addr/cidr` (host bits ignored) from peer `id`, if that
+    /// peer owns it; a prefix of another peer, or none, is left alone. The cost is the
+    /// trie walk for that prefix and the peer's own list, not the table's size.
+    pub fn remove_aip(&mut self, id: PeerId, addr: IpAddr, cidr: u8) -> Result<(), ConfigError> {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return Err(ConfigError::NoSuchPeer);
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if cidr > max {
+            return Err(ConfigError::BadCidr);
+        }
+        let masked = mask(addr, cidr);
+        if self.aips.get(masked, cidr) == Some(id) {
+            self.aips.remove(masked, cidr);
+            if let Some(i) = p
+                .aips
+                .iter()
+                .position(|(a, c)| *c == cidr && mask(*a, *c) == masked)
+            {
+                p.aips.remove(i);
+            }
+        }
+        Ok(())
+    }
+
     pub fn add_aip(&mut self, id: PeerId, addr: IpAddr, cidr: u8) -> Result<(), ConfigError> {
         if !self.peers.contains_key(&id) {
             return Err(ConfigError::NoSuchPeer);
