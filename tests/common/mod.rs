@@ -172,6 +172,16 @@ impl Wgd {
             .arg(format!("--net=/run/netns/{}", w.ns))
             .arg(env!("CARGO_BIN_EXE_wgd"))
             .args(["-s", w.sock.to_str().unwrap(), "--netns-prefix", &w.prefix])
+            // The configuration-protocol sockets go to the test's directory unless
+            // the test says where (wg(8) itself only looks in /var/run/wireguard).
+            .args(if extra_args.contains(&"-u") {
+                vec![]
+            } else {
+                vec![
+                    "-u".to_string(),
+                    w.dir.join("run").to_str().unwrap().to_string(),
+                ]
+            })
             .args(extra_args)
             .stdout(Stdio::null())
             .stderr(log)
