@@ -411,7 +411,8 @@ impl RequestReader {
             State::Set(p) => {
                 match text {
                     Some(t) => p.line(t),
-                    None => p.line("\u{0}"),
+                    // Not text: as an unknown key.
+                    None => p.line("\u{0}="),
                 }
                 Step::More
             }
@@ -467,6 +468,9 @@ impl UapiConn {
                 }
                 return None;
             };
+            if nl > MAX_LINE {
+                return Some(Step::Fatal(libc::EMSGSIZE));
+            }
             let line = &rest[..nl];
             self.taken += nl + 1;
             let step = self.reader.line(line, nl + 1);
@@ -519,6 +523,13 @@ impl UapiConn {
                     continue;
                 }
                 Some(Step::More) => unreachable!(),
+                None if self.eof && (self.reader.partial() || self.taken < self.inbuf.len()) => {
+                    // The client ended in the middle of a request.
+                    self.out
+                        .extend_from_slice(errno_reply(libc::EPROTO).as_bytes());
+                    self.closing = true;
+                    continue;
+                }
                 None if self.eof => return After::Close,
                 None => {}
             }
