@@ -493,3 +493,243 @@ fn stale_sockets_are_replaced_and_other_files_left_alone() {
     assert!(!sock_of(&stale).exists());
     assert!(std::fs::symlink_metadata(sock_of(&linked)).is_ok());
 }
+
+/// Seconds since the epoch.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn wg_show_dump_agrees_with_wgifconfig_after_traffic() {
+    let mut w = start("ua6");
+    let (a, b) = (format!("wg{}", unit(7)), format!("wg{}", unit(8)));
+    let (ka, kb) = (common::openssl_key(), common::openssl_key());
+    let (pa, pb) = (7000 + unit(7) % 20000, 7000 + unit(8) % 20000);
+    for (name, port, key, rd) in [(&a, pa, &ka, "1"), (&b, pb, &kb, "2")] {
+        w.wgifconfig_ok(&[
+            name,
+            "create",
+            "wgport",
+            &port.to_string(),
+            "wgkey",
+            key,
+            "rdomain",
+            rd,
+        ]);
+        w.adopt_file(sock_of(name));
+    }
+    let (puba, pubb) = (w.pubkey(&a), w.pubkey(&b));
+    w.wgifconfig_ok(&[
+        &a,
+        "wgpeer",
+        &pubb,
+        "wgendpoint",
+        "127.0.0.1",
+        &pb.to_string(),
+        "wgaip",
+        "192.168.5.2/32",
+        "wgaip",
+        "fd05::2/128",
+    ]);
+    w.wgifconfig_ok(&[
+        &b,
+        "wgpeer",
+        &puba,
+        "wgendpoint",
+        "127.0.0.1",
+        &pa.to_string(),
+        "wgaip",
+        "192.168.5.1/32",
+    ]);
+    w.wgifconfig_ok(&[&a, "192.168.5.1/24"]);
+    w.wgifconfig_ok(&[&b, "192.168.5.2/24"]);
+    assert!(Wgd::ping(&w.rd(1), "192.168.5.2"), "{}", w.log());
+    ok(&mut Wgd::in_ns(
+        &w.rd(1),
+        &["ping", "-c", "3", "-i", "0.2", "192.168.5.2"],
+    ));
+    // Read while nothing flows: both views of one moment (wgifconfig twice around
+    // the dump, the same both times).
+    let (i1, dump, i2) = (
+        w.wgifconfig_ok(&[&a]),
+        wg(&["show", &a, "dump"]),
+        w.wgifconfig_ok(&[&a]),
+    );
+    assert_eq!(i1, i2, "traffic flowed while reading");
+    let t = now();
+    let field = |prefix: &str| -> String {
+        i1.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {i1}"))
+            .to_string()
+    };
+    let rows: Vec<Vec<&str>> = dump.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{dump}");
+    let (me, peer) = (&rows[0], &rows[1]);
+    // The private key as stored: clamped (wg.4).
+    let clamped = {
+        use base64::Engine;
+        let e = base64::engine::general_purpose::STANDARD;
+        let mut k = e.decode(ka.trim()).unwrap();
+        k[0] &= 248;
+        k[31] = (k[31] & 127) | 64;
+        e.encode(k)
+    };
+    assert_eq!(me[0], clamped, "private key");
+    assert_eq!(me[1], field("wgpubkey "), "public key");
+    assert_eq!(me[2], field("wgport "), "listen port");
+    assert_eq!(me[3], "off", "fwmark");
+    assert_eq!(peer[0], field("wgpeer "), "peer key");
+    assert_eq!(peer[1], "(none)", "psk");
+    assert!(!i1.contains("wgpsk"));
+    let ep = field("wgendpoint ").replace(' ', ":");
+    assert_eq!(peer[2], ep, "endpoint");
+    let mut ifc_aips: Vec<String> = i1
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("wgaip "))
+        .map(String::from)
+        .collect();
+    let mut dump_aips: Vec<String> = peer[3].split(',').map(String::from).collect();
+    ifc_aips.sort();
+    dump_aips.sort();
+    assert_eq!(dump_aips, ifc_aips, "allowed ips");
+    let ago: i64 = field("last handshake: ")
+        .trim_end_matches(" seconds ago")
+        .parse()
+        .unwrap();
+    let hs: i64 = peer[4].parse().unwrap();
+    assert!(
+        hs > 0 && (t - ago - hs).abs() <= 2,
+        "handshake {hs} vs {ago} s ago at {t}"
+    );
+    let tx_rx = field("tx: ");
+    let (tx, rx) = tx_rx.split_once(", rx: ").unwrap();
+    assert_eq!(peer[5], rx, "transfer rx");
+    assert_eq!(peer[6], tx, "transfer tx");
+    assert!(tx.parse::<u64>().unwrap() > 0 && rx.parse::<u64>().unwrap() > 0);
+    assert_eq!(peer[7], "off", "keepalive");
+}
+
+#[test]
+fn wg_quick_brings_up_a_tunnel_to_wireguard_go_and_down_removes_it() {
+    common::require_tools(&["wg-quick", "wireguard-go", "wg"]);
+    let mut w = start("ua7");
+    let go_ns = w.add_ns("go");
+    // UDP between the namespaces over a veth pair.
+    let (v0, v1) = (format!("vu{}a", unit(9)), format!("vu{}b", unit(9)));
+    ok(&mut w.in_daemon_ns(&[
+        "ip", "link", "add", &v0, "type", "veth", "peer", "name", &v1,
+    ]));
+    ok(&mut w.in_daemon_ns(&["ip", "link", "set", &v1, "netns", &go_ns]));
+    ok(&mut w.in_daemon_ns(&["ip", "addr", "add", "10.200.0.1/24", "dev", &v0]));
+    ok(&mut w.in_daemon_ns(&["ip", "link", "set", &v0, "up"]));
+    ok(&mut Wgd::in_ns(
+        &go_ns,
+        &["ip", "addr", "add", "10.200.0.2/24", "dev", &v1],
+    ));
+    ok(&mut Wgd::in_ns(&go_ns, &["ip", "link", "set", &v1, "up"]));
+
+    let go = format!("wgo{}", unit(9));
+    let child = Wgd::in_ns(&go_ns, &["wireguard-go", "-f", &go])
+        .env("WG_PROCESS_FOREGROUND", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn wireguard-go");
+    w.adopt(child);
+    w.adopt_file(sock_of(&go));
+    assert!(wait_for(Duration::from_secs(10), || {
+        run(Command::new("wg").args(["show", &go])).status.success()
+    }));
+    let (go_priv, go_pub) = genkey();
+    let (my_priv, my_pub) = genkey();
+    let dir = common::dir_of(&w).to_path_buf();
+    std::fs::write(dir.join("go.key"), &go_priv).unwrap();
+    ok(Command::new("wg").args([
+        "set",
+        &go,
+        "private-key",
+        dir.join("go.key").to_str().unwrap(),
+        "listen-port",
+        "51902",
+        "peer",
+        &my_pub,
+        "allowed-ips",
+        "10.98.0.1/32",
+        "endpoint",
+        "10.200.0.1:51901",
+    ]));
+    ok(&mut Wgd::in_ns(
+        &go_ns,
+        &["ip", "addr", "add", "10.98.0.2/24", "dev", &go],
+    ));
+    ok(&mut Wgd::in_ns(&go_ns, &["ip", "link", "set", &go, "up"]));
+
+    // wg-quick's userspace hook: the interface is made by wgifconfig.
+    let name = format!("wg{}", unit(9));
+    w.adopt_file(sock_of(&name));
+    let hook = dir.join("wgd-create");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nexec {} \"$1\" create\n",
+            env!("CARGO_BIN_EXE_wgifconfig")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = dir.join(format!("{name}.conf"));
+    std::fs::write(
+        &conf,
+        format!(
+            "[Interface]\nPrivateKey = {my_priv}\nListenPort = 51901\nAddress = 10.98.0.1/24\n\n\
+             [Peer]\nPublicKey = {go_pub}\nEndpoint = 10.200.0.2:51902\nAllowedIPs = 10.98.0.2/32\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let quick = |verb: &str| {
+        let out = run(w
+            .in_daemon_ns(&["wg-quick", verb, conf.to_str().unwrap()])
+            .env("WG_QUICK_USERSPACE_IMPLEMENTATION", &hook)
+            .env("WGD_SOCKET", &w.sock));
+        assert!(
+            out.status.success(),
+            "wg-quick {verb}: {}{}\nwgd log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            w.log()
+        );
+    };
+    quick("up");
+    let ifc = w.wgifconfig_ok(&[&name]);
+    assert!(ifc.contains("UP") && ifc.contains("wgport 51901"), "{ifc}");
+    let pinged = wait_for(Duration::from_secs(10), || {
+        w.in_daemon_ns(&["ping", "-c", "1", "-W", "1", "10.98.0.2"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    assert!(pinged, "no ping across\n{}", w.log());
+    quick("down");
+    let gone = wait_for(Duration::from_secs(5), || {
+        !w.in_daemon_ns(&["ip", "link", "show", &name])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    });
+    assert!(gone, "the interface outlived wg-quick down\n{}", w.log());
+    let out = w.wgifconfig(&[&name]);
+    assert!(
+        !out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        w.log()
+    );
+    assert!(!sock_of(&name).exists());
+}

@@ -982,7 +982,9 @@ impl Daemon {
     }
 
     /// Link notifications: an interface of rdomain 0 brought up or down, or given
-    /// another MTU, by someone else (`ip link`) follows as if wgifconfig had asked.
+    /// another MTU, by someone else (`ip link`) follows as if wgifconfig had asked;
+    /// one whose link was deleted (`ip link delete`, as wg-quick down does) is
+    /// destroyed.
     /// The kernel's present state is read back, not the notification's, so that
     /// wgd's own changes, already made, are no-ops.
     fn links_changed(&mut self) {
@@ -1003,8 +1005,18 @@ impl Daemon {
         };
         for unit in units {
             let w = self.ifs.get_mut(&unit).unwrap();
-            let Ok(Some((up, mtu))) = w.rtnl.link_state(w.index) else {
-                continue;
+            let (up, mtu) = match w.rtnl.link_state(w.index) {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    // `ip link delete` (wg-quick down): the interface is gone.
+                    self.log.log(
+                        Level::Info,
+                        &format!("wgd: {}: the link was deleted: destroying it", w.name),
+                    );
+                    self.destroy(unit);
+                    continue;
+                }
+                Err(_) => continue,
             };
             if MTU_RANGE.contains(&mtu) && mtu != w.mtu {
                 w.mtu = mtu;

@@ -320,7 +320,10 @@ impl LinkMonitor {
                     break;
                 }
                 off += len;
-                if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) = m.payload {
+                if let NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::NewLink(l) | RouteNetlinkMessage::DelLink(l),
+                ) = m.payload
+                {
                     if !out.contains(&l.header.index) {
                         out.push(l.header.index);
                     }

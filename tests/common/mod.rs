@@ -232,6 +232,17 @@ impl Wgd {
         c
     }
 
+    /// A further namespace of the test's own (`<ns><suffix>`, loopback up), removed
+    /// on drop after the test's processes are killed.
+    pub fn add_ns(&mut self, suffix: &str) -> String {
+        let n = format!("{}{suffix}", self.ns);
+        let _ = Command::new("ip").args(["netns", "del", &n]).output();
+        ok(Command::new("ip").args(["netns", "add", &n]));
+        self.extra_ns.push(n.clone());
+        ok(Command::new("ip").args(["-n", &n, "link", "set", "lo", "up"]));
+        n
+    }
+
     /// A command in the daemon's namespace (where its UDP sockets are).
     pub fn in_daemon_ns(&self, args: &[&str]) -> Command {
         let mut c = Command::new("nsenter");
