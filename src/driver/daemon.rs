@@ -990,13 +990,13 @@ impl Daemon {
     fn links_changed(&mut self) {
         let Some(m) = self.links.as_mut() else { return };
         let units: Vec<u32> = match m.drain() {
-            Ok(indexes) => self
+            Some(indexes) => self
                 .ifs
                 .iter()
                 .filter(|(_, w)| w.rdomain == 0 && indexes.contains(&w.index))
                 .map(|(u, _)| *u)
                 .collect(),
-            Err(()) => self
+            None => self
                 .ifs
                 .iter()
                 .filter(|(_, w)| w.rdomain == 0)

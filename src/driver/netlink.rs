@@ -287,9 +287,9 @@ impl LinkMonitor {
     }
 
     /// The indexes of the links a notification was about, until none is queued.
-    /// Err(()) when notifications were lost (the socket overflowed): every link
-    /// must be looked at again.
-    pub fn drain(&mut self) -> Result<Vec<u32>, ()> {
+    /// None when notifications were lost (the socket overflowed): every link must
+    /// be looked at again.
+    pub fn drain(&mut self) -> Option<Vec<u32>> {
         let mut out = Vec::new();
         let mut lost = false;
         loop {
@@ -330,10 +330,6 @@ impl LinkMonitor {
                 }
             }
         }
-        if lost {
-            Err(())
-        } else {
-            Ok(out)
-        }
+        (!lost).then_some(out)
     }
 }

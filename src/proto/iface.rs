@@ -1857,6 +1857,67 @@ mod tests {
     }
 
     #[test]
+    fn removing_one_prefix_keeps_the_tables_and_the_owned_lists_agreeing() {
+        let t = Instant::now();
+        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        i.add_peer(1, &pubkey(1), t).unwrap();
+        i.add_peer(2, &pubkey(2), t).unwrap();
+        for k in 0..4 {
+            i.add_aip(1, v4(0x0a00_0000 | k << 8 | 7), 24).unwrap();
+        }
+        i.add_aip(2, v4(0x0a09_0000), 16).unwrap();
+        // Host bits ignored; the bytes first given (10.0.1.7) are what goes.
+        i.remove_aip(1, v4(0x0a00_0100), 24).unwrap();
+        // Another peer's prefix, a prefix nobody has, a bad length: nothing changes.
+        i.remove_aip(1, v4(0x0a09_0000), 16).unwrap();
+        i.remove_aip(1, v4(0x0b00_0000), 8).unwrap();
+        assert_eq!(i.remove_aip(1, v4(0), 33), Err(ConfigError::BadCidr));
+        assert_eq!(i.remove_aip(9, v4(0), 8), Err(ConfigError::NoSuchPeer));
+        let owned = |i: &Interface, id| i.peer_info(id).unwrap().aips;
+        assert_eq!(
+            owned(&i, 1),
+            vec![
+                (v4(0x0a00_0307), 24),
+                (v4(0x0a00_0207), 24),
+                (v4(0x0a00_0007), 24)
+            ]
+        );
+        assert_eq!(owned(&i, 2), vec![(v4(0x0a09_0000), 16)]);
+        assert_eq!(i.aips.lookup(v4(0x0a00_0101)), None);
+        assert_eq!(i.aips.lookup(v4(0x0a00_0201)), Some(1));
+        assert_eq!(i.aips.lookup(v4(0x0a09_0101)), Some(2));
+        assert_eq!(i.aips.len(), 4);
+        // Peer removal afterwards still finds exactly what is left.
+        i.remove_peer(1);
+        assert_eq!(i.aips.len(), 1);
+    }
+
+    #[test]
+    fn removing_single_prefixes_does_not_scan_the_table() {
+        // 40k peers x 5 prefixes removed one prefix at a time: each removal costs the
+        // trie walk and the owner's 5-entry list, never a scan of the 200k.
+        let t = Instant::now();
+        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let n = 40_000u32;
+        for id in 0..n {
+            i.add_peer(id as u64, &pubkey(id), t).unwrap();
+            for k in 0..5 {
+                i.add_aip(id as u64, v4(id << 8 | k), 32).unwrap();
+            }
+        }
+        let start = Instant::now();
+        for id in 0..n {
+            for k in 0..5 {
+                i.remove_aip(id as u64, v4(id << 8 | k), 32).unwrap();
+            }
+        }
+        let took = start.elapsed();
+        assert!(i.aips.is_empty());
+        assert!((0..n).all(|id| i.peer_info(id as u64).unwrap().aips.is_empty()));
+        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    }
+
+    #[test]
     fn peer_removal_does_not_scan_the_others() {
         // 40k peers x 5 prefixes removed one by one, oldest first (the worst case of a
         // table scan or list retain per removal: about 10^10 steps, hours). Owned-only
