@@ -93,7 +93,12 @@ fn raw(path: &Path, req: &[u8]) -> String {
     let mut buf = [0u8; 4096];
     while !got.ends_with(b"\n\n") {
         match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                eprintln!("raw: read: {e}");
+                break;
+            }
             Ok(n) => got.extend_from_slice(&buf[..n]),
         }
     }
@@ -400,9 +405,14 @@ fn bad_input_gets_an_errno_and_changes_nothing() {
     let out = run(Command::new("wg").args(["set", &name, "peer", "bm90IGEga2V5", "remove"]));
     assert!(!out.status.success());
     assert_eq!(get(&sock), before);
-    // Two requests on one connection: both answered.
-    let r = raw(&sock, b"set=1\nbogus=1\n\nget=1\n\n");
-    assert_eq!(r, "errno=-22\n\n");
+    // Two requests on one connection: both answered, in order.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.write_all(b"set=1\nbogus=1\n\nget=1\n\n").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut both = String::new();
+    s.read_to_string(&mut both).unwrap();
+    assert_eq!(both, format!("errno=-22\n\n{before}"));
 }
 
 #[test]
@@ -715,6 +725,39 @@ fn wg_quick_brings_up_a_tunnel_to_wireguard_go_and_down_removes_it() {
             .unwrap_or(false)
     });
     assert!(pinged, "no ping across\n{}", w.log());
+    // ip link behind wgd's back: down, a new MTU, up again.
+    let flags = |w: &Wgd| {
+        w.wgifconfig_ok(&[&name])
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    ok(&mut w.in_daemon_ns(&["ip", "link", "set", &name, "down"]));
+    assert!(
+        wait_for(Duration::from_secs(5), || !flags(&w).contains("UP")),
+        "{}",
+        flags(&w)
+    );
+    ok(&mut w.in_daemon_ns(&["ip", "link", "set", &name, "mtu", "1380", "up"]));
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let f = flags(&w);
+            f.contains("UP") && f.ends_with("mtu 1380")
+        }),
+        "{}",
+        flags(&w)
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            w.in_daemon_ns(&["ping", "-c", "1", "-W", "1", "10.98.0.2"])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        }),
+        "no ping after down and up\n{}",
+        w.log()
+    );
     quick("down");
     let gone = wait_for(Duration::from_secs(5), || {
         !w.in_daemon_ns(&["ip", "link", "show", &name])
@@ -732,4 +775,36 @@ fn wg_quick_brings_up_a_tunnel_to_wireguard_go_and_down_removes_it() {
         w.log()
     );
     assert!(!sock_of(&name).exists());
+}
+
+#[test]
+fn an_unfinished_request_is_dropped_in_bounded_time() {
+    let mut w = start("ua8");
+    let name = create(&mut w, 10);
+    let before = get(&sock_of(&name));
+    let mut s = UnixStream::connect(sock_of(&name)).unwrap();
+    s.write_all(b"set=1\nlisten_port=1234\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let t = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("{e} after {:?}", t.elapsed()),
+        }
+    }
+    let took = t.elapsed();
+    assert_eq!(
+        got, b"errno=-110\n\n",
+        "ETIMEDOUT, then the connection is closed"
+    );
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(25),
+        "{took:?}"
+    );
+    assert_eq!(get(&sock_of(&name)), before);
+    assert!(w.alive());
 }

@@ -795,7 +795,8 @@ impl Daemon {
                 .map(|(id, _)| *id)
                 .collect();
             for id in stalled {
-                if let Some(c) = self.uapi_conns.remove(&id) {
+                if let Some(mut c) = self.uapi_conns.remove(&id) {
+                    c.time_out();
                     self.close_uapi_conn(c);
                 }
             }

@@ -14,8 +14,10 @@
 //! request at a time (a reply is written before the next request is read), at most
 //! [`MAX_LINE`] bytes of a partial line and one read chunk are buffered, a request is
 //! at most [`MAX_REQUEST`] bytes ([`MAX_UNPRIVILEGED_REQUEST`] for a caller other
-//! than root), an unfinished request is dropped after `control::FRAME_TIMEOUT`, and
-//! one loop turn reads at most `control::TURN_BYTES` of one connection.
+//! than root), an unfinished request is answered ETIMEDOUT and dropped after
+//! `control::FRAME_TIMEOUT` (from its first byte for a user other than root, from
+//! its last for root, whose large requests take their time), and one loop turn
+//! reads at most `control::TURN_BYTES` of one connection.
 
 use super::control::{After, TURN_BYTES};
 use crate::ioctl::frame::{MAX_FRAME, MAX_UNPRIVILEGED_FRAME};
@@ -509,7 +511,9 @@ impl UapiConn {
                         Err(e) => errno_reply(e),
                     };
                     self.out.extend_from_slice(reply.as_bytes());
-                    self.partial_since = self.reader.partial().then_some(now);
+                    // Bytes of the next request already here start its clock.
+                    self.partial_since =
+                        (self.reader.partial() || self.taken < self.inbuf.len()).then_some(now);
                     // One request per turn: the next waits for the next turn.
                     return match self.flush() {
                         Err(_) => After::Close,
@@ -549,7 +553,9 @@ impl UapiConn {
                 Ok(n) => {
                     self.inbuf.truncate(have + n);
                     read += n;
-                    if self.partial_since.is_none() {
+                    // Root's clock runs from its last byte (a large request takes
+                    // its time); another user's from the first byte of the request.
+                    if self.privileged || self.partial_since.is_none() {
                         self.partial_since = Some(now);
                     }
                 }
@@ -574,6 +580,14 @@ impl UapiConn {
     pub fn stalled(&self, now: Instant, limit: std::time::Duration) -> bool {
         self.partial_since
             .is_some_and(|t| now.saturating_duration_since(t) >= limit)
+    }
+
+    /// Says ETIMEDOUT (best effort, never blocking) before the connection is dropped
+    /// for an unfinished request.
+    pub fn time_out(&mut self) {
+        self.out
+            .extend_from_slice(errno_reply(libc::ETIMEDOUT).as_bytes());
+        let _ = self.flush();
     }
 
     pub fn has_partial(&self) -> bool {
