@@ -1892,6 +1892,75 @@ mod tests {
         assert_eq!(i.aips.len(), 1);
     }
 
+    /// Random additions, single-prefix removals, replacements and peer removals
+    /// against a reference map of prefix -> owner: the table, every peer's owned list
+    /// and lookups agree after each step.
+    #[test]
+    fn prefix_ownership_against_a_reference() {
+        use rand::{Rng, SeedableRng};
+        use std::collections::BTreeMap;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        let t = Instant::now();
+        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let mut owner: BTreeMap<(IpAddr, u8), PeerId> = BTreeMap::new();
+        let peers: Vec<PeerId> = (0..4).collect();
+        for &id in &peers {
+            i.add_peer(id, &pubkey(id as u32), t).unwrap();
+        }
+        for step in 0..20_000 {
+            let id = peers[rng.gen_range(0..peers.len())];
+            // A small space, so that prefixes meet often; host bits set at random.
+            let cidr = rng.gen_range(20..=24u8);
+            let addr = v4(0x0a00_0000 | rng.gen_range(0..64u32) << 8 | rng.gen_range(0..4u32));
+            let key = (mask(addr, cidr), cidr);
+            match rng.gen_range(0..10) {
+                0..=4 => {
+                    i.add_aip(id, addr, cidr).unwrap();
+                    owner.insert(key, id);
+                }
+                5..=7 => {
+                    i.remove_aip(id, addr, cidr).unwrap();
+                    if owner.get(&key) == Some(&id) {
+                        owner.remove(&key);
+                    }
+                }
+                8 => {
+                    i.replace_aips(id);
+                    owner.retain(|_, o| *o != id);
+                }
+                _ => {
+                    i.remove_peer(id);
+                    owner.retain(|_, o| *o != id);
+                    i.add_peer(id, &pubkey(id as u32), t).unwrap();
+                }
+            }
+            assert_eq!(i.aips.len(), owner.len(), "step {step}");
+            for &p in &peers {
+                let mut got: Vec<(IpAddr, u8)> = i
+                    .peer_info(p)
+                    .unwrap()
+                    .aips
+                    .into_iter()
+                    .map(|(a, c)| (mask(a, c), c))
+                    .collect();
+                got.sort();
+                let want: Vec<(IpAddr, u8)> = owner
+                    .iter()
+                    .filter(|(_, o)| **o == p)
+                    .map(|(k, _)| *k)
+                    .collect();
+                assert_eq!(got, want, "peer {p} at step {step}");
+            }
+            let probe = v4(0x0a00_0000 | rng.gen_range(0..64u32) << 8 | rng.gen_range(0..256u32));
+            let want = owner
+                .iter()
+                .filter(|((a, c), _)| mask(probe, *c) == *a)
+                .max_by_key(|((_, c), _)| *c)
+                .map(|(_, o)| *o);
+            assert_eq!(i.aips.lookup(probe), want, "lookup {probe} at step {step}");
+        }
+    }
+
     #[test]
     fn removing_single_prefixes_does_not_scan_the_table() {
         // 40k peers x 5 prefixes removed one prefix at a time: each removal costs the
