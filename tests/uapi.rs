@@ -808,3 +808,88 @@ fn an_unfinished_request_is_dropped_in_bounded_time() {
     assert_eq!(get(&sock_of(&name)), before);
     assert!(w.alive());
 }
+
+/// The user's side of `a_user_is_bounded_like_on_the_control_socket`, run by it as
+/// its test user (returns at once without its environment).
+#[test]
+#[ignore = "helper process: run as the test user by the test below"]
+fn user_side() {
+    let Ok(sock) = std::env::var("UAPI_USER_SOCK") else {
+        return;
+    };
+    assert_ne!(nix::unistd::geteuid().as_raw(), 0);
+    // Connections held open with an unfinished request, one more than a user may hold.
+    let mut held = Vec::new();
+    for _ in 0..17 {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        let _ = s.write_all(b"get=1\n");
+        held.push(s);
+    }
+    let mut last = held.pop().unwrap();
+    last.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut r = String::new();
+    let _ = last.read_to_string(&mut r);
+    println!("17th: {r:?}");
+    drop(last);
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(300));
+    // A set larger than a user's bound, then a small one.
+    let mut big = b"set=1\n".to_vec();
+    for _ in 0..1000 {
+        big.extend_from_slice(b"listen_port=1\n");
+    }
+    big.push(b'\n');
+    println!("big set: {:?}", raw(Path::new(&sock), &big));
+    println!(
+        "small set: {:?}",
+        raw(Path::new(&sock), b"set=1\nlisten_port=1\n\n")
+    );
+    println!("get: {:?}", raw(Path::new(&sock), b"get=1\n\n"));
+}
+
+#[test]
+fn a_user_is_bounded_like_on_the_control_socket() {
+    let mut w = start("ua9");
+    let name = create(&mut w, 11);
+    w.wgifconfig_ok(&[&name, "wgport", &format!("{}", 30000 + unit(11) % 20000)]);
+    let user = TestUser::create("ua9");
+    let out = run(user
+        .command(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "user_side",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("UAPI_USER_SOCK", sock_of(&name)));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |p: &str| {
+        text.lines()
+            .find_map(|l| l.split_once(p).map(|x| x.1))
+            .unwrap_or_else(|| panic!("no {p} in {text}"))
+            .to_string()
+    };
+    assert_eq!(
+        line("17th: "),
+        format!("{:?}", format!("errno=-{}\n\n", libc::EUSERS))
+    );
+    assert_eq!(line("big set: "), format!("{:?}", "errno=-1\n\n"));
+    assert_eq!(line("small set: "), format!("{:?}", "errno=-1\n\n"));
+    assert_eq!(
+        line("get: "),
+        format!(
+            "{:?}",
+            format!("listen_port={}\nerrno=0\n\n", 30000 + unit(11) % 20000)
+        )
+    );
+    assert!(w.alive());
+    // Root is served all along.
+    get(&sock_of(&name));
+}
