@@ -498,6 +498,20 @@ fn stale_sockets_are_replaced_and_other_files_left_alone() {
         .is_symlink());
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
     assert!(w.log().contains("not a socket"), "{}", w.log());
+    // Removing the socket ends the interface, as it ends wireguard-go.
+    let gone = format!("wg{}", unit(12));
+    w.adopt_file(sock_of(&gone));
+    w.wgifconfig_ok(&[&gone, "create"]);
+    std::fs::remove_file(sock_of(&gone)).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || !w
+            .wgifconfig(&[&gone])
+            .status
+            .success()),
+        "{}",
+        w.log()
+    );
+    assert!(w.log().contains("configuration socket was removed"));
     // The daemon's exit takes its sockets.
     w.stop().unwrap();
     assert!(!sock_of(&stale).exists());
