@@ -65,7 +65,8 @@ if "$BIN/wgifconfig" >/dev/null 2>&1; then
 else
     say "Starting wgd on $WGD_SOCKET"
     mkdir -p "$(dirname "$WGD_SOCKET")"
-    "$BIN/wgd" -s "$WGD_SOCKET" --netns-prefix "$PREFIX" &
+    # DEMO_UAPI_DIR: where the interfaces' wg(8) sockets go (default /var/run/wireguard).
+    "$BIN/wgd" -s "$WGD_SOCKET" --netns-prefix "$PREFIX" ${DEMO_UAPI_DIR:+-u "$DEMO_UAPI_DIR"} &
     WGD_PID=$!
     trap cleanup EXIT
     for _ in $(seq 100); do [ -S "$WGD_SOCKET" ] && break; sleep 0.1; done

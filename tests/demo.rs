@@ -76,6 +76,7 @@ fn demo_runs_and_cleans_up() {
         .env("DEMO_NONINTERACTIVE", "1")
         .env("DEMO_NETNS_PREFIX", &made.prefix)
         .env("WGD_SOCKET", made.dir.join("wgd.sock"))
+        .env("DEMO_UAPI_DIR", made.dir.join("run"))
         .stdin(Stdio::null())
         .stdout(out_file.try_clone().unwrap())
         .stderr(out_file)

@@ -480,3 +480,41 @@ fn no_parameters_means_no_action() {
     assert!(ops.is_empty());
     assert_eq!(p, Plan::default());
 }
+
+#[test]
+fn minus_wgaip_is_a_removal_record_after_the_peer() {
+    let aip = |s: &str, cidr| AipIo {
+        addr: s.parse().unwrap(),
+        cidr,
+    };
+    let got = wg_of(&format!(
+        "wgpeer {K1} -wgaip 10.0.0.0/24 wgpka 5 -wgaip fd00::1 wgpeer {K2} wgaip 10.1.0.0/16"
+    ));
+    let mut main1 = peer(k1());
+    main1.pka = Some(5);
+    let removal = PeerIo {
+        update_only: true,
+        remove_aips: true,
+        aips: vec![aip("10.0.0.0", 24), aip("fd00::1", 128)],
+        ..peer(k1())
+    };
+    let mut main2 = peer(k2());
+    main2.replace_aips = true;
+    main2.aips = vec![aip("10.1.0.0", 16)];
+    assert_eq!(
+        got,
+        InterfaceIo {
+            peers: vec![main1, removal, main2],
+            ..InterfaceIo::default()
+        }
+    );
+    // Without a peer, or without a prefix, it is an error.
+    for bad in [
+        "-wgaip 10.0.0.0/8",
+        &format!("wgpeer {K1} -wgaip"),
+        &format!("wgpeer {K1} -wgaip 10.0.0.0/33"),
+    ] {
+        let e = parse_collect(&args(bad), Af::Inet, &FakeDns).1;
+        assert!(e.is_err(), "{bad}");
+    }
+}

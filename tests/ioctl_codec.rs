@@ -242,7 +242,7 @@ fn bad_family_cidr_and_flags() {
         })
     ));
     let mut b = golden("two_peers.bin");
-    b[80 + 1] = 1; // p_flags bit 8
+    b[80 + 1] = 2; // p_flags bit 9 (bit 8 is wgif's WG_PEER_REMOVE_AIPS)
     assert!(matches!(
         codec::decode(&b, Dir::Get),
         Err(DecodeError::UnknownFlags { .. })
@@ -312,7 +312,7 @@ fn arb_peer() -> impl Strategy<Value = PeerIo> {
         ),
         (
             proptest::option::of(arb_endpoint()),
-            any::<(bool, bool, bool, bool)>(),
+            any::<(bool, bool, bool, bool, bool)>(),
             proptest::option::of("[a-z ]{0,63}"),
         ),
         (
@@ -325,7 +325,7 @@ fn arb_peer() -> impl Strategy<Value = PeerIo> {
         .prop_map(
             |(
                 (v, public, psk, pka),
-                (endpoint, (r, rm, up, clear), description),
+                (endpoint, (r, rm, up, clear, rm_aips), description),
                 (tx, rx, (s, ns), aips),
             )| PeerIo {
                 protocol_version: v,
@@ -337,6 +337,7 @@ fn arb_peer() -> impl Strategy<Value = PeerIo> {
                 replace_aips: r,
                 remove: rm,
                 update_only: up,
+                remove_aips: rm_aips,
                 description,
                 tx_bytes: tx,
                 rx_bytes: rx,

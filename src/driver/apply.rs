@@ -139,9 +139,12 @@ pub fn set_wg_peers<C: Clock, R: CryptoRngCore, L>(
             proto.set_description(id, d);
         }
         for a in &p.aips {
-            proto
-                .add_aip(id, a.addr, a.cidr)
-                .map_err(|_| libc::EINVAL)?;
+            if p.remove_aips {
+                proto.remove_aip(id, a.addr, a.cidr)
+            } else {
+                proto.add_aip(id, a.addr, a.cidr)
+            }
+            .map_err(|_| libc::EINVAL)?;
         }
     }
     Ok(())
@@ -540,6 +543,44 @@ mod tests {
         };
         assert_eq!(w.set(&same, &mut ids, None), 0);
         assert_eq!(w.rebinds, vec![(0, 0)]);
+    }
+
+    #[test]
+    fn a_removal_record_takes_one_prefix_and_creates_nothing() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut p = peer(public_of(2));
+        p.aips = vec![
+            aip([10, 0, 0, 0], 24),
+            aip([10, 1, 0, 0], 24),
+            aip([10, 2, 0, 0], 24),
+        ];
+        let mut q = peer(public_of(3));
+        q.aips = vec![aip([10, 9, 0, 0], 16)];
+        w.set(&with_peers(vec![p, q]), &mut ids, None);
+        let removal = |public, aips| PeerIo {
+            update_only: true,
+            remove_aips: true,
+            aips,
+            ..peer(public)
+        };
+        let req = with_peers(vec![
+            // Host bits ignored; another peer's prefix is not taken through this one.
+            removal(
+                public_of(2),
+                vec![aip([10, 1, 0, 9], 24), aip([10, 9, 0, 0], 16)],
+            ),
+            // Not a peer: nothing is created.
+            removal(public_of(4), vec![aip([10, 0, 0, 0], 24)]),
+        ]);
+        assert_eq!(w.set(&req, &mut ids, None), 0);
+        let g = w.get();
+        assert_eq!(g.peers.len(), 2);
+        assert_eq!(
+            g.peers[0].aips,
+            vec![aip([10, 2, 0, 0], 24), aip([10, 0, 0, 0], 24)]
+        );
+        assert_eq!(g.peers[1].aips, vec![aip([10, 9, 0, 0], 16)]);
     }
 
     #[test]

@@ -6,11 +6,12 @@ use super::apply::{self, SocketConf};
 use super::control::{self, After, Conn, Exec};
 use super::link::{DataBufs, Env, Link, SystemClock};
 use super::log::{Level, LogSink, Logger};
-use super::netlink::{is_link_local, Rtnl};
+use super::netlink::{is_link_local, LinkMonitor, Rtnl};
 use super::netns::NetnsManager;
 use super::options::Options;
 use super::rng::DaemonRng;
 use super::tun::Tun;
+use super::uapi::{self, UapiConn, UapiSocket};
 use super::wgif::{
     bind_in, parse_name, rtnl_in, WgIf, DEFAULT_MTU, IPV6_MIN_MTU, MTU_RANGE, TXQUEUELEN,
 };
@@ -29,7 +30,7 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 macro_rules! system_env {
     ($log:expr, $rng:expr) => {
@@ -43,6 +44,10 @@ macro_rules! system_env {
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
+const LINKS: Token = Token(2);
+/// How often the interfaces' UAPI socket paths are checked (wg-quick down removes
+/// the path to end the interface).
+const UAPI_CHECK: Duration = Duration::from_secs(1);
 const CONN_BASE: usize = 16;
 const IF_BASE: usize = 1 << 30;
 
@@ -82,6 +87,14 @@ pub struct Daemon {
     rng: DaemonRng,
     /// Interface sources (unit, token slot) left readable by their last turn.
     busy: Vec<(u32, usize)>,
+    /// Each interface's configuration-protocol socket (uapi.rs).
+    uapi_socks: BTreeMap<u32, UapiSocket>,
+    /// Their clients, in the token space of `conns`.
+    uapi_conns: HashMap<usize, UapiConn>,
+    /// When the UAPI socket paths are next checked.
+    next_uapi_check: Option<Instant>,
+    /// Link notifications of the daemon's namespace: `ip link set up` on a wgN.
+    links: Option<LinkMonitor>,
     stop: bool,
 }
 
@@ -163,6 +176,10 @@ pub fn run(opts: Options) -> Result<(), String> {
         bufs: DataBufs::new(),
         rng: DaemonRng::new().map_err(|e| format!("no randomness from the OS: {e}"))?,
         busy: Vec::new(),
+        uapi_socks: BTreeMap::new(),
+        uapi_conns: HashMap::new(),
+        next_uapi_check: None,
+        links: None,
         stop: false,
     };
     for n in adopted {
@@ -174,6 +191,24 @@ pub fn run(opts: Options) -> Result<(), String> {
                 &format!("wgd: adopted {}", d.namespaces.name(n)),
             );
         }
+    }
+    match LinkMonitor::new() {
+        Ok(m) => {
+            let r = d.poll.registry().register(
+                &mut SourceFd(&m.as_raw_fd()),
+                LINKS,
+                Interest::READABLE,
+            );
+            match r {
+                Ok(()) => d.links = Some(m),
+                Err(e) => d
+                    .log
+                    .log(Level::Err, &format!("wgd: link notifications: {e}")),
+            }
+        }
+        Err(e) => d
+            .log
+            .log(Level::Err, &format!("wgd: link notifications: {e}")),
     }
     if d.opts.verbose {
         d.log.log(
@@ -208,6 +243,10 @@ impl Daemon {
                             self.stop = true;
                         }
                     }
+                    LINKS => self.links_changed(),
+                    Token(t) if t >= IF_BASE && (t - IF_BASE) % 4 == 3 => {
+                        self.uapi_accept(((t - IF_BASE) / 4) as u32)
+                    }
                     Token(t) if t >= IF_BASE => {
                         let source = (((t - IF_BASE) / 4) as u32, (t - IF_BASE) % 4);
                         again.retain(|s| *s != source);
@@ -221,6 +260,7 @@ impl Daemon {
             }
             self.run_timers();
             self.control_turn();
+            self.check_uapi_paths();
         }
         Ok(())
     }
@@ -249,12 +289,7 @@ impl Daemon {
                         control::refuse(stream, errno);
                         continue;
                     }
-                    let id = self.next_conn;
-                    self.next_conn = if self.next_conn + 1 >= IF_BASE {
-                        CONN_BASE
-                    } else {
-                        self.next_conn + 1
-                    };
+                    let id = self.conn_id();
                     let mut c = Conn::new(stream, uid);
                     if self
                         .poll
@@ -282,9 +317,28 @@ impl Daemon {
         }
     }
 
-    /// A connection is ready: it is served in this turn's control share, in order
-    /// (`control_turn`).
+    /// A token for a new connection, of either socket kind.
+    fn conn_id(&mut self) -> usize {
+        loop {
+            let id = self.next_conn;
+            self.next_conn = if self.next_conn + 1 >= IF_BASE {
+                CONN_BASE
+            } else {
+                self.next_conn + 1
+            };
+            if !self.conns.contains_key(&id) && !self.uapi_conns.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// A connection is ready: a control connection is served in this turn's control
+    /// share, in order (`control_turn`); a configuration-protocol one at once (its
+    /// own budgets in uapi.rs).
     fn conn_event(&mut self, id: usize) {
+        if self.uapi_conns.contains_key(&id) {
+            return self.uapi_event(id);
+        }
         if !self.backlog.contains(&id) {
             self.backlog.push(id);
         }
@@ -446,6 +500,66 @@ impl Daemon {
         }
     }
 
+    /// SIOCSWG's model applied to `unit` (from the ioctl or the UAPI socket).
+    /// Applies a whole SIOCSWG model at once (the configuration protocol's `set`).
+    fn apply_wg(&mut self, unit: u32, model: &crate::ioctl::model::InterfaceIo) -> Result<(), i32> {
+        self.apply_wg_interface(unit, model)?;
+        self.apply_wg_peers(unit, &model.peers)
+    }
+
+    /// The interface part of a SIOCSWG model (key, port, rtable, -wgpeerall), with
+    /// the rebind it may need.
+    fn apply_wg_interface(
+        &mut self,
+        unit: u32,
+        model: &crate::ioctl::model::InterfaceIo,
+    ) -> Result<(), i32> {
+        let w = self.ifs.get_mut(&unit).ok_or(libc::ENXIO)?;
+        let (up, namespaces, offloads) = (w.link.up, &self.namespaces, &self.opts.offloads);
+        let mut rebound = None;
+        let r = apply::set_wg_interface(
+            &mut w.link.proto,
+            &mut w.sock,
+            model,
+            |rtable, port| {
+                if !up {
+                    return Ok(port);
+                }
+                let socks = bind_in(namespaces, rtable, port, offloads)?;
+                let got = socks.local_port();
+                rebound = Some(socks);
+                Ok(got)
+            },
+            system_env!(&self.log, &mut self.rng),
+        );
+        if rebound.is_some() {
+            w.udp = rebound;
+            self.register_udp(unit);
+            self.release_namespaces();
+        }
+        if r.is_err() {
+            self.after_io(unit);
+        }
+        r
+    }
+
+    /// Peer records of a SIOCSWG model.
+    fn apply_wg_peers(
+        &mut self,
+        unit: u32,
+        peers: &[crate::ioctl::model::PeerIo],
+    ) -> Result<(), i32> {
+        let w = self.ifs.get_mut(&unit).ok_or(libc::ENXIO)?;
+        let r = apply::set_wg_peers(
+            &mut w.link.proto,
+            peers,
+            &mut self.next_peer_id,
+            system_env!(&self.log, &mut self.rng),
+        );
+        self.after_io(unit);
+        r
+    }
+
     fn set_up(&mut self, unit: u32) -> Result<Response, i32> {
         let flags = self.ifs[&unit].flags() | iff::UP;
         self.set_flags(unit, flags).map(|_| Response::Done)
@@ -495,6 +609,7 @@ impl Daemon {
         // Drain the engine's creation events (none are visible without debug).
         while w.link.proto.poll_event().is_some() {}
         self.ifs.insert(unit, w);
+        self.uapi_listen(unit, name);
         Ok(())
     }
 
@@ -502,6 +617,20 @@ impl Daemon {
         let Some(mut w) = self.ifs.remove(&unit) else {
             return;
         };
+        if let Some(mut u) = self.uapi_socks.remove(&unit) {
+            let _ = self.poll.registry().deregister(&mut u.listener);
+        }
+        let gone: Vec<usize> = self
+            .uapi_conns
+            .iter()
+            .filter(|(_, c)| c.unit == unit)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(c) = self.uapi_conns.remove(&id) {
+                self.close_uapi_conn(c);
+            }
+        }
         w.link.proto.remove_all_peers();
         w.link.log_events(&self.log);
         if w.link.debug {
@@ -699,6 +828,7 @@ impl Daemon {
             .values()
             .filter_map(|w| w.link.proto.poll_timeout())
             .chain(self.next_sweep)
+            .chain(self.next_uapi_check)
             .min()
             .map(|t| {
                 // Round up to the millisecond so the timer has expired when we wake.
@@ -736,7 +866,21 @@ impl Daemon {
                     self.close_conn(c);
                 }
             }
-            if self.conns.values().any(Conn::has_partial) {
+            let stalled: Vec<usize> = self
+                .uapi_conns
+                .iter()
+                .filter(|(_, c)| c.stalled(now, control::FRAME_TIMEOUT))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in stalled {
+                if let Some(mut c) = self.uapi_conns.remove(&id) {
+                    c.time_out();
+                    self.close_uapi_conn(c);
+                }
+            }
+            if self.conns.values().any(Conn::has_partial)
+                || self.uapi_conns.values().any(UapiConn::has_partial)
+            {
                 // Checked once a second: a stalled frame lives at most a second longer.
                 self.next_sweep = Some(now + Duration::from_secs(1));
             }
@@ -827,45 +971,11 @@ impl Daemon {
             codec::DecodeError::UnknownFamily { .. } => libc::EAFNOSUPPORT,
             _ => libc::EINVAL,
         })?;
-        let w = self.ifs.get_mut(&unit).ok_or(libc::ENXIO)?;
-        let (up, namespaces, offloads) = (w.link.up, &self.namespaces, &self.opts.offloads);
-        let mut rebound = None;
-        let r = apply::set_wg_interface(
-            &mut w.link.proto,
-            &mut w.sock,
-            &model,
-            |rtable, port| {
-                if !up {
-                    return Ok(port);
-                }
-                let socks = bind_in(namespaces, rtable, port, offloads)?;
-                let got = socks.local_port();
-                rebound = Some(socks);
-                Ok(got)
-            },
-            system_env!(&self.log, &mut self.rng),
-        );
-        if rebound.is_some() {
-            w.udp = rebound;
-            self.register_udp(unit);
-            self.release_namespaces();
-        }
-        if let Err(e) = r {
-            self.after_io(unit);
-            return Err(e);
-        }
+        self.apply_wg_interface(unit, &model)?;
         if model.peers.len() > at_once {
             return Ok(Some(model));
         }
-        let w = self.ifs.get_mut(&unit).unwrap();
-        let r = apply::set_wg_peers(
-            &mut w.link.proto,
-            &model.peers,
-            &mut self.next_peer_id,
-            system_env!(&self.log, &mut self.rng),
-        );
-        self.after_io(unit);
-        r.map(|_| None)
+        self.apply_wg_peers(unit, &model.peers).map(|_| None)
     }
 
     /// One turn of the running SIOCSWG jobs: slices until SLICE_TIME is used; a
@@ -1020,6 +1130,233 @@ impl Daemon {
             }
             if start.elapsed() >= SLICE_TIME {
                 break;
+            }
+        }
+    }
+}
+
+/// The configuration protocol (uapi.rs): each interface's socket, its clients, and
+/// the link state others change (wg-quick's `ip link set up`).
+impl Daemon {
+    fn uapi_listen(&mut self, unit: u32, name: &str) {
+        match UapiSocket::bind(&self.opts.uapi_dir, name) {
+            Ok(mut u) => {
+                let r = self.poll.registry().register(
+                    &mut u.listener,
+                    if_token(unit, 3),
+                    Interest::READABLE,
+                );
+                match r {
+                    Ok(()) => {
+                        self.uapi_socks.insert(unit, u);
+                        self.next_uapi_check
+                            .get_or_insert(Instant::now() + UAPI_CHECK);
+                    }
+                    Err(e) => self.log.log(Level::Err, &format!("wgd: {name}: {e}")),
+                }
+            }
+            Err(e) => self.log.log(
+                Level::Err,
+                &format!("wgd: {name}: no configuration-protocol socket: {e}"),
+            ),
+        }
+    }
+
+    fn uapi_accept(&mut self, unit: u32) {
+        loop {
+            let Some(u) = self.uapi_socks.get(&unit) else {
+                return;
+            };
+            match u.listener.accept() {
+                Ok((stream, _)) => {
+                    let Some(uid) = control::peer_uid(&stream) else {
+                        continue;
+                    };
+                    if let Err(errno) = control::admit(uid, &self.uid_conns) {
+                        let mut stream = stream;
+                        let _ = io::Write::write(&mut stream, uapi::errno_reply(errno).as_bytes());
+                        continue;
+                    }
+                    let id = self.conn_id();
+                    let mut c = UapiConn::new(stream, uid, unit);
+                    if self
+                        .poll
+                        .registry()
+                        .register(
+                            &mut c.stream,
+                            Token(id),
+                            Interest::READABLE | Interest::WRITABLE,
+                        )
+                        .is_ok()
+                    {
+                        self.uapi_conns.insert(id, c);
+                        *self.uid_conns.entry(uid).or_default() += 1;
+                        self.uapi_event(id);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.log.log(Level::Err, &format!("wgd: accept: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn uapi_event(&mut self, id: usize) {
+        let Some(mut c) = self.uapi_conns.remove(&id) else {
+            return;
+        };
+        let now = Instant::now();
+        let after = c.serve(now, |privileged, unit, op| {
+            self.uapi_exec(privileged, unit, op)
+        });
+        match after {
+            After::Wait => {}
+            After::More => {
+                if !self.backlog.contains(&id) {
+                    self.backlog.push(id);
+                }
+            }
+            After::Close => {
+                self.close_uapi_conn(c);
+                return;
+            }
+        }
+        if c.has_partial() && self.next_sweep.is_none() {
+            self.next_sweep = Some(now + control::FRAME_TIMEOUT);
+        }
+        self.uapi_conns.insert(id, c);
+    }
+
+    /// One complete request of the configuration protocol. A caller other than
+    /// root never gets here with a set (uapi.rs refuses it) and is answered the
+    /// port alone, as SIOCGWG answers it.
+    fn uapi_exec(&mut self, privileged: bool, unit: u32, op: uapi::Op) -> Zeroizing<String> {
+        let Some(w) = self.ifs.get(&unit) else {
+            return uapi::errno_reply(libc::ENXIO);
+        };
+        match op {
+            uapi::Op::Get => {
+                let bound = w.udp.as_ref().map(|u| u.local_port());
+                let model = if privileged {
+                    apply::get_wg(&w.link.proto, w.sock, bound)
+                } else {
+                    let port = bound.unwrap_or(w.sock.port);
+                    crate::ioctl::model::InterfaceIo {
+                        port: (port != 0).then_some(port),
+                        ..Default::default()
+                    }
+                };
+                uapi::format_get(&model, 0)
+            }
+            uapi::Op::Set(req) if privileged => match self.apply_wg(unit, &req.io) {
+                Ok(()) => Zeroizing::new("errno=0\n\n".to_string()),
+                Err(e) => uapi::errno_reply(e),
+            },
+            uapi::Op::Set(_) => uapi::errno_reply(libc::EPERM),
+        }
+    }
+
+    fn close_uapi_conn(&mut self, mut c: UapiConn) {
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        if let Some(n) = self.uid_conns.get_mut(&c.uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.uid_conns.remove(&c.uid);
+            }
+        }
+    }
+
+    /// wg-quick down removes `wgN.sock` to end a userspace interface: an interface
+    /// whose socket path is gone (or is another file now) is destroyed.
+    fn check_uapi_paths(&mut self) {
+        let now = Instant::now();
+        if self.next_uapi_check.map_or(true, |t| t > now) {
+            return;
+        }
+        let gone: Vec<u32> = self
+            .uapi_socks
+            .iter()
+            .filter(|(_, u)| !u.present())
+            .map(|(unit, _)| *unit)
+            .collect();
+        for unit in gone {
+            if let Some(w) = self.ifs.get(&unit) {
+                self.log.log(
+                    Level::Info,
+                    &format!(
+                        "wgd: {}: its configuration socket was removed: destroying it",
+                        w.name
+                    ),
+                );
+            }
+            self.destroy(unit);
+        }
+        self.next_uapi_check = (!self.uapi_socks.is_empty()).then_some(now + UAPI_CHECK);
+    }
+
+    /// Link notifications: an interface of rdomain 0 brought up or down, or given
+    /// another MTU, by someone else (`ip link`) follows as if wgifconfig had asked;
+    /// one whose link was deleted (`ip link delete`, as wg-quick down does) is
+    /// destroyed.
+    /// The kernel's present state is read back, not the notification's, so that
+    /// wgd's own changes, already made, are no-ops.
+    fn links_changed(&mut self) {
+        let Some(m) = self.links.as_mut() else { return };
+        let units: Vec<u32> = match m.drain() {
+            Some(indexes) => self
+                .ifs
+                .iter()
+                .filter(|(_, w)| w.rdomain == 0 && indexes.contains(&w.index))
+                .map(|(u, _)| *u)
+                .collect(),
+            None => self
+                .ifs
+                .iter()
+                .filter(|(_, w)| w.rdomain == 0)
+                .map(|(u, _)| *u)
+                .collect(),
+        };
+        for unit in units {
+            let w = self.ifs.get_mut(&unit).unwrap();
+            let (up, mtu) = match w.rtnl.link_state(w.index) {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    // `ip link delete` (wg-quick down): the interface is gone.
+                    self.log.log(
+                        Level::Info,
+                        &format!("wgd: {}: the link was deleted: destroying it", w.name),
+                    );
+                    self.destroy(unit);
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            if MTU_RANGE.contains(&mtu) && mtu != w.mtu {
+                w.mtu = mtu;
+                w.link.proto.set_mtu(mtu as usize);
+            }
+            if up == w.link.up {
+                continue;
+            }
+            let flags = if up {
+                w.flags() | iff::UP
+            } else {
+                w.flags() & !iff::UP
+            };
+            if let Err(e) = self.set_flags(unit, flags) {
+                let w = self.ifs.get_mut(&unit).unwrap();
+                self.log.log(
+                    Level::Err,
+                    &format!(
+                        "wgd: {}: up: {}; the link is set down again",
+                        w.name,
+                        io::Error::from_raw_os_error(e)
+                    ),
+                );
+                let _ = w.rtnl.set_up(w.index, false);
             }
         }
     }

@@ -3,7 +3,8 @@
 //! - [`daemon`]: the mio loop and request dispatch.
 //! - [`link`]: the data path of one interface over tun/UDP traits.
 //! - [`apply`]: SIOCSWG/SIOCGWG between the ioctl model and the protocol engine.
-//! - [`control`]: one control-socket connection.
+//! - [`control`]: one control-socket connection; [`uapi`]: the configuration
+//!   protocol of wg(8) on each interface's own socket.
 //! - [`wgif`]: the state of one wgN interface.
 //! - [`options`], [`log`]: the command line and where messages go.
 //! - [`sys`]: the raw libc calls (the only `unsafe` in the crate).
@@ -29,6 +30,7 @@ pub mod rng;
 pub mod sys;
 pub mod tun;
 pub mod twin;
+pub mod uapi;
 pub mod udp;
 pub mod wgif;
 

@@ -134,6 +134,27 @@ impl Rtnl {
         })
     }
 
+    /// Whether link `index` is up (IFF_UP) and its MTU; None if there is no such link.
+    pub fn link_state(&mut self, index: u32) -> io::Result<Option<(bool, u32)>> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        self.send(RouteNetlinkMessage::GetLink(m), NLM_F_ACK)?;
+        match self.collect() {
+            Ok(v) => Ok(v.into_iter().find_map(|r| match r {
+                RouteNetlinkMessage::NewLink(l) if l.header.index == index => {
+                    let mtu = l.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::Mtu(m) => Some(*m),
+                        _ => None,
+                    });
+                    Some((l.header.flags.contains(LinkFlags::Up), mtu.unwrap_or(0)))
+                }
+                _ => None,
+            })),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn set_mtu(&mut self, index: u32, mtu: u32) -> io::Result<()> {
         self.set_link(index, |m| m.attributes.push(LinkAttribute::Mtu(mtu)))
     }
@@ -252,5 +273,74 @@ impl Rtnl {
             }
         }
         Ok((v4, v6))
+    }
+}
+
+/// rtnetlink's link notifications (RTNLGRP_LINK) in the namespace it was made in:
+/// how wgd learns that someone else (`ip link set up`, wg-quick) changed a link.
+pub struct LinkMonitor {
+    sock: Socket,
+}
+
+/// `RTMGRP_LINK`, the legacy group mask of RTNLGRP_LINK.
+const RTMGRP_LINK: u32 = 1;
+
+impl LinkMonitor {
+    pub fn new() -> io::Result<LinkMonitor> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind(&SocketAddr::new(0, RTMGRP_LINK))?;
+        sock.set_non_blocking(true)?;
+        Ok(LinkMonitor { sock })
+    }
+
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// The indexes of the links a notification was about, until none is queued.
+    /// None when notifications were lost (the socket overflowed): every link must
+    /// be looked at again.
+    pub fn drain(&mut self) -> Option<Vec<u32>> {
+        let mut out = Vec::new();
+        let mut lost = false;
+        loop {
+            let buf = match self.sock.recv_from_full() {
+                Ok((b, _)) => b,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    // The kernel dropped notifications.
+                    lost = true;
+                    continue;
+                }
+                Err(_) => {
+                    lost = true;
+                    break;
+                }
+            };
+            if buf.is_empty() {
+                break;
+            }
+            let mut off = 0;
+            while off < buf.len() {
+                let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..]) else {
+                    break;
+                };
+                let len = m.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                off += len;
+                if let NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::NewLink(l) | RouteNetlinkMessage::DelLink(l),
+                ) = m.payload
+                {
+                    if !out.contains(&l.header.index) {
+                        out.push(l.header.index);
+                    }
+                }
+            }
+        }
+        (!lost).then_some(out)
     }
 }

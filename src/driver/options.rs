@@ -1,11 +1,15 @@
-//! wgd's command line: `wgd [-d] [-O offload,...] [-s socket] [-l stderr|syslog]
-//! [--netns-prefix NAME]`.
+//! wgd's command line: `wgd [-d] [-O offload,...] [-s socket] [-u dir]
+//! [-l stderr|syslog] [--netns-prefix NAME]`.
 
 use super::offload::Offloads;
 use std::path::PathBuf;
 
 pub const USAGE: &str =
-    "usage: wgd [-d] [-O offload,...] [-s socket] [-l stderr|syslog] [--netns-prefix name]";
+    "usage: wgd [-d] [-O offload,...] [-s socket] [-u dir] [-l stderr|syslog] [--netns-prefix name]";
+
+/// Where the configuration-protocol sockets go unless `-u` says otherwise: where
+/// wg(8) looks for them.
+pub const DEFAULT_UAPI_DIR: &str = "/var/run/wireguard";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogTo {
@@ -18,6 +22,9 @@ pub struct Options {
     /// `-d`: log the daemon's own informational messages too.
     pub verbose: bool,
     pub socket: PathBuf,
+    /// `-u`: the directory of the interfaces' configuration-protocol sockets
+    /// (`wgN.sock`).
+    pub uapi_dir: PathBuf,
     pub log: LogTo,
     /// rdomain N is the namespace `<prefix>N`.
     pub netns_prefix: String,
@@ -30,6 +37,7 @@ impl Default for Options {
         Options {
             verbose: false,
             socket: PathBuf::from(crate::ioctl::client::DEFAULT_SOCKET),
+            uapi_dir: PathBuf::from(DEFAULT_UAPI_DIR),
             log: LogTo::Stderr,
             netns_prefix: "rdomain".into(),
             offloads: Offloads::ALL,
@@ -51,6 +59,13 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "-d" => o.verbose = true,
             "-O" => o.offloads.disable(&value("-O")?)?,
             "-s" => o.socket = PathBuf::from(value("-s")?),
+            "-u" => {
+                let d = value("-u")?;
+                if !d.starts_with('/') {
+                    return Err(format!("-u {d}: must be an absolute path"));
+                }
+                o.uapi_dir = PathBuf::from(d);
+            }
             "-l" => {
                 o.log = match value("-l")?.as_str() {
                     "stderr" => LogTo::Stderr,
@@ -83,7 +98,7 @@ mod tests {
     #[test]
     fn parses_every_option() {
         let o = parse(&args(
-            "-d -s /tmp/x.sock -l syslog --netns-prefix t1rd -O udp-gso -O tun-gro,mmsg",
+            "-d -s /tmp/x.sock -u /tmp/wgu -l syslog --netns-prefix t1rd -O udp-gso -O tun-gro,mmsg",
         ))
         .unwrap();
         let mut offloads = Offloads::ALL;
@@ -93,6 +108,7 @@ mod tests {
             Options {
                 verbose: true,
                 socket: "/tmp/x.sock".into(),
+                uapi_dir: "/tmp/wgu".into(),
                 log: LogTo::Syslog,
                 netns_prefix: "t1rd".into(),
                 offloads,
@@ -100,6 +116,10 @@ mod tests {
         );
         assert_eq!(parse(&[]).unwrap(), Options::default());
         assert_eq!(Options::default().socket, PathBuf::from("/run/wgd.sock"));
+        assert_eq!(
+            Options::default().uapi_dir,
+            PathBuf::from("/var/run/wireguard")
+        );
     }
 
     #[test]
@@ -111,6 +131,9 @@ mod tests {
             .unwrap_err()
             .contains("stderr or syslog"));
         assert!(parse(&args("--netns-prefix a/b")).is_err());
+        assert!(parse(&args("-u relative"))
+            .unwrap_err()
+            .contains("absolute"));
         assert!(parse(&args("-O gso"))
             .unwrap_err()
             .contains("unknown offload"));

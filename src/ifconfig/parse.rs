@@ -87,6 +87,9 @@ struct State<'a> {
     af: Af,
     wg: Option<InterfaceIo>,
     peer: Option<usize>,
+    /// The record of the current peer's `-wgaip` prefixes (WG_PEER_REMOVE_AIPS),
+    /// after the peer's own record.
+    removal: Option<usize>,
     a: AddrState,
     resolver: &'a dyn Resolve,
 }
@@ -112,6 +115,33 @@ impl State<'_> {
             ..PeerIo::default()
         });
         self.peer = Some(wg.peers.len() - 1);
+        self.removal = None;
+        Ok(())
+    }
+
+    /// `-wgaip`: the prefix goes to a second record of the current peer, flagged
+    /// WG_PEER_REMOVE_AIPS and WG_PEER_UPDATE (wg.4): it is applied after the peer's
+    /// own record and never creates the peer.
+    fn remove_aip(&mut self, aip: crate::ioctl::model::AipIo) -> Result<(), String> {
+        let i = self.peer.ok_or("-wgaip: wgpeer not set")?;
+        let removal = self.removal;
+        let wg = self.wg();
+        let r = match removal {
+            Some(r) => r,
+            None => {
+                let public = wg.peers[i].public.clone();
+                wg.peers.push(PeerIo {
+                    public,
+                    update_only: true,
+                    remove_aips: true,
+                    ..PeerIo::default()
+                });
+                let r = wg.peers.len() - 1;
+                self.removal = Some(r);
+                r
+            }
+        };
+        self.wg().peers[r].aips.push(aip);
         Ok(())
     }
 
@@ -282,6 +312,7 @@ pub fn parse(
         af,
         wg: None,
         peer: None,
+        removal: None,
         a: AddrState::default(),
         resolver,
     };
@@ -404,6 +435,13 @@ pub fn parse(
                 p.aips.push(aip);
                 consumed = 2;
             }
+            "-wgaip" => {
+                let v = arg(args, i, w)?;
+                st.peer("-wgaip")?;
+                let aip = parse_aip(v).ok_or_else(|| "-wgaip: bad address".to_string())?;
+                st.remove_aip(aip)?;
+                consumed = 2;
+            }
             "wgdescr" | "wgdescription" => {
                 let v = arg(args, i, w)?;
                 st.peer("wgdescr")?.description = Some(truncate(v, PEER_DESCR_MAX));
@@ -460,6 +498,7 @@ mod tests {
             proptest::prop_oneof![
                 proptest::strategy::Just("wgpeer".to_string()),
                 proptest::strategy::Just("wgaip".to_string()),
+                proptest::strategy::Just("-wgaip".to_string()),
                 proptest::strategy::Just("wgendpoint".to_string()),
                 proptest::strategy::Just("wgpka".to_string()),
                 proptest::strategy::Just("netmask".to_string()),

@@ -88,6 +88,9 @@ bitflags! {
         const REMOVE = 1 << 5;
         const UPDATE = 1 << 6;
         const SET_DESCRIPTION = 1 << 7;
+        /// wgif's extension (wg.4): this record's aips are removed, not added.
+        /// Not an OpenBSD bit: no request OpenBSD's ifconfig builds has it.
+        const REMOVE_AIPS = 1 << 8;
     }
 }
 

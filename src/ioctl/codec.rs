@@ -240,6 +240,9 @@ fn encode_peer(out: &mut [u8], p: &PeerIo, dir: Dir) {
     if p.update_only {
         flags |= PeerFlags::UPDATE;
     }
+    if p.remove_aips {
+        flags |= PeerFlags::REMOVE_AIPS;
+    }
     if let Some(d) = &p.description {
         if dir == Dir::Set {
             flags |= PeerFlags::SET_DESCRIPTION;
@@ -360,6 +363,7 @@ fn decode_peer(b: &[u8], at: usize, dir: Dir) -> Result<(PeerIo, u64), DecodeErr
         replace_aips: flags.contains(PeerFlags::REPLACE_AIPS),
         remove: flags.contains(PeerFlags::REMOVE),
         update_only: flags.contains(PeerFlags::UPDATE),
+        remove_aips: flags.contains(PeerFlags::REMOVE_AIPS),
         description,
         tx_bytes: get_u64(rec, peer_io::TXBYTES),
         rx_bytes: get_u64(rec, peer_io::RXBYTES),

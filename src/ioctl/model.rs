@@ -73,6 +73,10 @@ pub struct PeerIo {
     pub remove: bool,
     /// `WG_PEER_UPDATE`: do not create the peer if it does not exist.
     pub update_only: bool,
+    /// `WG_PEER_REMOVE_AIPS` (wgif's extension, wg.4): the `aips` of this record
+    /// are removed from the peer instead of added. OpenBSD defines no such bit, so
+    /// no request its ifconfig builds sets it.
+    pub remove_aips: bool,
     /// `WG_PEER_SET_DESCRIPTION` + `p_description` (at most 63 bytes, no NUL).
     pub description: Option<String>,
     /// `p_txbytes` (SIOCGWG only).

@@ -868,6 +868,37 @@ impl Interface {
         }
     }
 
+    /// Removes the one prefix `addr/cidr` (host bits ignored) from peer `id`, if that
+    /// peer owns it; a prefix of another peer, or none, is left alone. The cost is the
+    /// trie walk for that prefix: the table knows the prefix's slot in the peer's list.
+    pub fn remove_aip(&mut self, id: PeerId, addr: IpAddr, cidr: u8) -> Result<(), ConfigError> {
+        if !self.peers.contains_key(&id) {
+            return Err(ConfigError::NoSuchPeer);
+        }
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if cidr > max {
+            return Err(ConfigError::BadCidr);
+        }
+        let masked = mask(addr, cidr);
+        let Some((owner, slot)) = self.aips.get(masked, cidr) else {
+            return Ok(());
+        };
+        if owner != id {
+            return Ok(());
+        }
+        self.aips.remove(masked, cidr);
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.aips.take(slot);
+            if p.aips.sparse() {
+                p.aips.compact();
+                for (new, (a, c)) in p.aips.iter() {
+                    let _ = self.aips.insert(a, c, (id, new));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn add_aip(&mut self, id: PeerId, addr: IpAddr, cidr: u8) -> Result<(), ConfigError> {
         if !self.peers.contains_key(&id) {
             return Err(ConfigError::NoSuchPeer);
@@ -1850,6 +1881,140 @@ mod tests {
         assert_eq!(i.peer_ids(), vec![2, 3, 1], "a re-added peer goes last");
         i.remove_all_peers();
         assert!(i.peer_ids().is_empty() && i.aips.is_empty());
+    }
+
+    #[test]
+    fn removing_one_prefix_keeps_the_tables_and_the_owned_lists_agreeing() {
+        let t = Instant::now();
+        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        i.add_peer(1, &pubkey(1), t).unwrap();
+        i.add_peer(2, &pubkey(2), t).unwrap();
+        for k in 0..4 {
+            i.add_aip(1, v4(0x0a00_0000 | k << 8 | 7), 24).unwrap();
+        }
+        i.add_aip(2, v4(0x0a09_0000), 16).unwrap();
+        // Host bits ignored; the bytes first given (10.0.1.7) are what goes.
+        i.remove_aip(1, v4(0x0a00_0100), 24).unwrap();
+        // Another peer's prefix, a prefix nobody has, a bad length: nothing changes.
+        i.remove_aip(1, v4(0x0a09_0000), 16).unwrap();
+        i.remove_aip(1, v4(0x0b00_0000), 8).unwrap();
+        assert_eq!(i.remove_aip(1, v4(0), 33), Err(ConfigError::BadCidr));
+        assert_eq!(i.remove_aip(9, v4(0), 8), Err(ConfigError::NoSuchPeer));
+        let owned = |i: &Interface, id| i.peer_info(id).unwrap().aips;
+        assert_eq!(
+            owned(&i, 1),
+            vec![
+                (v4(0x0a00_0307), 24),
+                (v4(0x0a00_0207), 24),
+                (v4(0x0a00_0007), 24)
+            ]
+        );
+        assert_eq!(owned(&i, 2), vec![(v4(0x0a09_0000), 16)]);
+        assert_eq!(i.aips.lookup(v4(0x0a00_0101)).map(|o| o.0), None);
+        assert_eq!(i.aips.lookup(v4(0x0a00_0201)).map(|o| o.0), Some(1));
+        assert_eq!(i.aips.lookup(v4(0x0a09_0101)).map(|o| o.0), Some(2));
+        assert_eq!(i.aips.len(), 4);
+        // Peer removal afterwards still finds exactly what is left.
+        i.remove_peer(1);
+        assert_eq!(i.aips.len(), 1);
+    }
+
+    /// Random additions, single-prefix removals, replacements and peer removals
+    /// against a reference map of prefix -> owner: the table, every peer's owned list
+    /// and lookups agree after each step.
+    #[test]
+    fn prefix_ownership_against_a_reference() {
+        use rand::{Rng, SeedableRng};
+        use std::collections::BTreeMap;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        let t = Instant::now();
+        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let mut owner: BTreeMap<(IpAddr, u8), PeerId> = BTreeMap::new();
+        let peers: Vec<PeerId> = (0..4).collect();
+        for &id in &peers {
+            i.add_peer(id, &pubkey(id as u32), t).unwrap();
+        }
+        for step in 0..20_000 {
+            let id = peers[rng.gen_range(0..peers.len())];
+            // A small space, so that prefixes meet often; host bits set at random.
+            let cidr = rng.gen_range(20..=24u8);
+            let addr = v4(0x0a00_0000 | rng.gen_range(0..64u32) << 8 | rng.gen_range(0..4u32));
+            let key = (mask(addr, cidr), cidr);
+            match rng.gen_range(0..10) {
+                0..=4 => {
+                    i.add_aip(id, addr, cidr).unwrap();
+                    owner.insert(key, id);
+                }
+                5..=7 => {
+                    i.remove_aip(id, addr, cidr).unwrap();
+                    if owner.get(&key) == Some(&id) {
+                        owner.remove(&key);
+                    }
+                }
+                8 => {
+                    i.replace_aips(id);
+                    owner.retain(|_, o| *o != id);
+                }
+                _ => {
+                    i.remove_peer(id);
+                    owner.retain(|_, o| *o != id);
+                    i.add_peer(id, &pubkey(id as u32), t).unwrap();
+                }
+            }
+            assert_eq!(i.aips.len(), owner.len(), "step {step}");
+            for &p in &peers {
+                let mut got: Vec<(IpAddr, u8)> = i
+                    .peer_info(p)
+                    .unwrap()
+                    .aips
+                    .into_iter()
+                    .map(|(a, c)| (mask(a, c), c))
+                    .collect();
+                got.sort();
+                let want: Vec<(IpAddr, u8)> = owner
+                    .iter()
+                    .filter(|(_, o)| **o == p)
+                    .map(|(k, _)| *k)
+                    .collect();
+                assert_eq!(got, want, "peer {p} at step {step}");
+            }
+            let probe = v4(0x0a00_0000 | rng.gen_range(0..64u32) << 8 | rng.gen_range(0..256u32));
+            let want = owner
+                .iter()
+                .filter(|((a, c), _)| mask(probe, *c) == *a)
+                .max_by_key(|((_, c), _)| *c)
+                .map(|(_, o)| *o);
+            assert_eq!(
+                i.aips.lookup(probe).map(|o| o.0),
+                want,
+                "lookup {probe} at step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn removing_single_prefixes_does_not_scan_the_table() {
+        // 40k peers x 5 prefixes removed one prefix at a time: each removal costs the
+        // trie walk and the owner's 5-entry list, never a scan of the 200k.
+        let t = Instant::now();
+        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let n = 40_000u32;
+        for id in 0..n {
+            i.add_peer(id as u64, &pubkey(id), t).unwrap();
+            for k in 0..5 {
+                i.add_aip(id as u64, v4(id << 8 | k), 32).unwrap();
+            }
+        }
+        let start = Instant::now();
+        for id in 0..n {
+            for k in 0..5 {
+                i.remove_aip(id as u64, v4(id << 8 | k), 32).unwrap();
+            }
+        }
+        let took = start.elapsed();
+        assert!(i.aips.is_empty());
+        assert!((0..n).all(|id| i.peer_info(id as u64).unwrap().aips.is_empty()));
+        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     }
 
     #[test]

@@ -188,6 +188,16 @@ impl Wgd {
             .arg(format!("--net=/run/netns/{}", w.ns))
             .arg(env!("CARGO_BIN_EXE_wgd"))
             .args(["-s", w.sock.to_str().unwrap(), "--netns-prefix", &w.prefix])
+            // The configuration-protocol sockets go to the test's directory unless
+            // the test says where (wg(8) itself only looks in /var/run/wireguard).
+            .args(if w.extra_args.iter().any(|a| a == "-u") {
+                vec![]
+            } else {
+                vec![
+                    "-u".to_string(),
+                    w.dir.join("run").to_str().unwrap().to_string(),
+                ]
+            })
             .args(&w.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
@@ -240,6 +250,17 @@ impl Wgd {
         c
     }
 
+    /// A further namespace of the test's own (`<ns><suffix>`, loopback up), removed
+    /// on drop after the test's processes are killed.
+    pub fn add_ns(&mut self, suffix: &str) -> String {
+        let n = format!("{}{suffix}", self.ns);
+        let _ = Command::new("ip").args(["netns", "del", &n]).output();
+        ok(Command::new("ip").args(["netns", "add", &n]));
+        self.extra_ns.push(n.clone());
+        ok(Command::new("ip").args(["-n", &n, "link", "set", "lo", "up"]));
+        n
+    }
+
     /// A command in the daemon's namespace (where its UDP sockets are).
     pub fn in_daemon_ns(&self, args: &[&str]) -> Command {
         let mut c = Command::new("nsenter");
@@ -250,16 +271,6 @@ impl Wgd {
     /// Keeps a process started by the test, to be killed (by PID) on drop.
     pub fn adopt(&mut self, c: Child) {
         self.children.push(c);
-    }
-
-    /// Creates a network namespace of the test's own (`<daemon ns><tag>`) with `lo`
-    /// up, removed on drop; returns its name.
-    pub fn add_ns(&mut self, tag: &str) -> String {
-        let name = format!("{}{tag}", self.ns);
-        ok(Command::new("ip").args(["netns", "add", &name]));
-        self.extra_ns.push(name.clone());
-        ok(Command::new("ip").args(["-n", &name, "link", "set", "lo", "up"]));
-        name
     }
 
     /// A file outside the test's directory that a process of the test creates (and
