@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn earlier_deadlines_push_later_ones_do_not() {
-        let t0 = Instant::now();
+        let t0 = crate::test_origin();
         let s = Duration::from_secs;
         let mut q = DeadlineQueue::new();
         let mut a: Queued = None;

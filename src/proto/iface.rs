@@ -1857,8 +1857,11 @@ mod tests {
 
     #[test]
     fn removing_a_peer_takes_only_what_it_owns() {
-        let t = Instant::now();
-        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let t = crate::test_origin();
+        let mut i = Interface::new(
+            t,
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+        );
         for id in 1..=3u64 {
             i.add_peer(id, &pubkey(id as u32), t).unwrap();
             for k in 0..4 {
@@ -1885,8 +1888,11 @@ mod tests {
 
     #[test]
     fn removing_one_prefix_keeps_the_tables_and_the_owned_lists_agreeing() {
-        let t = Instant::now();
-        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let t = crate::test_origin();
+        let mut i = Interface::new(
+            t,
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+        );
         i.add_peer(1, &pubkey(1), t).unwrap();
         i.add_peer(2, &pubkey(2), t).unwrap();
         for k in 0..4 {
@@ -1927,8 +1933,11 @@ mod tests {
         use rand::{Rng, SeedableRng};
         use std::collections::BTreeMap;
         let mut rng = rand::rngs::StdRng::seed_from_u64(14);
-        let t = Instant::now();
-        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let t = crate::test_origin();
+        let mut i = Interface::new(
+            t,
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+        );
         let mut owner: BTreeMap<(IpAddr, u8), PeerId> = BTreeMap::new();
         let peers: Vec<PeerId> = (0..4).collect();
         for &id in &peers {
@@ -1996,8 +2005,11 @@ mod tests {
     fn removing_single_prefixes_does_not_scan_the_table() {
         // 40k peers x 5 prefixes removed one prefix at a time: each removal costs the
         // trie walk and the owner's 5-entry list, never a scan of the 200k.
-        let t = Instant::now();
-        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let t = crate::test_origin();
+        let mut i = Interface::new(
+            t,
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+        );
         let n = 40_000u32;
         for id in 0..n {
             i.add_peer(id as u64, &pubkey(id), t).unwrap();
@@ -2005,16 +2017,15 @@ mod tests {
                 i.add_aip(id as u64, v4(id << 8 | k), 32).unwrap();
             }
         }
-        let start = Instant::now();
+        // A scan per removal would be ~10^10 steps: the runner's time limit
+        // (.config/nextest.toml) fails it; no clock is read here.
         for id in 0..n {
             for k in 0..5 {
                 i.remove_aip(id as u64, v4(id << 8 | k), 32).unwrap();
             }
         }
-        let took = start.elapsed();
         assert!(i.aips.is_empty());
         assert!((0..n).all(|id| i.peer_info(id as u64).unwrap().aips.is_empty()));
-        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     }
 
     #[test]
@@ -2022,8 +2033,11 @@ mod tests {
         // 40k peers x 5 prefixes removed one by one, oldest first (the worst case of a
         // table scan or list retain per removal: about 10^10 steps, hours). Owned-only
         // removal is a few hundred thousand hash operations.
-        let t = Instant::now();
-        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let t = crate::test_origin();
+        let mut i = Interface::new(
+            t,
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+        );
         let n = 40_000u32;
         for id in 0..n {
             i.add_peer(id as u64, &pubkey(id), t).unwrap();
@@ -2032,25 +2046,27 @@ mod tests {
             }
         }
         assert_eq!(i.aips.len(), 5 * n as usize);
-        let start = Instant::now();
+        // A scan per removal would be ~10^10 steps: the runner's time limit
+        // (.config/nextest.toml) fails it; no clock is read here.
         for id in 0..n {
             i.remove_peer(id as u64);
         }
-        let took = start.elapsed();
         assert!(i.aips.is_empty() && i.peer_ids().is_empty());
-        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     }
 
     #[test]
     fn deadline_queue_agrees_with_a_scan_of_every_peer() {
         // More peers than poll_timeout's own debug check covers.
-        let t0 = Instant::now();
-        let wall = SystemTime::now();
-        let mut rng = rand_core::OsRng;
+        let t0 = crate::test_origin();
+        let wall = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(2);
         let mut i = Interface::new(t0, &mut rng);
         i.set_private_key(Some(&[7u8; 32]), t0);
         let real = |n: u32| {
-            let mut j = Interface::new(t0, &mut rand_core::OsRng);
+            let mut j = Interface::new(
+                t0,
+                &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+            );
             j.set_private_key(Some(&[n as u8 + 10; 32]), t0);
             j.public_key().unwrap()
         };
@@ -2103,8 +2119,11 @@ mod tests {
 
     #[test]
     fn moving_prefixes_between_peers_costs_what_moves() {
-        let t = Instant::now();
-        let mut i = Interface::new(t, &mut rand_core::OsRng);
+        let t = crate::test_origin();
+        let mut i = Interface::new(
+            t,
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+        );
         i.add_peer(1, &pubkey(1), t).unwrap();
         i.add_peer(2, &pubkey(2), t).unwrap();
         let n = 200_000u32;
@@ -2123,14 +2142,12 @@ mod tests {
         assert_eq!(one.len(), n as usize / 2);
         assert_eq!(one.first(), Some(&(v4(n - 1), 32)), "newest first");
         // ... then the rest, oldest first: the worst case of a list scan or shift.
-        let start = Instant::now();
+        // (A scan per move would be ~10^10 steps: the runner's time limit fails it.)
         for k in (1..n).step_by(2) {
             i.add_aip(2, v4(k), 32).unwrap();
         }
-        let took = start.elapsed();
         assert!(i.peer_info(1).unwrap().aips.is_empty());
         assert_eq!(i.peer_info(2).unwrap().aips.len(), n as usize);
-        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
         // Removing peer 2 takes every prefix; peer 1 is left whole and empty.
         i.remove_peer(2);
         assert!(i.aips.is_empty());
