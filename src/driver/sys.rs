@@ -96,6 +96,18 @@ pub fn udp_set_gro(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// The message headers, their buffers' iovecs and the address slots of one batch,
+/// all zero (null pointers, zero lengths), to be filled in before the kernel sees them.
+#[allow(clippy::type_complexity)]
+fn empty_headers() -> (
+    [libc::mmsghdr; MMSG_MAX],
+    [libc::iovec; MMSG_MAX],
+    [libc::sockaddr_storage; MMSG_MAX],
+) {
+    // SAFETY: all-zero is a valid value of these plain C structs.
+    unsafe { (zeroed(), zeroed(), zeroed()) }
+}
+
 /// One message received by [`recv_mmsg`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Received {
@@ -122,13 +134,7 @@ pub fn recv_mmsg(
     if n == 0 {
         return Ok(0);
     }
-    // SAFETY: all-zero is a valid value of these plain C structs (null pointers, zero
-    // lengths); they are filled in below before the kernel sees them.
-    let (mut hdrs, mut iovs, mut names): (
-        [libc::mmsghdr; MMSG_MAX],
-        [libc::iovec; MMSG_MAX],
-        [libc::sockaddr_storage; MMSG_MAX],
-    ) = unsafe { (zeroed(), zeroed(), zeroed()) };
+    let (mut hdrs, mut iovs, mut names) = empty_headers();
     let mut cmsgs = [[0u64; CMSG_WORDS]; MMSG_MAX];
     let base = arena.as_mut_ptr();
     for i in 0..n {
@@ -167,9 +173,9 @@ pub fn recv_mmsg(
             truncated: h.msg_flags & libc::MSG_TRUNC != 0,
             ..Received::default()
         };
-        // SAFETY: the kernel filled msg_control/msg_controllen of this header; the
-        // CMSG_* macros walk inside that buffer, and each payload read is bounded by
-        // the type the (level, type) pair defines and checked against cmsg_len.
+        // The kernel filled msg_control/msg_controllen of this header, and the CMSG_*
+        // macros walk only inside that buffer.
+        // SAFETY: each payload read is of the type its (level, type) pair defines, checked against cmsg_len.
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(h);
             while !c.is_null() {
@@ -220,12 +226,7 @@ pub fn send_mmsg(fd: RawFd, arena: &[u8], msgs: &[Outgoing]) -> (usize, Option<i
     if n == 0 {
         return (0, None);
     }
-    // SAFETY: all-zero is a valid value of these plain C structs; filled in below.
-    let (mut hdrs, mut iovs, mut names): (
-        [libc::mmsghdr; MMSG_MAX],
-        [libc::iovec; MMSG_MAX],
-        [libc::sockaddr_storage; MMSG_MAX],
-    ) = unsafe { (zeroed(), zeroed(), zeroed()) };
+    let (mut hdrs, mut iovs, mut names) = empty_headers();
     let mut cmsgs = [[0u64; CMSG_WORDS]; MMSG_MAX];
     for (i, m) in msgs[..n].iter().enumerate() {
         if m.off.checked_add(m.len).map_or(true, |e| e > arena.len()) {
@@ -277,9 +278,9 @@ fn fill_send_cmsgs(
     h.msg_control = buf.as_mut_ptr() as *mut libc::c_void;
     h.msg_controllen = size_of::<[u64; CMSG_WORDS]>() as _;
     let mut used = 0usize;
-    // SAFETY: `buf` is large enough for both messages (CMSG_SPACE of in6_pktinfo plus
-    // that of a u16 is well under CMSG_WORDS*8), CMSG_FIRSTHDR/NXTHDR stay inside it
-    // because msg_controllen is its full size, and each write fits its CMSG_LEN.
+    // `buf` is large enough for both messages (CMSG_SPACE of in6_pktinfo plus that of
+    // a u16 is well under CMSG_WORDS*8).
+    // SAFETY: CMSG_FIRSTHDR/NXTHDR stay inside `buf` (msg_controllen is its full size), and each write fits its CMSG_LEN.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(h);
         match src {
