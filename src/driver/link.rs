@@ -46,6 +46,8 @@ const GRO_PACKETS: usize = 4096;
 const TX_BYTES: usize = 1 << 20;
 /// Segments (sealed datagrams) per transmit batch.
 const TX_SEGS: usize = 1024;
+/// Tun reads per transmit batch (each a packet or a super-packet).
+const TX_READS: usize = 128;
 /// Most segments one super-packet may be cut into.
 const SEGS_PER_READ: usize = 256;
 /// Room a read must find left in the arena: a 64 KiB packet cut into the most
@@ -355,7 +357,7 @@ impl Link {
         let vnet = tun.mode().vnet_hdr;
         let mut off = 0;
         let mut reads = 0;
-        while reads < RX_MSGS * 2
+        while reads < TX_READS
             && bufs.segs.len() + SEGS_PER_READ <= TX_SEGS
             && off + TX_RESERVE <= TX_BYTES
         {
