@@ -624,13 +624,39 @@ mod tests {
     }
 
     #[test]
-    fn a_negative_protocol_version_is_not_refused() {
+    fn versions_up_to_ours_are_accepted_even_negative_ones() {
+        // if_wg.c refuses only `> 1`: 1 (ours), 0 (latest) and negative ones pass.
+        for (i, v) in [1, 0, -1].into_iter().enumerate() {
+            let mut w = If::new();
+            let mut ids = 1;
+            let mut p = peer(public_of(2 + i as u8));
+            p.protocol_version = v;
+            assert_eq!(
+                w.set(&with_peers(vec![p]), &mut ids, None),
+                0,
+                "version {v}"
+            );
+            assert_eq!(w.publics(), vec![public_of(2 + i as u8)], "version {v}");
+        }
+    }
+
+    #[test]
+    fn removing_an_unknown_peer_creates_nothing() {
         let mut w = If::new();
         let mut ids = 1;
-        let mut p = peer(public_of(2));
-        p.protocol_version = -1;
-        assert_eq!(w.set(&with_peers(vec![p]), &mut ids, None), 0);
+        w.set(&with_peers(vec![peer(public_of(2))]), &mut ids, None);
+        let gone = PeerIo {
+            remove: true,
+            ..peer(public_of(3))
+        };
+        assert_eq!(w.set(&with_peers(vec![gone]), &mut ids, None), 0);
         assert_eq!(w.publics(), vec![public_of(2)]);
+        let gone = PeerIo {
+            remove: true,
+            ..peer(public_of(2))
+        };
+        assert_eq!(w.set(&with_peers(vec![gone]), &mut ids, None), 0);
+        assert!(w.publics().is_empty());
     }
 
     #[test]
