@@ -645,12 +645,15 @@ mod tests {
         let mut w = If::new();
         let mut ids = 1;
         w.set(&with_peers(vec![peer(public_of(2))]), &mut ids, None);
+        let next = ids;
         let gone = PeerIo {
             remove: true,
             ..peer(public_of(3))
         };
         assert_eq!(w.set(&with_peers(vec![gone]), &mut ids, None), 0);
         assert_eq!(w.publics(), vec![public_of(2)]);
+        // Not even for a moment: no peer id was used up (OpenBSD's counter).
+        assert_eq!(ids, next);
         let gone = PeerIo {
             remove: true,
             ..peer(public_of(2))
