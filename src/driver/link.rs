@@ -1059,6 +1059,26 @@ mod tests {
         assert!(!w.b.link.count_handshake(&[4], w.clock.now()));
     }
 
+    /// Only handshake messages (types 1 to 3) count towards "under load": a flood of
+    /// transport data or of junk never makes initiations get cookie replies.
+    #[test]
+    fn data_is_not_handshake_load() {
+        let mut w = World::new();
+        let now = w.clock.now();
+        for t in [0u8, 4, 5, 255] {
+            for _ in 0..UNDER_LOAD_PER_SECOND * 2 {
+                assert!(!w.b.link.count_handshake(&[t, 0, 0, 0], now), "type {t}");
+            }
+        }
+        for t in 1..=3u8 {
+            let mut w = World::new();
+            let hit = (0..UNDER_LOAD_PER_SECOND)
+                .map(|_| w.b.link.count_handshake(&[t, 0, 0, 0], now))
+                .position(|under| under);
+            assert_eq!(hit, Some(UNDER_LOAD_PER_SECOND as usize - 1), "type {t}");
+        }
+    }
+
     /// The IP packet of a tun write, without its virtio-net header in `vnet` mode,
     /// cut to the IP header's length (a lone decrypted packet keeps its padding).
     fn ip_of(write: &[u8], vnet: bool) -> (Option<VnetHdr>, &[u8]) {
