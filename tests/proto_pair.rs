@@ -1129,3 +1129,44 @@ fn responder_answers_key_confirmation_with_a_keepalive() {
     // A keepalive on an established session brings no further answer.
     assert!(p.drain(true).is_empty());
 }
+
+#[test]
+fn a_handshake_response_moves_the_endpoint_to_where_it_came_from() {
+    let mut p = Pair::new(21, true, true);
+    let (o, _) = p.send(true, b"hello");
+    assert_eq!(o, SendOutcome::Staged);
+    let init = p.drain(true);
+    assert_eq!(init.len(), 1);
+    p.deliver(false, init[0].clone());
+    let resp = p.drain(false);
+    assert_eq!(resp.len(), 1);
+    assert_eq!(resp[0][0], 2, "a response");
+    // B answers from another address than A has for it (B moved, or a NAT).
+    let moved: SocketAddr = "127.0.0.7:2002".parse().unwrap();
+    let mut d = resp[0].clone();
+    let o = p.a.iface.decapsulate(
+        p.now,
+        p.wall,
+        &mut p.rng,
+        moved,
+        Some(p.a.addr.ip()),
+        &mut d,
+        false,
+    );
+    assert_eq!(o, RecvOutcome::Handled);
+    assert_eq!(p.a.iface.peer_info(2).unwrap().endpoint, Some(moved));
+    // Handshake messages count in the peers' byte counters, as if_wg.c counts them:
+    // the initiation (148 bytes) one way, the response (92) the other; A has also
+    // sent the packet it staged (a 25-byte IPv4 packet: 16 + 32 padded + 16 = 64).
+    let (ia, ib) = (
+        p.a.iface.peer_info(2).unwrap(),
+        p.b.iface.peer_info(1).unwrap(),
+    );
+    assert_eq!((ia.tx_bytes, ia.rx_bytes), (148 + 64, 92));
+    assert_eq!((ib.tx_bytes, ib.rx_bytes), (92, 148));
+    let (o, _) = p.send(true, b"after");
+    assert!(
+        matches!(o, SendOutcome::Send { to, .. } if to == moved),
+        "{o:?}"
+    );
+}
