@@ -1170,3 +1170,24 @@ fn a_handshake_response_moves_the_endpoint_to_where_it_came_from() {
         "{o:?}"
     );
 }
+
+#[test]
+fn down_purges_staged_packets() {
+    let mut p = Pair::new(22, true, true);
+    let (o, _) = p.send(true, b"before down");
+    assert_eq!(o, SendOutcome::Staged);
+    assert_eq!(p.drain(true).len(), 1, "the initiation");
+    let now = p.now;
+    p.a.iface.down(now);
+    p.a.iface.up(now);
+    p.advance(Duration::from_secs(6));
+    let (o, _) = p.send(true, b"after up");
+    assert_eq!(o, SendOutcome::Staged);
+    p.pump();
+    let got: Vec<Vec<u8>> = p.b.tun.iter().map(|t| t[20..].to_vec()).collect();
+    assert_eq!(
+        got,
+        vec![b"after up".to_vec()],
+        "the packet staged before down is gone"
+    );
+}
