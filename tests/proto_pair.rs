@@ -1191,3 +1191,65 @@ fn down_purges_staged_packets() {
         "the packet staged before down is gone"
     );
 }
+
+/// Initiations of one peer closer together than 20 ms are a flood and dropped (spec
+/// §5.1's INITIATION_SPACING); 20 ms apart they are consumed. Two interfaces with A's
+/// key stand for A making a fresh initiation at the chosen moments.
+#[test]
+fn initiations_closer_than_twenty_ms_are_dropped() {
+    let mut rng = StdRng::seed_from_u64(23);
+    let t0 = Instant::now();
+    let wall0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let (mut ka, mut kb) = ([0u8; 32], [0u8; 32]);
+    rng.fill_bytes(&mut ka);
+    rng.fill_bytes(&mut kb);
+    let (pa, pb) = (
+        PrivateKey::from_bytes(&ka).public_key(),
+        PrivateKey::from_bytes(&kb).public_key(),
+    );
+    let mut b = Interface::new(t0, &mut rng);
+    b.set_private_key(Some(&kb), t0);
+    b.add_peer(1, &pa, t0).unwrap();
+    b.up(t0);
+    let from: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+    // An initiation from a fresh A at `at` (its TAI64N timestamp from the wall clock).
+    let mut initiation_at = |at: Duration, rng: &mut StdRng| {
+        let mut a = Interface::new(t0, rng);
+        a.set_private_key(Some(&ka), t0);
+        a.add_peer(2, &pb, t0).unwrap();
+        a.add_aip(2, IpAddr::V4(Ipv4Addr::from(B_IP)), 32).unwrap();
+        a.set_endpoint(2, Some("127.0.0.2:1002".parse().unwrap()));
+        a.up(t0);
+        let pkt = ipv4(A_IP, B_IP, b"x");
+        let mut buf = vec![0u8; HEADROOM + pkt.len() + TAILROOM];
+        buf[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(&pkt);
+        a.encapsulate(t0 + at, wall0 + at, rng, &mut buf, pkt.len());
+        let mut out = vec![0u8; 65536];
+        let t = a.poll_transmit(&mut out).expect("an initiation");
+        out.truncate(t.len);
+        out
+    };
+    let mut answered = |b: &mut Interface, at: Duration, rng: &mut StdRng| {
+        let mut d = initiation_at(at, rng);
+        b.decapsulate(t0 + at, wall0 + at, rng, from, None, &mut d, false);
+        let mut out = vec![0u8; 65536];
+        let mut responses = 0;
+        while let Some(t) = b.poll_transmit(&mut out) {
+            responses += usize::from(out[0] == 2 && t.len == 92);
+        }
+        responses
+    };
+    let ms = Duration::from_millis;
+    assert_eq!(answered(&mut b, ms(0), &mut rng), 1, "the first");
+    assert_eq!(
+        answered(&mut b, ms(10), &mut rng),
+        0,
+        "10 ms later: a flood"
+    );
+    assert_eq!(
+        answered(&mut b, ms(25), &mut rng),
+        1,
+        "25 ms after the last consumed"
+    );
+    assert_eq!(answered(&mut b, ms(50), &mut rng), 1, "25 ms later again");
+}
