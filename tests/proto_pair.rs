@@ -1213,7 +1213,7 @@ fn initiations_closer_than_twenty_ms_are_dropped() {
     b.up(t0);
     let from: SocketAddr = "127.0.0.1:1001".parse().unwrap();
     // An initiation from a fresh A at `at` (its TAI64N timestamp from the wall clock).
-    let mut initiation_at = |at: Duration, rng: &mut StdRng| {
+    let initiation_at = |at: Duration, rng: &mut StdRng| {
         let mut a = Interface::new(t0, rng);
         a.set_private_key(Some(&ka), t0);
         a.add_peer(2, &pb, t0).unwrap();
@@ -1229,7 +1229,7 @@ fn initiations_closer_than_twenty_ms_are_dropped() {
         out.truncate(t.len);
         out
     };
-    let mut answered = |b: &mut Interface, at: Duration, rng: &mut StdRng| {
+    let answered = |b: &mut Interface, at: Duration, rng: &mut StdRng| {
         let mut d = initiation_at(at, rng);
         b.decapsulate(t0 + at, wall0 + at, rng, from, None, &mut d, false);
         let mut out = vec![0u8; 65536];
