@@ -1253,3 +1253,25 @@ fn initiations_closer_than_twenty_ms_are_dropped() {
     );
     assert_eq!(answered(&mut b, ms(50), &mut rng), 1, "25 ms later again");
 }
+
+/// A new private key starts over: the next packet sends an initiation at once, even
+/// within REKEY_TIMEOUT of the last one (spec §1.9: the key change resets the
+/// handshake state).
+#[test]
+fn a_new_private_key_initiates_at_once() {
+    let mut p = Pair::new(24, true, true);
+    let (o, _) = p.send(true, b"one");
+    assert_eq!(o, SendOutcome::Staged);
+    assert_eq!(p.drain(true).len(), 1, "the first initiation");
+    p.advance(Duration::from_millis(100));
+    let (o, _) = p.send(true, b"two");
+    assert_eq!(o, SendOutcome::Staged);
+    assert!(p.drain(true).is_empty(), "no second initiation within 5 s");
+    let now = p.now;
+    p.a.iface.set_private_key(Some(&[9u8; 32]), now);
+    let (o, _) = p.send(true, b"three");
+    assert_eq!(o, SendOutcome::Staged);
+    let out = p.drain(true);
+    assert_eq!(out.len(), 1, "an initiation with the new key at once");
+    assert_eq!(out[0][0], 1);
+}
