@@ -396,3 +396,28 @@ proptest! {
         let _ = codec::decode(&b, Dir::Set);
     }
 }
+
+/// The endpoint union byte by byte, written from the ABI (spec: BSD sockaddr_in6 on
+/// amd64): sin6_len, sin6_family (AF_INET6 = 24), the port and sin6_flowinfo in
+/// network order, the address, sin6_scope_id in host (little-endian) order. A
+/// symmetric byte-order swap in encode and decode would round-trip; this would not.
+#[test]
+fn sockaddr_in6_layout_is_openbsd_s() {
+    let sa = SocketAddr::V6(SocketAddrV6::new(
+        "fe80::1".parse().unwrap(),
+        7111,
+        0x0102_0304,
+        0x0a0b_0c0d,
+    ));
+    let mut out = [0xffu8; 28];
+    codec::encode_sockaddr(&mut out, &sa);
+    let mut want = vec![28u8, 24, 0x1b, 0xc7, 1, 2, 3, 4];
+    want.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    want.extend_from_slice(&[0x0d, 0x0c, 0x0b, 0x0a]);
+    assert_eq!(out.to_vec(), want);
+    assert_eq!(codec::decode_sockaddr(&want, 0).unwrap(), Some(sa));
+    let v4 = SocketAddr::from(([192, 0, 2, 1], 7111));
+    codec::encode_sockaddr(&mut out, &v4);
+    assert_eq!(out[..8].to_vec(), vec![16u8, 2, 0x1b, 0xc7, 192, 0, 2, 1]);
+    assert!(out[8..].iter().all(|&b| b == 0));
+}
