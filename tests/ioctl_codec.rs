@@ -421,3 +421,54 @@ fn sockaddr_in6_layout_is_openbsd_s() {
     assert_eq!(out[..8].to_vec(), vec![16u8, 2, 0x1b, 0xc7, 192, 0, 2, 1]);
     assert!(out[8..].iter().all(|&b| b == 0));
 }
+
+/// The codec's limits, at the edge: the ABI's most peers (2^20) and allowed IPs
+/// (2^21) are decoded, one more of either is refused as too large.
+#[test]
+fn the_limits_hold_exactly() {
+    use wgif::ioctl::abi::{interface_io, INTERFACE_IO_SIZE, MAX_AIPS, MAX_PEERS, PEER_IO_SIZE};
+    // Peers: records without flags (a SIOCSWG would skip them), count in the header.
+    for (n, ok) in [(MAX_PEERS, true), (MAX_PEERS + 1, false)] {
+        let mut b = vec![0u8; INTERFACE_IO_SIZE + n * PEER_IO_SIZE];
+        b[interface_io::PEERS_COUNT..interface_io::PEERS_COUNT + 8]
+            .copy_from_slice(&(n as u64).to_le_bytes());
+        match codec::decode(&b, Dir::Set) {
+            Ok(m) => assert!(ok && m.peers.len() == n, "{n} peers"),
+            Err(e) => assert!(
+                !ok && matches!(e, DecodeError::TooLarge { .. }),
+                "{n} peers: {e:?}"
+            ),
+        }
+    }
+    // Allowed IPs, over two peers so the sum is what is limited.
+    for (n, ok) in [(MAX_AIPS, true), (MAX_AIPS + 1, false)] {
+        let aip = |i: usize| AipIo {
+            addr: IpAddr::V4(Ipv4Addr::from(i as u32)),
+            cidr: 32,
+        };
+        let half = n / 2;
+        let m = InterfaceIo {
+            peers: vec![
+                PeerIo {
+                    public: Some(Key([7; 32])),
+                    aips: (0..half).map(aip).collect(),
+                    ..PeerIo::default()
+                },
+                PeerIo {
+                    public: Some(Key([8; 32])),
+                    aips: (half..n).map(aip).collect(),
+                    ..PeerIo::default()
+                },
+            ],
+            ..InterfaceIo::default()
+        };
+        let b = codec::encode(&m, Dir::Set);
+        match codec::decode(&b, Dir::Set) {
+            Ok(d) => assert!(ok && d.peers[0].aips.len() + d.peers[1].aips.len() == n),
+            Err(e) => assert!(
+                !ok && matches!(e, DecodeError::TooLarge { .. }),
+                "{n} aips: {e:?}"
+            ),
+        }
+    }
+}
