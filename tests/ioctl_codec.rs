@@ -472,3 +472,43 @@ fn the_limits_hold_exactly() {
         }
     }
 }
+
+/// WG_PEER_SET_DESCRIPTION (1 << 7) by direction: SIOCSWG carries it with the
+/// description and ignores description bytes without it; SIOCGWG never sets it and
+/// always carries the description (empty = none).
+#[test]
+fn the_description_flag_by_direction() {
+    use wgif::ioctl::abi::{peer_io, INTERFACE_IO_SIZE};
+    let set_description = 1u32 << 7;
+    let m = InterfaceIo {
+        peers: vec![PeerIo {
+            public: Some(Key([7; 32])),
+            description: Some("office".into()),
+            ..PeerIo::default()
+        }],
+        ..InterfaceIo::default()
+    };
+    let flags = |b: &[u8]| {
+        let at = INTERFACE_IO_SIZE + peer_io::FLAGS;
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    };
+    let set = codec::encode(&m, Dir::Set);
+    assert_ne!(flags(&set) & set_description, 0);
+    let get = codec::encode(&m, Dir::Get);
+    assert_eq!(flags(&get) & set_description, 0);
+    let at = INTERFACE_IO_SIZE + peer_io::DESCRIPTION;
+    assert_eq!(&get[at..at + 6], b"office");
+    assert_eq!(
+        codec::decode(&get, Dir::Get).unwrap().peers[0].description,
+        Some("office".into())
+    );
+    // The get form read as a set: the bytes are there, the flag is not.
+    assert_eq!(
+        codec::decode(&get, Dir::Set).unwrap().peers[0].description,
+        None
+    );
+    assert_eq!(
+        codec::decode(&set, Dir::Set).unwrap().peers[0].description,
+        Some("office".into())
+    );
+}
