@@ -25,6 +25,7 @@ pub mod netlink;
 pub mod netns;
 pub mod offload;
 pub mod options;
+pub mod outbox;
 pub mod rng;
 #[allow(unsafe_code)]
 pub mod sys;
