@@ -299,6 +299,22 @@ fn ip_header(pkt: &[u8], proto: u8) -> Result<IpHeader, SplitError> {
     }
 }
 
+/// The largest segment `hdr` cuts `pkt` into (the whole packet without GSO), from
+/// the packet's own header lengths rather than the header's `hdr_len`.
+pub fn max_segment_len(hdr: &VnetHdr, pkt: &[u8]) -> usize {
+    let cs = hdr.csum_start as usize;
+    let gso = hdr.gso_size as usize;
+    let l4 = match hdr.gso_type & !GSO_ECN {
+        GSO_TCPV4 | GSO_TCPV6 => match pkt.get(cs + 12) {
+            Some(b) => (b >> 4) as usize * 4,
+            None => return pkt.len(),
+        },
+        GSO_UDP_L4 => 8,
+        _ => return pkt.len(),
+    };
+    (cs + l4 + gso).min(pkt.len())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     //! Also the packet builders and the naive checksum reference of the `gro` tests.

@@ -239,22 +239,6 @@ impl DataBufs {
     }
 }
 
-/// The largest segment `hdr` cuts `pkt` into (the whole packet without GSO), from
-/// the packet's own header lengths rather than the header's `hdr_len`.
-fn max_segment_len(hdr: &VnetHdr, pkt: &[u8]) -> usize {
-    let cs = hdr.csum_start as usize;
-    let gso = hdr.gso_size as usize;
-    let l4 = match hdr.gso_type & !gso::GSO_ECN {
-        gso::GSO_TCPV4 | gso::GSO_TCPV6 => match pkt.get(cs + 12) {
-            Some(b) => (b >> 4) as usize * 4,
-            None => return pkt.len(),
-        },
-        gso::GSO_UDP_L4 => 8,
-        _ => return pkt.len(),
-    };
-    (cs + l4 + gso).min(pkt.len())
-}
-
 /// Appends a sealed datagram to the batch: it extends the last message into (or
 /// along) a GSO run when it follows it in the arena, goes to the same endpoint from
 /// the same source for the same peer, and is no larger than the run's datagrams;
@@ -391,7 +375,7 @@ impl Link {
                 continue;
             };
             let pkt = &mut bufs.tun_in[VNET_HDR_LEN..n];
-            let stride = self.proto.sealed_len(max_segment_len(&hdr, pkt));
+            let stride = self.proto.sealed_len(gso::max_segment_len(&hdr, pkt));
             match gso::split(
                 &hdr,
                 pkt,
