@@ -320,8 +320,13 @@ fn family<'a>(fams: &'a [Value], name: &str) -> &'a Value {
 #[test]
 fn prometheus_parses_and_matches_the_text() {
     let w = setup("sp");
-    // An interface without peers: headers only, nothing of it in samples.
+    // An interface without peers: its drops, no peer sample.
     w.wgifconfig_ok(&["wg3", "create", "wgport", "7333"]);
+    // A destination no peer's allowed IPs cover: wg1 drops it (no route).
+    let o = Wgd::in_ns(&w.rd(1), &["ping", "-c", "2", "-W", "1", "192.168.5.77"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
     let prom = w.wgifconfig_ok(&["--prometheus"]);
     let fams = parse_prometheus(&prom);
     let (t1, t2) = (w.wgifconfig_ok(&["wg1"]), w.wgifconfig_ok(&["wg2"]));
@@ -365,7 +370,25 @@ fn prometheus_parses_and_matches_the_text() {
             t.ago
         );
     }
-    assert!(!prom.contains("wg3"), "{prom}");
+    // Drops: one sample per interface; wg1's unroutable pings are counted.
+    let drops = |fam: &str, ifname: &str| -> f64 {
+        let f = family(&fams, fam);
+        assert_eq!(f["type"], "counter");
+        let s = f["samples"].as_array().unwrap();
+        assert_eq!(s.len(), 3, "{f}");
+        let s = s.iter().find(|s| s[1]["interface"] == ifname).unwrap();
+        assert_eq!(s[1].as_object().unwrap().len(), 1);
+        s[2].as_f64().unwrap()
+    };
+    assert!(
+        drops("wgif_interface_transmit_drops", "wg1") >= 2.0,
+        "{prom}"
+    );
+    assert_eq!(drops("wgif_interface_transmit_drops", "wg3"), 0.0);
+    assert_eq!(drops("wgif_interface_receive_drops", "wg2"), 0.0);
+    for l in prom.lines().filter(|l| l.starts_with("wgif_peer_")) {
+        assert!(!l.contains("wg3"), "{prom}");
+    }
 }
 
 #[test]
@@ -412,10 +435,16 @@ fn non_root_sees_no_peer_and_no_key() {
     }
     let prom = as_user(&["--prometheus"]);
     let fams = parse_prometheus(&prom);
-    assert_eq!(fams.len(), 3, "{prom}");
+    assert_eq!(fams.len(), 5, "{prom}");
     for f in &fams {
-        assert_eq!(f["samples"], serde_json::json!([]), "{prom}");
+        let n = f["samples"].as_array().unwrap().len();
+        if f["family"].as_str().unwrap().starts_with("wgif_peer_") {
+            assert_eq!(n, 0, "{prom}");
+        } else {
+            assert_eq!(n, 2, "{prom}");
+        }
     }
+    assert!(!prom.contains(&p1) && !prom.contains(&p2), "{prom}");
     // root's metrics on the same wgd do have the peers (the view differs, not the data).
     let fams = parse_prometheus(&w.wgifconfig_ok(&["--prometheus"]));
     assert_eq!(

@@ -139,11 +139,7 @@ fn show_formatted(
     }
     let text = match format {
         Format::Json => super::json::render(&list, view, io.now),
-        _ => {
-            let named: Vec<(String, Option<InterfaceIo>)> =
-                list.into_iter().map(|(i, w)| (i.name, w)).collect();
-            super::prometheus::render(&named, io.now)
-        }
+        _ => super::prometheus::render(&list, io.now),
     };
     let _ = io.stdout.write_all(text.as_bytes());
     Ok(0)

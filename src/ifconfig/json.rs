@@ -242,6 +242,7 @@ mod tests {
                 },
             ],
             inet6: vec![],
+            drops: Default::default(),
         }
     }
 
@@ -282,8 +283,12 @@ mod tests {
 
     #[test]
     fn root_view_has_peers_and_no_secret() {
-        let list = vec![(info("wg1"), Some(root_wg()))];
+        let mut i = info("wg1");
+        i.drops.input = 12345;
+        let list = vec![(i, Some(root_wg()))];
         let s = render(&list, FULL, 1000);
+        // The drop counters are not in the text, so not in the JSON either.
+        assert!(!s.contains("drops") && !s.contains("12345"), "{s}");
         let v = parse(&s);
         let i = &v["interfaces"][0];
         assert_eq!(i["name"], "wg1");

@@ -2,15 +2,17 @@
 //! exposition format (version 0.0.4), for node_exporter's textfile collector.
 //!
 //! Families, each with its `# HELP` and `# TYPE` lines even when it has no
-//! sample: per peer the bytes sent and received (counters) and the seconds since
-//! the last handshake (a gauge; no sample for a peer that never completed one).
-//! Labels: `interface`, `peer` (the public key in base64) and `description` (the
-//! peer's `wgdescr`, empty when it has none). wgd's status (SIOCGWG and the
-//! interface info) carries no drop counter, so there is no drop family.
-//! A non-root caller gets no peer from wgd, so only the HELP/TYPE lines.
+//! sample: per interface the packets dropped in and out (counters, label
+//! `interface`, from the interface info's [`IfDrops`](crate::ioctl::request::IfDrops));
+//! per peer the bytes sent and received (counters) and the seconds since the last
+//! handshake (a gauge; no sample for a peer that never completed one), labels
+//! `interface`, `peer` (the public key in base64) and `description` (the peer's
+//! `wgdescr`, empty when it has none). A non-root caller gets no peer from wgd,
+//! so only the interface samples.
 
 use super::key::format_key;
 use crate::ioctl::model::{InterfaceIo, PeerIo};
+use crate::ioctl::request::IfInfo;
 use std::fmt::Write;
 
 /// One metric family: name, TYPE, HELP, and how to get a peer's value.
@@ -59,14 +61,41 @@ pub fn escape_label(v: &str) -> String {
     s
 }
 
-/// The exposition text for these interfaces (name, SIOCGWG answer if a wg one).
-pub fn render(list: &[(String, Option<InterfaceIo>)], now: i64) -> String {
+/// The per-interface families: name, HELP, value.
+const IF_FAMILIES: &[(&str, &str, fn(&IfInfo) -> u64)] = &[
+    (
+        "wgif_interface_receive_drops_total",
+        "Datagrams received and dropped (malformed, failed authentication, refused under load).",
+        |i| i.drops.input,
+    ),
+    (
+        "wgif_interface_transmit_drops_total",
+        "Packets to send that were dropped (no peer for the destination, no endpoint, interface down, send failed).",
+        |i| i.drops.output,
+    ),
+];
+
+/// The exposition text for these interfaces (info, SIOCGWG answer if a wg one).
+pub fn render(list: &[(IfInfo, Option<InterfaceIo>)], now: i64) -> String {
     let mut out = String::new();
+    for (name, help, value) in IF_FAMILIES {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (info, _) in list {
+            let _ = writeln!(
+                out,
+                "{name}{{interface=\"{}\"}} {}",
+                escape_label(&info.name),
+                value(info)
+            );
+        }
+    }
     for f in FAMILIES {
         let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
         let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
-        for (ifname, wg) in list {
+        for (info, wg) in list {
             let Some(wg) = wg else { continue };
+            let ifname = &info.name;
             for p in &wg.peers {
                 let Some(v) = (f.value)(p, now) else { continue };
                 let key = p.public.as_ref().map(format_key).unwrap_or_default();
@@ -90,6 +119,15 @@ pub fn render(list: &[(String, Option<InterfaceIo>)], now: i64) -> String {
 mod tests {
     use super::*;
     use crate::ioctl::model::{Key, Timespec};
+    use crate::ioctl::request::IfDrops;
+
+    fn info(name: &str, input: u64, output: u64) -> IfInfo {
+        IfInfo {
+            name: name.into(),
+            drops: IfDrops { input, output },
+            ..IfInfo::default()
+        }
+    }
 
     fn peer(k: u8, descr: Option<&str>, hs: i64) -> PeerIo {
         PeerIo {
@@ -125,14 +163,16 @@ mod tests {
         let empty = InterfaceIo::default();
         let text = render(
             &[
-                ("wg1".into(), Some(wg1)),
-                ("wg2".into(), Some(empty)),
-                ("lo0".into(), None),
+                (info("wg1", 3, 4), Some(wg1)),
+                (info("wg2", 0, 0), Some(empty)),
+                (info("lo0", 5, 6), None),
             ],
             1000,
         );
         // Every family has HELP then TYPE, once.
         for (name, kind) in [
+            ("wgif_interface_receive_drops_total", "counter"),
+            ("wgif_interface_transmit_drops_total", "counter"),
             ("wgif_peer_receive_bytes_total", "counter"),
             ("wgif_peer_transmit_bytes_total", "counter"),
             ("wgif_peer_last_handshake_seconds", "gauge"),
@@ -164,15 +204,41 @@ mod tests {
         let hs = samples(&text, "wgif_peer_last_handshake_seconds");
         assert_eq!(hs.len(), 1);
         assert!(hs[0].contains(&k1) && hs[0].ends_with("} 50"), "{hs:?}");
-        // Secrets and the other interfaces never appear.
+        // Every interface has its drops, peers or not.
+        assert_eq!(
+            samples(&text, "wgif_interface_receive_drops_total"),
+            [
+                "wgif_interface_receive_drops_total{interface=\"wg1\"} 3",
+                "wgif_interface_receive_drops_total{interface=\"wg2\"} 0",
+                "wgif_interface_receive_drops_total{interface=\"lo0\"} 5",
+            ]
+        );
+        assert_eq!(
+            samples(&text, "wgif_interface_transmit_drops_total"),
+            [
+                "wgif_interface_transmit_drops_total{interface=\"wg1\"} 4",
+                "wgif_interface_transmit_drops_total{interface=\"wg2\"} 0",
+                "wgif_interface_transmit_drops_total{interface=\"lo0\"} 6",
+            ]
+        );
+        // Secrets never appear; no peer sample names the other interfaces.
         assert!(!text.contains(&format_key(&Key([9; 32]))));
-        assert!(!text.contains("wg2") && !text.contains("lo0"));
+        for l in text.lines().filter(|l| l.starts_with("wgif_peer_")) {
+            assert!(l.contains("interface=\"wg1\""), "{l}");
+        }
     }
 
     #[test]
-    fn no_peers_only_headers() {
-        let text = render(&[("wg1".into(), Some(InterfaceIo::default()))], 0);
-        assert_eq!(text.lines().count(), 6);
-        assert!(text.lines().all(|l| l.starts_with("# ")), "{text}");
+    fn no_peers_only_headers_and_drops() {
+        let text = render(&[(info("wg1", 1, 2), Some(InterfaceIo::default()))], 0);
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with("# ")).collect();
+        assert_eq!(
+            samples,
+            [
+                "wgif_interface_receive_drops_total{interface=\"wg1\"} 1",
+                "wgif_interface_transmit_drops_total{interface=\"wg1\"} 2",
+            ]
+        );
+        assert_eq!(text.lines().filter(|l| l.starts_with("# ")).count(), 10);
     }
 }
