@@ -61,8 +61,10 @@ pub fn escape_label(v: &str) -> String {
     s
 }
 
-/// The per-interface families: name, HELP, value.
-const IF_FAMILIES: &[(&str, &str, fn(&IfInfo) -> u64)] = &[
+/// A per-interface family: name, HELP, value (all counters).
+type IfFamily = (&'static str, &'static str, fn(&IfInfo) -> u64);
+
+const IF_FAMILIES: &[IfFamily] = &[
     (
         "wgif_interface_receive_drops_total",
         "Datagrams received and dropped (malformed, failed authentication, refused under load).",
