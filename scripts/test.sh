@@ -17,6 +17,8 @@ have openssl      || need_pkgs+=(openssl)
 have nsenter      || need_pkgs+=(util-linux)
 have iptables     || need_pkgs+=(iptables)
 have useradd      || need_pkgs+=(passwd)
+have python3      || need_pkgs+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "test.sh: installing ${need_pkgs[*]}"
     SUDO=""
@@ -24,6 +26,14 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
 fi
+# tests/status_formats.rs: the JSON schema validator and the Prometheus text parser.
+for py in jsonschema:jsonschema prometheus_client:prometheus-client; do
+    if ! python3 -c "import ${py%%:*}" >/dev/null 2>&1; then
+        echo "test.sh: installing the Python package ${py#*:}"
+        python3 -m pip install -q "${py#*:}" 2>/dev/null ||
+            python3 -m pip install -q --break-system-packages "${py#*:}"
+    fi
+done
 have cargo || { echo "test.sh: needs a Rust toolchain (cargo); see https://rustup.rs" >&2; exit 1; }
 for c in rustfmt clippy; do
     if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1; then

@@ -461,7 +461,7 @@ fn usage_and_long_names() {
     let o = go(&mut f, "-z");
     assert_eq!(o.code, 1);
     assert!(
-        o.err.starts_with("usage: wgifconfig [-AaC] [interface]"),
+        o.err.starts_with("usage: wgifconfig [-AaCj] [interface]"),
         "{}",
         o.err
     );

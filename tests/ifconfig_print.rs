@@ -4,7 +4,7 @@
 use wgif::ifconfig::parse::Af;
 use wgif::ifconfig::print::{status, View};
 use wgif::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec};
-use wgif::ioctl::request::{IfInfo, Inet4Addr, Inet6Addr};
+use wgif::ioctl::request::{IfDrops, IfInfo, Inet4Addr, Inet6Addr};
 
 const ALIASES: View = View {
     ifaliases: true,
@@ -32,6 +32,11 @@ fn info() -> IfInfo {
             dest: None,
         }],
         inet6: vec![],
+        // Not in the status text: the golden outputs below show none.
+        drops: IfDrops {
+            input: 7,
+            output: 9,
+        },
     }
 }
 
@@ -186,6 +191,7 @@ fn many_peers_v6_endpoint_rtable_rdomain_debug_and_addresses() {
                 scope_id: 7,
             },
         ],
+        drops: IfDrops::default(),
     };
     let wg = InterfaceIo {
         public: Some(key(1)),

@@ -9,7 +9,7 @@ use super::netns::{run_in, Netns, NetnsManager};
 use super::offload::Offloads;
 use super::tun::Tun;
 use super::udp::UdpSockets;
-use crate::ioctl::request::{iff, IfInfo, Inet4Addr, Inet6Addr};
+use crate::ioctl::request::{iff, IfDrops, IfInfo, Inet4Addr, Inet6Addr};
 use std::io;
 use std::net::Ipv6Addr;
 
@@ -83,7 +83,12 @@ impl WgIf {
                 .position(|a| *a == x.0)
                 .unwrap_or(usize::MAX)
         });
+        let d = self.link.drops;
         Ok(IfInfo {
+            drops: IfDrops {
+                input: d.input,
+                output: d.no_route + d.no_endpoint + d.output_other + d.send,
+            },
             name: self.name.clone(),
             flags: self.flags(),
             mtu: self.mtu,

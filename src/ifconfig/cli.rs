@@ -1,5 +1,5 @@
-//! The command line: `wgifconfig [-AaC] [interface] [address_family]
-//! [address [dest_address]] [parameters]`.
+//! The command line: `wgifconfig [-AaCj] [interface] [address_family]
+//! [address [dest_address]] [parameters]` and `wgifconfig --prometheus`.
 
 use super::parse::Af;
 
@@ -31,11 +31,63 @@ pub enum CliError {
     Msg(String),
 }
 
+/// How the status is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// ifconfig(8)'s text.
+    Text,
+    /// `-j`: JSON (`json.rs`).
+    Json,
+    /// `--prometheus`: the Prometheus text exposition format (`prometheus.rs`).
+    Prometheus,
+}
+
 /// The usage text (after `usage: `), with the program name.
 pub fn usage(prog: &str) -> String {
     format!(
-        "usage: {prog} [-AaC] [interface] [address_family] [address [dest_address]]\n\t\t[parameters]\n"
+        "usage: {prog} [-AaCj] [interface] [address_family] [address [dest_address]]\n\t\t[parameters]\n       {prog} --prometheus\n"
     )
+}
+
+/// Reads the arguments after argv[0], with the output format: `-j` (alone or
+/// among the flags, `-jA`) asks for JSON and then takes what a status request
+/// takes (nothing, `-a`/`-A` with an optional family, or an interface or group
+/// with an optional family); `--prometheus` stands alone.
+pub fn parse_command(args: &[String]) -> Result<(Format, Invocation), CliError> {
+    match args.first().map(String::as_str) {
+        Some("--prometheus") => {
+            if args.len() > 1 {
+                return Err(CliError::Msg(format!(
+                    "--prometheus takes no other argument (got '{}')",
+                    args[1]
+                )));
+            }
+            return Ok((
+                Format::Prometheus,
+                Invocation::All {
+                    ifaliases: true,
+                    af: None,
+                },
+            ));
+        }
+        // Another long option: the usage text, as before.
+        Some(f) if f.starts_with('-') && !f.starts_with("--") && f.contains('j') => {}
+        _ => return Ok((Format::Text, parse_cli(args)?)),
+    }
+    let flags = args[0].replace('j', "");
+    let mut rest: Vec<String> = Vec::with_capacity(args.len());
+    if flags != "-" {
+        rest.push(flags);
+    }
+    rest.extend_from_slice(&args[1..]);
+    match parse_cli(&rest)? {
+        Invocation::Cloners => Err(CliError::Msg("-j cannot be used with -C".into())),
+        Invocation::Interface { params, .. } if !params.is_empty() => Err(CliError::Msg(format!(
+            "-j only shows the status; it takes no parameter (got '{}')",
+            params[0]
+        ))),
+        inv => Ok((Format::Json, inv)),
+    }
 }
 
 /// The address family words ifconfig knows for these interfaces.
@@ -108,6 +160,66 @@ mod tests {
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn formats() {
+        let json = |ifaliases, af| Ok((Format::Json, Invocation::All { ifaliases, af }));
+        assert_eq!(parse_command(&v(&["-j"])), json(false, None));
+        assert_eq!(parse_command(&v(&["-j", "-A"])), json(true, None));
+        assert_eq!(parse_command(&v(&["-jA"])), json(true, None));
+        assert_eq!(
+            parse_command(&v(&["-Aj", "inet6"])),
+            json(true, Some(Af::Inet6))
+        );
+        assert_eq!(parse_command(&v(&["-j", "-a"])), json(false, None));
+        assert_eq!(
+            parse_command(&v(&["-j", "wg1"])),
+            Ok((
+                Format::Json,
+                Invocation::Interface {
+                    name: "wg1".into(),
+                    af: None,
+                    params: vec![]
+                }
+            ))
+        );
+        assert_eq!(
+            parse_command(&v(&["-j", "wg1", "up"])),
+            Err(CliError::Msg(
+                "-j only shows the status; it takes no parameter (got 'up')".into()
+            ))
+        );
+        assert_eq!(
+            parse_command(&v(&["-jC"])),
+            Err(CliError::Msg("-j cannot be used with -C".into()))
+        );
+        assert_eq!(parse_command(&v(&["-jx"])), Err(CliError::Usage));
+        assert_eq!(
+            parse_command(&v(&["-j", "-a", "wg0"])),
+            Err(CliError::Usage)
+        );
+        assert_eq!(
+            parse_command(&v(&["--prometheus"])),
+            Ok((
+                Format::Prometheus,
+                Invocation::All {
+                    ifaliases: true,
+                    af: None
+                }
+            ))
+        );
+        assert_eq!(
+            parse_command(&v(&["--prometheus", "wg1"])),
+            Err(CliError::Msg(
+                "--prometheus takes no other argument (got 'wg1')".into()
+            ))
+        );
+        assert_eq!(parse_command(&v(&["--json"])), Err(CliError::Usage));
+        assert_eq!(
+            parse_command(&v(&["wg1", "up"])),
+            Ok((Format::Text, parse_cli(&v(&["wg1", "up"])).unwrap()))
+        );
     }
 
     #[test]

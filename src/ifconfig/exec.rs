@@ -1,13 +1,15 @@
 //! Running one command line against a [`Control`]: OpenBSD ifconfig's main()
 //! order — `create` first, auto-create for any other parameter list (but not
 //! `destroy`), generic verbs while parsing, then the one SIOCSWG, then the
-//! address requests; or the status text when no parameter is given.
+//! address requests; or the status when no parameter is given (as text, JSON
+//! or Prometheus text: [`Format`]).
 
-use super::cli::{parse_cli, usage, CliError, Invocation};
+use super::cli::{parse_command, usage, CliError, Format, Invocation};
 use super::control::{Control, CtlError, ENOTTY, ENXIO};
 use super::parse::{parse, AddrOp, Af, GenericOp};
 use super::print::{status, View};
 use super::resolve::Resolve;
+use crate::ioctl::model::InterfaceIo;
 use crate::ioctl::request::{iff, IfInfo};
 use std::io::Write;
 
@@ -32,7 +34,7 @@ fn ctx(e: &CtlError, what: String) -> String {
 
 /// Runs the arguments after argv[0]; returns the exit status.
 pub fn run(args: &[String], ctl: &mut dyn Control, res: &dyn Resolve, io: &mut Io) -> i32 {
-    let inv = match parse_cli(args) {
+    let (format, inv) = match parse_command(args) {
         Ok(i) => i,
         Err(CliError::Usage) => {
             let _ = io.stderr.write_all(usage(io.prog).as_bytes());
@@ -43,13 +45,18 @@ pub fn run(args: &[String], ctl: &mut dyn Control, res: &dyn Resolve, io: &mut I
             return 1;
         }
     };
-    let r = match inv {
-        Invocation::Cloners => {
-            let _ = writeln!(io.stdout, "wg");
-            Ok(0)
-        }
-        Invocation::All { ifaliases, af } => show_all(ctl, ifaliases, af, io),
-        Invocation::Interface { name, af, params } => configure(&name, af, &params, ctl, res, io),
+    let r = match format {
+        Format::Text => match inv {
+            Invocation::Cloners => {
+                let _ = writeln!(io.stdout, "wg");
+                Ok(0)
+            }
+            Invocation::All { ifaliases, af } => show_all(ctl, ifaliases, af, io, &mut Sink::Text),
+            Invocation::Interface { name, af, params } => {
+                configure(&name, af, &params, ctl, res, io)
+            }
+        },
+        Format::Json | Format::Prometheus => show_formatted(format, inv, ctl, io),
     };
     match r {
         Ok(code) => code,
@@ -75,11 +82,67 @@ fn get_wg_opt(
     }
 }
 
-fn print_one(ctl: &mut dyn Control, info: &IfInfo, view: View, io: &mut Io) -> Result<(), Fatal> {
+/// Where the status of each interface goes: printed as text at once, or kept
+/// for a JSON or Prometheus rendering of the whole list.
+enum Sink {
+    Text,
+    Collect(Vec<(IfInfo, Option<InterfaceIo>)>),
+}
+
+fn print_one(
+    ctl: &mut dyn Control,
+    info: &IfInfo,
+    view: View,
+    io: &mut Io,
+    sink: &mut Sink,
+) -> Result<(), Fatal> {
     let wg = get_wg_opt(ctl, &info.name)?;
-    let text = status(info, wg.as_ref(), view, io.now);
-    let _ = io.stdout.write_all(text.as_bytes());
+    match sink {
+        Sink::Text => {
+            let text = status(info, wg.as_ref(), view, io.now);
+            let _ = io.stdout.write_all(text.as_bytes());
+        }
+        Sink::Collect(list) => list.push((info.clone(), wg)),
+    }
     Ok(())
+}
+
+/// `-j …` and `--prometheus`: the status request of `inv`, rendered whole once
+/// every interface was read (nothing on stdout when one could not be).
+fn show_formatted(
+    format: Format,
+    inv: Invocation,
+    ctl: &mut dyn Control,
+    io: &mut Io,
+) -> Result<i32, Fatal> {
+    let mut sink = Sink::Collect(Vec::new());
+    let (code, view) = match inv {
+        Invocation::All { ifaliases, af } => (
+            show_all(ctl, ifaliases, af, io, &mut sink)?,
+            View { ifaliases, af },
+        ),
+        Invocation::Interface { name, af, .. } => (
+            show(&name, af, ctl, io, &mut sink)?,
+            View {
+                ifaliases: true,
+                af,
+            },
+        ),
+        // parse_command refuses -C with -j and --prometheus.
+        Invocation::Cloners => return Err(Fatal("-C shows no status".into())),
+    };
+    let Sink::Collect(list) = sink else {
+        return Ok(code);
+    };
+    if code != 0 {
+        return Ok(code);
+    }
+    let text = match format {
+        Format::Json => super::json::render(&list, view, io.now),
+        _ => super::prometheus::render(&list, io.now),
+    };
+    let _ = io.stdout.write_all(text.as_bytes());
+    Ok(0)
 }
 
 fn show_all(
@@ -87,13 +150,14 @@ fn show_all(
     ifaliases: bool,
     af: Option<Af>,
     io: &mut Io,
+    sink: &mut Sink,
 ) -> Result<i32, Fatal> {
     let list = ctl
         .list_interfaces()
         .map_err(|e| Fatal(ctx(&e, "getifaddrs".into())))?;
     let view = View { ifaliases, af };
     for info in &list {
-        match print_one(ctl, info, view, io) {
+        match print_one(ctl, info, view, io, sink) {
             Ok(()) => {}
             // Destroyed between the listing and the SIOCGWG: skip it.
             Err(_) if matches!(ctl.get_info(&info.name), Err(CtlError::Errno { errno, .. }) if errno == ENXIO) =>
@@ -104,7 +168,13 @@ fn show_all(
     Ok(0)
 }
 
-fn show(name: &str, af: Option<Af>, ctl: &mut dyn Control, io: &mut Io) -> Result<i32, Fatal> {
+fn show(
+    name: &str,
+    af: Option<Af>,
+    ctl: &mut dyn Control,
+    io: &mut Io,
+    sink: &mut Sink,
+) -> Result<i32, Fatal> {
     let view = View {
         ifaliases: true,
         af,
@@ -113,7 +183,7 @@ fn show(name: &str, af: Option<Af>, ctl: &mut dyn Control, io: &mut Io) -> Resul
     if unit {
         match ctl.get_info(name) {
             Ok(info) => {
-                print_one(ctl, &info, view, io)?;
+                print_one(ctl, &info, view, io, sink)?;
                 Ok(0)
             }
             Err(CtlError::Errno { .. }) => {
@@ -141,7 +211,7 @@ fn show(name: &str, af: Option<Af>, ctl: &mut dyn Control, io: &mut Io) -> Resul
             return Ok(1);
         }
         for info in members {
-            print_one(ctl, info, view, io)?;
+            print_one(ctl, info, view, io, sink)?;
         }
         Ok(0)
     }
@@ -165,7 +235,7 @@ fn configure(
         }
     }
     if params.is_empty() {
-        return show(name, af, ctl, io);
+        return show(name, af, ctl, io, &mut Sink::Text);
     }
     if params[0] != "destroy" && name.ends_with(|c: char| c.is_ascii_digit()) {
         // getinfo(create=1): failures are silent; the verbs that follow report

@@ -4,7 +4,8 @@
 //! - [`cli`]: the command line (`[-AaC] [interface] [address_family] …`).
 //! - [`parse`]: the parameter list → generic verbs, one SIOCSWG, address requests.
 //! - [`exec`]: running a command line against a [`control::Control`].
-//! - [`print`]: the status text.
+//! - [`print`]: the status text; [`json`] and [`prometheus`]: the same status
+//!   as JSON (`-j`) and as Prometheus text (`--prometheus`).
 //! - [`hostname_if`] and [`netstart`]: `/etc/hostname.wgN` at boot (`wgnetstart`).
 //! - [`convert`]: `wgconvert`, wg-quick files to hostname.wgN files and back.
 
@@ -15,10 +16,12 @@ pub mod convert;
 pub mod entry;
 pub mod exec;
 pub mod hostname_if;
+pub mod json;
 pub mod key;
 pub mod netstart;
 pub mod parse;
 pub mod print;
+pub mod prometheus;
 pub mod resolve;
 pub mod strtonum;
 pub mod wgd_control;

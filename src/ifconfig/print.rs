@@ -39,14 +39,18 @@ const FLAG_NAMES: &[(u32, &str)] = &[
     (1 << 25, "LRO"),
 ];
 
-/// printb("flags", v, IFFBITS): `flags=8082<BROADCAST,NOARP,MULTICAST>`.
-pub fn flags_text(v: u32) -> String {
-    let names: Vec<&str> = FLAG_NAMES
+/// The names of the bits set in `v`, in printb(3) order.
+pub fn flag_names(v: u32) -> Vec<&'static str> {
+    FLAG_NAMES
         .iter()
         .filter(|(bit, _)| v & bit != 0)
         .map(|(_, n)| *n)
-        .collect();
-    format!("flags={v:x}<{}>", names.join(","))
+        .collect()
+}
+
+/// printb("flags", v, IFFBITS): `flags=8082<BROADCAST,NOARP,MULTICAST>`.
+pub fn flags_text(v: u32) -> String {
+    format!("flags={v:x}<{}>", flag_names(v).join(","))
 }
 
 /// How much to show: `ifconfig wgN` / `-A` list peers and every inet address
@@ -104,7 +108,7 @@ pub fn wg_section(out: &mut String, wg: &InterfaceIo, ifaliases: bool, now: i64)
 /// inet_ntop(3). It differs from Rust's Display in one case: an IPv4-compatible
 /// address (96 zero bits, then a non-zero seventh 16-bit group) keeps its dotted
 /// quad, `::1.2.3.4` where Rust writes `::102:304`.
-fn ntop6(a: &Ipv6Addr) -> String {
+pub fn ntop6(a: &Ipv6Addr) -> String {
     let s = a.segments();
     if s[..6] == [0; 6] && s[6] != 0 {
         let [.., w, x, y, z] = a.octets();
@@ -113,7 +117,8 @@ fn ntop6(a: &Ipv6Addr) -> String {
     a.to_string()
 }
 
-fn ntop(a: IpAddr) -> String {
+/// inet_ntop(3) for either family.
+pub fn ntop(a: IpAddr) -> String {
     match a {
         IpAddr::V4(a) => a.to_string(),
         IpAddr::V6(a) => ntop6(&a),
@@ -121,7 +126,7 @@ fn ntop(a: IpAddr) -> String {
 }
 
 /// getnameinfo(NI_NUMERICHOST): link-local IPv6 keeps its `%scope`.
-fn endpoint_host(ep: &SocketAddr) -> String {
+pub fn endpoint_host(ep: &SocketAddr) -> String {
     match ep {
         SocketAddr::V4(a) => a.ip().to_string(),
         SocketAddr::V6(a) => {

@@ -46,6 +46,19 @@ pub struct Inet6Addr {
     pub scope_id: u32,
 }
 
+/// Packets the interface dropped, from wgd's data path counters (what Linux
+/// would show as the link's rx/tx drops). Not part of the status text; reported
+/// by `wgifconfig --prometheus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IfDrops {
+    /// Datagrams received that were malformed, failed authentication or were
+    /// refused under load.
+    pub input: u64,
+    /// Outbound packets that could not be sent: no peer's allowed IPs cover
+    /// them, their peer has no endpoint, the interface is down, or sending failed.
+    pub output: u64,
+}
+
 /// What `ifconfig` learns about one interface (SIOCGIFFLAGS, SIOCGIFMTU,
 /// SIOCGIFRDOMAIN, SIOCGIFDESCR, SIOCGIFINDEX, SIOCGIFGROUP, getifaddrs).
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -61,6 +74,8 @@ pub struct IfInfo {
     pub groups: Vec<String>,
     pub inet: Vec<Inet4Addr>,
     pub inet6: Vec<Inet6Addr>,
+    /// wgd's drop counters for the interface.
+    pub drops: IfDrops,
 }
 
 /// One request. Every variant but `ListInterfaces` names an interface (`ifname`
