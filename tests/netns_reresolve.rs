@@ -54,7 +54,7 @@ fn named_endpoint_follows_a_changed_answer() {
     );
     w.adopt_file(&hosts);
     // Two addresses the name will give in turn; only one exists at a time.
-    ok(w.in_daemon_ns(&["ip", "addr", "add", "10.9.0.1/32", "dev", "lo"]));
+    ok(&mut w.in_daemon_ns(&["ip", "addr", "add", "10.9.0.1/32", "dev", "lo"]));
 
     let (k1, k2) = (common::openssl_key(), common::openssl_key());
     w.wgifconfig_ok(&[
@@ -94,8 +94,8 @@ fn named_endpoint_follows_a_changed_answer() {
     assert!(s.contains("\t\twgendpoint 10.9.0.1 7222\n"), "{s}");
 
     // The name now answers 10.9.0.2, where wg2 is reachable; 10.9.0.1 is gone.
-    ok(w.in_daemon_ns(&["ip", "addr", "add", "10.9.0.2/32", "dev", "lo"]));
-    ok(w.in_daemon_ns(&["ip", "addr", "del", "10.9.0.1/32", "dev", "lo"]));
+    ok(&mut w.in_daemon_ns(&["ip", "addr", "add", "10.9.0.2/32", "dev", "lo"]));
+    ok(&mut w.in_daemon_ns(&["ip", "addr", "del", "10.9.0.1/32", "dev", "lo"]));
     write_hosts(&hosts, "10.9.0.2");
 
     let one_ping = || {
