@@ -833,7 +833,7 @@ impl Daemon {
             let proto = &w.link.proto;
             let due = w.names.due(now, interval, |id| {
                 let last = proto.last_handshake(id)?;
-                Some(last.is_none_or(|t| wall.duration_since(t).unwrap_or_default() >= interval))
+                Some(!last.is_some_and(|t| wall.duration_since(t).unwrap_or_default() < interval))
             });
             for (peer, host, port) in due {
                 let q = Query {
@@ -866,7 +866,7 @@ impl Daemon {
                 continue;
             };
             // The name may have been changed or dropped while the query was out.
-            if w.names.get(a.peer).is_none_or(|n| n.host != a.host) {
+            if !w.names.get(a.peer).is_some_and(|n| n.host == a.host) {
                 continue;
             }
             w.names.done(a.peer, &a.host);
