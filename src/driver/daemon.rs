@@ -575,6 +575,8 @@ impl Daemon {
             system_env!(&self.log, &mut self.rng),
         );
         self.after_io(unit);
+        // The records may have named an endpoint: look at the names.
+        self.next_reresolve = Some(Instant::now());
         r
     }
 
@@ -819,9 +821,12 @@ impl Daemon {
     /// Queues the named peers that are due (reresolve.rs) and keeps the check's
     /// timer while any interface has a named peer.
     fn reresolve(&mut self) {
+        // No check is scheduled while no interface has a named peer; a SIOCSWG
+        // schedules one at once.
         let now = Instant::now();
-        if self.next_reresolve.is_some_and(|t| now < t) {
-            return;
+        match self.next_reresolve {
+            Some(t) if now >= t => {}
+            _ => return,
         }
         let wall = std::time::SystemTime::now();
         let interval = self.opts.reresolve;
@@ -1117,6 +1122,7 @@ impl Daemon {
             };
             let unit = job.unit;
             self.after_io(unit);
+            self.next_reresolve = Some(Instant::now());
             match result {
                 None => i += 1,
                 Some(r) => {
