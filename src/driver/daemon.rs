@@ -852,7 +852,7 @@ impl Daemon {
                     w.names.done(peer, &host);
                     if w.link.debug {
                         self.log.log(
-                            Level::Info,
+                            Level::Debug,
                             &format!("{}: Peer {peer} endpoint {host}: resolver busy", w.name),
                         );
                     }
@@ -880,7 +880,7 @@ impl Daemon {
                 Err(e) => {
                     if w.link.debug {
                         self.log.log(
-                            Level::Info,
+                            Level::Debug,
                             &format!("{}: Peer {} endpoint {}: {e}", w.name, a.peer, a.host),
                         );
                     }
@@ -892,7 +892,7 @@ impl Daemon {
                 w.link.proto.set_endpoint(a.peer, Some(new));
                 if w.link.debug {
                     self.log.log(
-                        Level::Info,
+                        Level::Debug,
                         &format!(
                             "{}: Peer {} endpoint {} changed to {}",
                             w.name,
