@@ -168,3 +168,44 @@ fn an_address_endpoint_forgets_the_name() {
     );
     assert!(!w.log().contains("Peer 0 endpoint"), "{}", w.log());
 }
+
+#[test]
+fn a_bad_host_name_record_is_refused_and_changes_nothing() {
+    use wgif::ioctl::client::{CallError, Client};
+    use wgif::ioctl::codec::{self, Dir};
+    use wgif::ioctl::model::{InterfaceIo, Key, PeerIo};
+    use wgif::ioctl::request::Request;
+    let w = Wgd::start("rb");
+    w.wgifconfig_ok(&["wg1", "create"]);
+    let request = |host: &str| InterfaceIo {
+        peers: vec![PeerIo {
+            public: Some(Key([9u8; 32])),
+            endpoint: Some("192.0.2.1:51820".parse().unwrap()),
+            endpoint_host: Some(host.to_string()),
+            ..PeerIo::default()
+        }],
+        ..InterfaceIo::default()
+    };
+    let mut c = Client::connect(&w.sock).unwrap();
+    // The encoder writes what it is given: a name with a space, and a record cut
+    // short, each reach wgd as a bad buffer.
+    let spaced = codec::encode(&request("bad name"), Dir::Set).to_vec();
+    let mut cut = codec::encode(&request("ok.name"), Dir::Set).to_vec();
+    cut.truncate(cut.len() - 1);
+    for data in [spaced, cut] {
+        match c.call("wg1", Request::SetWg { data }) {
+            Err(CallError::Errno(e)) => assert_eq!(e, 22, "EINVAL"),
+            other => panic!("{other:?}\n{}", w.log()),
+        }
+    }
+    assert!(c.get_wg("wg1").unwrap().peers.is_empty());
+    // The same request with a good name is taken, and the status shows the address.
+    c.set_wg("wg1", &request("ok.name")).unwrap();
+    let got = c.get_wg("wg1").unwrap();
+    assert_eq!(got.peers.len(), 1);
+    assert_eq!(
+        got.peers[0].endpoint,
+        Some("192.0.2.1:51820".parse().unwrap())
+    );
+    assert_eq!(got.peers[0].endpoint_host, None);
+}
