@@ -1,6 +1,7 @@
 //! The checked codec between the typed model (`model.rs`) and the packed buffer that
 //! `wg_data_io.wgd_interface` points to: a `wg_interface_io` header, then each peer's
-//! `wg_peer_io` immediately followed by its `wg_aip_io` records (spec §1.7).
+//! `wg_peer_io` immediately followed by its `wg_aip_io` records (spec §1.7), and,
+//! with wgif's `WG_PEER_HAS_HOSTNAME` (wg.4), one 256-byte `wg_hostname_io` record.
 //!
 //! Decoding never panics and never allocates from a count it has not checked
 //! against the bytes actually present: every count is first bounded by the remaining
