@@ -486,3 +486,119 @@ fn hostname_record_layout_and_bad_records() {
     assert!(codec::hostname_error("").is_some());
     assert_eq!(codec::hostname_error("vpn-1.example.org"), None);
 }
+
+/// The endpoint union byte by byte, written from the ABI (spec: BSD sockaddr_in6 on
+/// amd64): sin6_len, sin6_family (AF_INET6 = 24), the port and sin6_flowinfo in
+/// network order, the address, sin6_scope_id in host (little-endian) order. A
+/// symmetric byte-order swap in encode and decode would round-trip; this would not.
+#[test]
+fn sockaddr_in6_layout_is_openbsd_s() {
+    let sa = SocketAddr::V6(SocketAddrV6::new(
+        "fe80::1".parse().unwrap(),
+        7111,
+        0x0102_0304,
+        0x0a0b_0c0d,
+    ));
+    let mut out = [0xffu8; 28];
+    codec::encode_sockaddr(&mut out, &sa);
+    let mut want = vec![28u8, 24, 0x1b, 0xc7, 1, 2, 3, 4];
+    want.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    want.extend_from_slice(&[0x0d, 0x0c, 0x0b, 0x0a]);
+    assert_eq!(out.to_vec(), want);
+    assert_eq!(codec::decode_sockaddr(&want, 0).unwrap(), Some(sa));
+    let v4 = SocketAddr::from(([192, 0, 2, 1], 7111));
+    codec::encode_sockaddr(&mut out, &v4);
+    assert_eq!(out[..8].to_vec(), vec![16u8, 2, 0x1b, 0xc7, 192, 0, 2, 1]);
+    assert!(out[8..].iter().all(|&b| b == 0));
+}
+
+/// The codec's limits, at the edge: the ABI's most peers (2^20) and allowed IPs
+/// (2^21) are decoded, one more of either is refused as too large.
+#[test]
+fn the_limits_hold_exactly() {
+    use wgif::ioctl::abi::{interface_io, INTERFACE_IO_SIZE, MAX_AIPS, MAX_PEERS, PEER_IO_SIZE};
+    // Peers: records without flags (a SIOCSWG would skip them), count in the header.
+    for (n, ok) in [(MAX_PEERS, true), (MAX_PEERS + 1, false)] {
+        let mut b = vec![0u8; INTERFACE_IO_SIZE + n * PEER_IO_SIZE];
+        b[interface_io::PEERS_COUNT..interface_io::PEERS_COUNT + 8]
+            .copy_from_slice(&(n as u64).to_le_bytes());
+        match codec::decode(&b, Dir::Set) {
+            Ok(m) => assert!(ok && m.peers.len() == n, "{n} peers"),
+            Err(e) => assert!(
+                !ok && matches!(e, DecodeError::TooLarge { .. }),
+                "{n} peers: {e:?}"
+            ),
+        }
+    }
+    // Allowed IPs, over two peers so the sum is what is limited.
+    for (n, ok) in [(MAX_AIPS, true), (MAX_AIPS + 1, false)] {
+        let aip = |i: usize| AipIo {
+            addr: IpAddr::V4(Ipv4Addr::from(i as u32)),
+            cidr: 32,
+        };
+        let half = n / 2;
+        let m = InterfaceIo {
+            peers: vec![
+                PeerIo {
+                    public: Some(Key([7; 32])),
+                    aips: (0..half).map(aip).collect(),
+                    ..PeerIo::default()
+                },
+                PeerIo {
+                    public: Some(Key([8; 32])),
+                    aips: (half..n).map(aip).collect(),
+                    ..PeerIo::default()
+                },
+            ],
+            ..InterfaceIo::default()
+        };
+        let b = codec::encode(&m, Dir::Set);
+        match codec::decode(&b, Dir::Set) {
+            Ok(d) => assert!(ok && d.peers[0].aips.len() + d.peers[1].aips.len() == n),
+            Err(e) => assert!(
+                !ok && matches!(e, DecodeError::TooLarge { .. }),
+                "{n} aips: {e:?}"
+            ),
+        }
+    }
+}
+
+/// WG_PEER_SET_DESCRIPTION (1 << 7) by direction: SIOCSWG carries it with the
+/// description and ignores description bytes without it; SIOCGWG never sets it and
+/// always carries the description (empty = none).
+#[test]
+fn the_description_flag_by_direction() {
+    use wgif::ioctl::abi::{peer_io, INTERFACE_IO_SIZE};
+    let set_description = 1u32 << 7;
+    let m = InterfaceIo {
+        peers: vec![PeerIo {
+            public: Some(Key([7; 32])),
+            description: Some("office".into()),
+            ..PeerIo::default()
+        }],
+        ..InterfaceIo::default()
+    };
+    let flags = |b: &[u8]| {
+        let at = INTERFACE_IO_SIZE + peer_io::FLAGS;
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    };
+    let set = codec::encode(&m, Dir::Set);
+    assert_ne!(flags(&set) & set_description, 0);
+    let get = codec::encode(&m, Dir::Get);
+    assert_eq!(flags(&get) & set_description, 0);
+    let at = INTERFACE_IO_SIZE + peer_io::DESCRIPTION;
+    assert_eq!(&get[at..at + 6], b"office");
+    assert_eq!(
+        codec::decode(&get, Dir::Get).unwrap().peers[0].description,
+        Some("office".into())
+    );
+    // The get form read as a set: the bytes are there, the flag is not.
+    assert_eq!(
+        codec::decode(&get, Dir::Set).unwrap().peers[0].description,
+        None
+    );
+    assert_eq!(
+        codec::decode(&set, Dir::Set).unwrap().peers[0].description,
+        Some("office".into())
+    );
+}

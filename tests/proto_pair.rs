@@ -1129,3 +1129,149 @@ fn responder_answers_key_confirmation_with_a_keepalive() {
     // A keepalive on an established session brings no further answer.
     assert!(p.drain(true).is_empty());
 }
+
+#[test]
+fn a_handshake_response_moves_the_endpoint_to_where_it_came_from() {
+    let mut p = Pair::new(21, true, true);
+    let (o, _) = p.send(true, b"hello");
+    assert_eq!(o, SendOutcome::Staged);
+    let init = p.drain(true);
+    assert_eq!(init.len(), 1);
+    p.deliver(false, init[0].clone());
+    let resp = p.drain(false);
+    assert_eq!(resp.len(), 1);
+    assert_eq!(resp[0][0], 2, "a response");
+    // B answers from another address than A has for it (B moved, or a NAT).
+    let moved: SocketAddr = "127.0.0.7:2002".parse().unwrap();
+    let mut d = resp[0].clone();
+    let o = p.a.iface.decapsulate(
+        p.now,
+        p.wall,
+        &mut p.rng,
+        moved,
+        Some(p.a.addr.ip()),
+        &mut d,
+        false,
+    );
+    assert_eq!(o, RecvOutcome::Handled);
+    assert_eq!(p.a.iface.peer_info(2).unwrap().endpoint, Some(moved));
+    // Handshake messages count in the peers' byte counters, as if_wg.c counts them:
+    // the initiation (148 bytes) one way, the response (92) the other; A has also
+    // sent the packet it staged (a 25-byte IPv4 packet: 16 + 32 padded + 16 = 64).
+    let (ia, ib) = (
+        p.a.iface.peer_info(2).unwrap(),
+        p.b.iface.peer_info(1).unwrap(),
+    );
+    assert_eq!((ia.tx_bytes, ia.rx_bytes), (148 + 64, 92));
+    assert_eq!((ib.tx_bytes, ib.rx_bytes), (92, 148));
+    let (o, _) = p.send(true, b"after");
+    assert!(
+        matches!(o, SendOutcome::Send { to, .. } if to == moved),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn down_purges_staged_packets() {
+    let mut p = Pair::new(22, true, true);
+    let (o, _) = p.send(true, b"before down");
+    assert_eq!(o, SendOutcome::Staged);
+    assert_eq!(p.drain(true).len(), 1, "the initiation");
+    let now = p.now;
+    p.a.iface.down(now);
+    p.a.iface.up(now);
+    p.advance(Duration::from_secs(6));
+    let (o, _) = p.send(true, b"after up");
+    assert_eq!(o, SendOutcome::Staged);
+    p.pump();
+    let got: Vec<Vec<u8>> = p.b.tun.iter().map(|t| t[20..].to_vec()).collect();
+    assert_eq!(
+        got,
+        vec![b"after up".to_vec()],
+        "the packet staged before down is gone"
+    );
+}
+
+/// Initiations of one peer closer together than 20 ms are a flood and dropped (spec
+/// §5.1's INITIATION_SPACING); 20 ms apart they are consumed. Two interfaces with A's
+/// key stand for A making a fresh initiation at the chosen moments.
+#[test]
+fn initiations_closer_than_twenty_ms_are_dropped() {
+    let mut rng = StdRng::seed_from_u64(23);
+    let t0 = Instant::now();
+    let wall0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let (mut ka, mut kb) = ([0u8; 32], [0u8; 32]);
+    rng.fill_bytes(&mut ka);
+    rng.fill_bytes(&mut kb);
+    let (pa, pb) = (
+        PrivateKey::from_bytes(&ka).public_key(),
+        PrivateKey::from_bytes(&kb).public_key(),
+    );
+    let mut b = Interface::new(t0, &mut rng);
+    b.set_private_key(Some(&kb), t0);
+    b.add_peer(1, &pa, t0).unwrap();
+    b.up(t0);
+    let from: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+    // An initiation from a fresh A at `at` (its TAI64N timestamp from the wall clock).
+    let initiation_at = |at: Duration, rng: &mut StdRng| {
+        let mut a = Interface::new(t0, rng);
+        a.set_private_key(Some(&ka), t0);
+        a.add_peer(2, &pb, t0).unwrap();
+        a.add_aip(2, IpAddr::V4(Ipv4Addr::from(B_IP)), 32).unwrap();
+        a.set_endpoint(2, Some("127.0.0.2:1002".parse().unwrap()));
+        a.up(t0);
+        let pkt = ipv4(A_IP, B_IP, b"x");
+        let mut buf = vec![0u8; HEADROOM + pkt.len() + TAILROOM];
+        buf[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(&pkt);
+        a.encapsulate(t0 + at, wall0 + at, rng, &mut buf, pkt.len());
+        let mut out = vec![0u8; 65536];
+        let t = a.poll_transmit(&mut out).expect("an initiation");
+        out.truncate(t.len);
+        out
+    };
+    let answered = |b: &mut Interface, at: Duration, rng: &mut StdRng| {
+        let mut d = initiation_at(at, rng);
+        b.decapsulate(t0 + at, wall0 + at, rng, from, None, &mut d, false);
+        let mut out = vec![0u8; 65536];
+        let mut responses = 0;
+        while let Some(t) = b.poll_transmit(&mut out) {
+            responses += usize::from(out[0] == 2 && t.len == 92);
+        }
+        responses
+    };
+    let ms = Duration::from_millis;
+    assert_eq!(answered(&mut b, ms(0), &mut rng), 1, "the first");
+    assert_eq!(
+        answered(&mut b, ms(10), &mut rng),
+        0,
+        "10 ms later: a flood"
+    );
+    assert_eq!(
+        answered(&mut b, ms(25), &mut rng),
+        1,
+        "25 ms after the last consumed"
+    );
+    assert_eq!(answered(&mut b, ms(50), &mut rng), 1, "25 ms later again");
+}
+
+/// A new private key starts over: the next packet sends an initiation at once, even
+/// within REKEY_TIMEOUT of the last one (spec §1.9: the key change resets the
+/// handshake state).
+#[test]
+fn a_new_private_key_initiates_at_once() {
+    let mut p = Pair::new(24, true, true);
+    let (o, _) = p.send(true, b"one");
+    assert_eq!(o, SendOutcome::Staged);
+    assert_eq!(p.drain(true).len(), 1, "the first initiation");
+    p.advance(Duration::from_millis(100));
+    let (o, _) = p.send(true, b"two");
+    assert_eq!(o, SendOutcome::Staged);
+    assert!(p.drain(true).is_empty(), "no second initiation within 5 s");
+    let now = p.now;
+    p.a.iface.set_private_key(Some(&[9u8; 32]), now);
+    let (o, _) = p.send(true, b"three");
+    assert_eq!(o, SendOutcome::Staged);
+    let out = p.drain(true);
+    assert_eq!(out.len(), 1, "an initiation with the new key at once");
+    assert_eq!(out[0][0], 1);
+}

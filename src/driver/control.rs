@@ -17,6 +17,7 @@
 //! - connections are capped per uid ([`MAX_PER_UID`], root exempt) and in all
 //!   ([`MAX_CONNECTIONS`]), with [`ROOT_RESERVED`] of them kept for root.
 
+use super::outbox::Outbox;
 use crate::ioctl::frame::{
     self, FrameDecoder, FrameError, ReplyBody, RequestBody, MAX_FRAME, MAX_UNPRIVILEGED_FRAME,
 };
@@ -51,9 +52,7 @@ pub struct Conn {
     pub uid: u32,
     pub privileged: bool,
     decoder: FrameDecoder,
-    out: Vec<u8>,
-    /// Bytes of `out` already written.
-    sent: usize,
+    out: Outbox,
     /// When the bytes of the unfinished frame started to arrive.
     partial_since: Option<Instant>,
     /// The client shut its side: answer what is complete, then close.
@@ -140,8 +139,7 @@ impl Conn {
             uid,
             privileged,
             decoder: FrameDecoder::with_limit(limit),
-            out: Vec::new(),
-            sent: 0,
+            out: Outbox::default(),
             partial_since: None,
             eof: false,
             closing: false,
@@ -277,7 +275,7 @@ impl Conn {
 
     pub fn reply(&mut self, result: Result<Response, i32>) {
         let mut body = ReplyBody { result };
-        frame::encode_into(&mut self.out, &body);
+        frame::encode_into(self.out.buf(), &body);
         // SIOCGWG answers to root carry keys.
         if let Ok(Response::Wg { data, .. }) = &mut body.result {
             data.zeroize();
@@ -286,27 +284,7 @@ impl Conn {
 
     /// Writes what the socket takes; `Ok(true)` when everything is out.
     pub fn flush(&mut self) -> io::Result<bool> {
-        while self.sent < self.out.len() {
-            match self.stream.write(&self.out[self.sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.out.zeroize();
-        self.sent = 0;
-        if self.out.capacity() > 64 << 10 {
-            self.out = Vec::new();
-        }
-        Ok(true)
-    }
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        self.out.zeroize();
+        self.out.flush(&mut self.stream)
     }
 }
 

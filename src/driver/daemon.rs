@@ -387,11 +387,7 @@ impl Daemon {
 
     /// Executes one request; errno values are Linux's.
     fn handle(&mut self, privileged: bool, ifname: &str, req: Request) -> Result<Response, i32> {
-        let is_read = matches!(
-            req,
-            Request::GetWg { .. } | Request::GetInfo | Request::ListInterfaces
-        );
-        if !privileged && !is_read {
+        if !privileged && !req.is_read() {
             return Err(libc::EPERM);
         }
         if let Request::ListInterfaces = req {

@@ -27,6 +27,7 @@ pub mod netlink;
 pub mod netns;
 pub mod offload;
 pub mod options;
+pub mod outbox;
 pub mod reresolve;
 pub mod rng;
 #[allow(unsafe_code)]

@@ -20,11 +20,12 @@
 //! reads at most `control::TURN_BYTES` of one connection.
 
 use super::control::{After, TURN_BYTES};
+use super::outbox::Outbox;
 use crate::ioctl::frame::{MAX_FRAME, MAX_UNPRIVILEGED_FRAME};
 use crate::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, WG_KEY_LEN};
 use mio::net::UnixStream;
 use std::fmt::Write as _;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 use zeroize::{Zeroize, Zeroizing};
@@ -434,8 +435,7 @@ pub struct UapiConn {
     inbuf: Vec<u8>,
     /// Of `inbuf`, the bytes already taken.
     taken: usize,
-    out: Vec<u8>,
-    sent: usize,
+    out: Outbox,
     partial_since: Option<Instant>,
     eof: bool,
     closing: bool,
@@ -452,8 +452,7 @@ impl UapiConn {
             reader: RequestReader::new(privileged),
             inbuf: Vec::new(),
             taken: 0,
-            out: Vec::new(),
-            sent: 0,
+            out: Outbox::default(),
             partial_since: None,
             eof: false,
             closing: false,
@@ -510,7 +509,7 @@ impl UapiConn {
                         Ok(op) => exec(self.privileged, self.unit, op),
                         Err(e) => errno_reply(e),
                     };
-                    self.out.extend_from_slice(reply.as_bytes());
+                    self.out.buf().extend_from_slice(reply.as_bytes());
                     // Bytes of the next request already here start its clock.
                     self.partial_since =
                         (self.reader.partial() || self.taken < self.inbuf.len()).then_some(now);
@@ -522,7 +521,7 @@ impl UapiConn {
                     };
                 }
                 Some(Step::Fatal(e)) => {
-                    self.out.extend_from_slice(errno_reply(e).as_bytes());
+                    self.out.buf().extend_from_slice(errno_reply(e).as_bytes());
                     self.closing = true;
                     continue;
                 }
@@ -530,6 +529,7 @@ impl UapiConn {
                 None if self.eof && (self.reader.partial() || self.taken < self.inbuf.len()) => {
                     // The client ended in the middle of a request.
                     self.out
+                        .buf()
                         .extend_from_slice(errno_reply(libc::EPROTO).as_bytes());
                     self.closing = true;
                     continue;
@@ -586,6 +586,7 @@ impl UapiConn {
     /// for an unfinished request.
     pub fn time_out(&mut self) {
         self.out
+            .buf()
             .extend_from_slice(errno_reply(libc::ETIMEDOUT).as_bytes());
         let _ = self.flush();
     }
@@ -595,27 +596,12 @@ impl UapiConn {
     }
 
     fn flush(&mut self) -> io::Result<bool> {
-        while self.sent < self.out.len() {
-            match self.stream.write(&self.out[self.sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.out.zeroize();
-        self.sent = 0;
-        if self.out.capacity() > 64 << 10 {
-            self.out = Vec::new();
-        }
-        Ok(true)
+        self.out.flush(&mut self.stream)
     }
 }
 
 impl Drop for UapiConn {
     fn drop(&mut self) {
-        self.out.zeroize();
         self.inbuf.zeroize();
     }
 }

@@ -97,6 +97,17 @@ pub enum Request {
     ListInterfaces,
 }
 
+impl Request {
+    /// Whether the request only reads: the requests a caller other than root may
+    /// make (OpenBSD's suser() check guards every other one).
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Request::GetWg { .. } | Request::GetInfo | Request::ListInterfaces
+        )
+    }
+}
+
 /// A successful reply's body; failures carry only an errno (see `frame.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
@@ -110,4 +121,60 @@ pub enum Response {
     },
     Info(IfInfo),
     Interfaces(Vec<IfInfo>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every request, classified by hand (a new variant must be added here).
+    #[test]
+    fn only_reads_are_reads() {
+        let a4 = Inet4Addr {
+            addr: Ipv4Addr::new(192, 0, 2, 1),
+            prefixlen: 24,
+            broadcast: None,
+            dest: None,
+        };
+        let a6 = Inet6Addr {
+            addr: Ipv6Addr::LOCALHOST,
+            prefixlen: 128,
+            scope_id: 0,
+        };
+        let all = [
+            Request::SetWg { data: vec![] },
+            Request::GetWg { size: 0 },
+            Request::Create,
+            Request::Destroy,
+            Request::GetInfo,
+            Request::SetFlags { flags: 0 },
+            Request::SetMtu { mtu: 1420 },
+            Request::SetRdomain { rdomain: 1 },
+            Request::SetDescription {
+                description: String::new(),
+            },
+            Request::AddInet(a4),
+            Request::DelInet(Ipv4Addr::LOCALHOST),
+            Request::AddInet6(a6),
+            Request::DelInet6(Ipv6Addr::LOCALHOST),
+            Request::ListInterfaces,
+        ];
+        for r in all {
+            let read = match r {
+                Request::GetWg { .. } | Request::GetInfo | Request::ListInterfaces => true,
+                Request::SetWg { .. }
+                | Request::Create
+                | Request::Destroy
+                | Request::SetFlags { .. }
+                | Request::SetMtu { .. }
+                | Request::SetRdomain { .. }
+                | Request::SetDescription { .. }
+                | Request::AddInet(_)
+                | Request::DelInet(_)
+                | Request::AddInet6(_)
+                | Request::DelInet6(_) => false,
+            };
+            assert_eq!(r.is_read(), read, "{r:?}");
+        }
+    }
 }

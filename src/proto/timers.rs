@@ -220,6 +220,23 @@ mod tests {
         Duration::from_secs(n)
     }
 
+    /// The jitter is drawn, not fixed: over many arms the new-handshake deadline
+    /// takes many values, all within REKEY_TIMEOUT + [0, MAX_JITTER_MS).
+    #[test]
+    fn jitter_spreads_deadlines() {
+        let t0 = crate::test_origin();
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..64 {
+            let mut t = Timers::new();
+            t.data_sent(t0, &mut rng);
+            let d = t.deadline(TimerKind::NewHandshake).unwrap() - t0;
+            assert!(d >= s(15) && d < s(15) + Duration::from_millis(MAX_JITTER_MS as u64));
+            seen.insert(d);
+        }
+        assert!(seen.len() > 32, "only {} distinct deadlines", seen.len());
+    }
+
     #[test]
     fn data_sent_arms_new_handshake_once_with_jitter() {
         let t0 = crate::test_origin();
