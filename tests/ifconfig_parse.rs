@@ -184,6 +184,14 @@ fn endpoint_names_and_services_and_aip_forms() {
         ]
     );
     assert_eq!(got.peers[0].description.as_deref(), Some("x"));
+    // The name travels too (wg.4 WG_PEER_HAS_HOSTNAME), so wgd can resolve it again.
+    assert_eq!(got.peers[0].endpoint_host.as_deref(), Some("gw.example"));
+    // An address literal is no name: the request is OpenBSD's.
+    for lit in ["127.0.0.1", "::1"] {
+        let got = wg_of(&format!("wgpeer {K1} wgendpoint {lit} 7"));
+        assert!(got.peers[0].endpoint.is_some());
+        assert_eq!(got.peers[0].endpoint_host, None, "{lit}");
+    }
 }
 
 #[test]

@@ -242,7 +242,7 @@ fn bad_family_cidr_and_flags() {
         })
     ));
     let mut b = golden("two_peers.bin");
-    b[80 + 1] = 2; // p_flags bit 9 (bit 8 is wgif's WG_PEER_REMOVE_AIPS)
+    b[80 + 1] = 4; // p_flags bit 10 (bits 8 and 9 are wgif's extensions)
     assert!(matches!(
         codec::decode(&b, Dir::Get),
         Err(DecodeError::UnknownFlags { .. })
@@ -314,6 +314,7 @@ fn arb_peer() -> impl Strategy<Value = PeerIo> {
             proptest::option::of(arb_endpoint()),
             any::<(bool, bool, bool, bool, bool)>(),
             proptest::option::of("[a-z ]{0,63}"),
+            proptest::option::of("[A-Za-z0-9._-]{1,253}"),
         ),
         (
             any::<u64>(),
@@ -325,7 +326,7 @@ fn arb_peer() -> impl Strategy<Value = PeerIo> {
         .prop_map(
             |(
                 (v, public, psk, pka),
-                (endpoint, (r, rm, up, clear, rm_aips), description),
+                (endpoint, (r, rm, up, clear, rm_aips), description, host),
                 (tx, rx, (s, ns), aips),
             )| PeerIo {
                 protocol_version: v,
@@ -338,6 +339,8 @@ fn arb_peer() -> impl Strategy<Value = PeerIo> {
                 remove: rm,
                 update_only: up,
                 remove_aips: rm_aips,
+                // The host name record travels only with an endpoint address.
+                endpoint_host: host.filter(|_| endpoint.is_some()),
                 description,
                 tx_bytes: tx,
                 rx_bytes: rx,
@@ -395,6 +398,93 @@ proptest! {
     fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..700)) {
         let _ = codec::decode(&b, Dir::Set);
     }
+}
+
+/// One peer with an endpoint and the host name it came from, and no aips.
+fn named_peer(host: &str) -> InterfaceIo {
+    InterfaceIo {
+        peers: vec![PeerIo {
+            public: Some(Key([7u8; 32])),
+            endpoint: Some("192.0.2.1:51820".parse().unwrap()),
+            endpoint_host: Some(host.to_string()),
+            ..PeerIo::default()
+        }],
+        ..InterfaceIo::default()
+    }
+}
+
+#[test]
+fn hostname_record_layout_and_bad_records() {
+    let m = named_peer("peer.example");
+    let b = codec::encode(&m, Dir::Set);
+    // Header, the peer record, then the 256-byte host name record.
+    assert_eq!(b.len(), 80 + 208 + 256);
+    assert_eq!(b[80 + 1] & 2, 2, "p_flags bit 9 (WG_PEER_HAS_HOSTNAME)");
+    assert_eq!(&b[288..288 + 12], b"peer.example");
+    assert!(b[288 + 12..].iter().all(|&c| c == 0));
+
+    // A request without the bit is exactly an OpenBSD one: the name adds nothing.
+    let mut plain = m.clone();
+    plain.peers[0].endpoint_host = None;
+    assert_eq!(codec::encode(&plain, Dir::Set).len(), 80 + 208);
+
+    // The bit without the record.
+    let cut = &b[..80 + 208];
+    assert!(matches!(
+        codec::decode(cut, Dir::Set),
+        Err(DecodeError::Truncated {
+            what: "wg_hostname_io",
+            ..
+        })
+    ));
+    // No NUL in the record.
+    let mut full = b.to_vec();
+    full[288..].fill(b'a');
+    assert!(matches!(
+        codec::decode(&full, Dir::Set),
+        Err(DecodeError::BadHostname { why: "no NUL", .. })
+    ));
+    // Empty name.
+    let mut empty = b.to_vec();
+    empty[288..].fill(0);
+    assert!(matches!(
+        codec::decode(&empty, Dir::Set),
+        Err(DecodeError::BadHostname { why: "empty", .. })
+    ));
+    // A character a host name does not have.
+    let mut space = b.to_vec();
+    space[288 + 4] = b' ';
+    assert!(matches!(
+        codec::decode(&space, Dir::Set),
+        Err(DecodeError::BadHostname { .. })
+    ));
+    // Garbage after the NUL.
+    let mut tail = b.to_vec();
+    tail[288 + 100] = 1;
+    assert!(matches!(
+        codec::decode(&tail, Dir::Set),
+        Err(DecodeError::BadHostname {
+            why: "bytes after the NUL",
+            ..
+        })
+    ));
+    // The bit with an endpoint of AF_UNSPEC (no address to start from).
+    let mut noaddr = b.to_vec();
+    noaddr[80 + 76..80 + 76 + 28].fill(0);
+    let err = codec::decode(&noaddr, Dir::Set).unwrap_err();
+    assert!(matches!(err, DecodeError::BadHostname { .. }), "{err:?}");
+    assert!(err.to_string().contains("without an endpoint"), "{err}");
+    // The longest name passes, one more byte is refused by the check the encoder's
+    // callers use.
+    let long = "a".repeat(253);
+    assert_eq!(
+        codec::decode(&codec::encode(&named_peer(&long), Dir::Set), Dir::Set).unwrap(),
+        named_peer(&long)
+    );
+    assert!(codec::hostname_error(&"a".repeat(254)).is_some());
+    assert!(codec::hostname_error("a b").is_some());
+    assert!(codec::hostname_error("").is_some());
+    assert_eq!(codec::hostname_error("vpn-1.example.org"), None);
 }
 
 /// The endpoint union byte by byte, written from the ABI (spec: BSD sockaddr_in6 on

@@ -2,6 +2,7 @@
 //! the protocol engine, with if_wg.c's semantics (spec openbsd-wg-interface §1.8–1.9).
 
 use super::link::{Clock, Env};
+use super::reresolve::EndpointNames;
 use crate::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec};
 use crate::ioctl::{abi, codec};
 use crate::proto::crypto::PrivateKey;
@@ -37,13 +38,14 @@ pub struct SocketConf {
 pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
     proto: &mut Interface,
     sock: &mut SocketConf,
+    names: &mut EndpointNames,
     req: &InterfaceIo,
     next_peer_id: &mut PeerId,
     rebind: impl FnOnce(u32, u16) -> io::Result<u16>,
     env: &mut Env<C, R, L>,
 ) -> Result<(), i32> {
-    set_wg_interface(proto, sock, req, rebind, env)?;
-    set_wg_peers(proto, &req.peers, next_peer_id, env)
+    set_wg_interface(proto, sock, names, req, rebind, env)?;
+    set_wg_peers(proto, names, &req.peers, next_peer_id, env)
 }
 
 /// The interface part of an SIOCSWG (rtable check, REPLACE_PEERS, key, port and
@@ -52,6 +54,7 @@ pub fn set_wg<C: Clock, R: CryptoRngCore, L>(
 pub fn set_wg_interface<C: Clock, R: CryptoRngCore, L>(
     proto: &mut Interface,
     sock: &mut SocketConf,
+    names: &mut EndpointNames,
     req: &InterfaceIo,
     rebind: impl FnOnce(u32, u16) -> io::Result<u16>,
     env: &mut Env<C, R, L>,
@@ -65,6 +68,7 @@ pub fn set_wg_interface<C: Clock, R: CryptoRngCore, L>(
     };
     if req.replace_peers {
         proto.remove_all_peers();
+        names.clear();
     }
     if let Some(key) = &req.private {
         let mut current = proto.private_key();
@@ -86,9 +90,12 @@ pub fn set_wg_interface<C: Clock, R: CryptoRngCore, L>(
     Ok(())
 }
 
-/// Applies SIOCSWG peer records, in order; the first error stops it.
+/// Applies SIOCSWG peer records, in order; the first error stops it. An endpoint
+/// with `WG_PEER_HAS_HOSTNAME` keeps its name in `names` (driver state, not the
+/// engine's); any other endpoint, and the peer's removal, forgets it.
 pub fn set_wg_peers<C: Clock, R: CryptoRngCore, L>(
     proto: &mut Interface,
+    names: &mut EndpointNames,
     peers: &[PeerIo],
     next_peer_id: &mut PeerId,
     env: &mut Env<C, R, L>,
@@ -119,12 +126,15 @@ pub fn set_wg_peers<C: Clock, R: CryptoRngCore, L>(
         };
         if p.remove {
             proto.remove_peer(id);
+            names.remove(id);
             continue;
         }
         if let Some(ep) = p.endpoint {
             proto.set_endpoint(id, Some(ep));
+            names.set(id, p.endpoint_host.as_deref(), ep.port());
         } else if p.clear_endpoint {
             proto.set_endpoint(id, None);
+            names.remove(id);
         }
         if let Some(psk) = &p.psk {
             proto.set_psk(id, if psk.is_zero() { None } else { Some(&psk.0) });
@@ -249,12 +259,13 @@ mod tests {
     use crate::driver::link::SystemClock;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    use std::net::{IpAddr, Ipv4Addr};
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
     use std::time::Instant;
 
     struct If {
         proto: Interface,
         sock: SocketConf,
+        names: EndpointNames,
         rebinds: Vec<(u32, u16)>,
     }
 
@@ -294,6 +305,7 @@ mod tests {
             If {
                 proto: Interface::new(Instant::now(), &mut StdRng::seed_from_u64(1)),
                 sock: SocketConf::default(),
+                names: EndpointNames::default(),
                 rebinds: Vec::new(),
             }
         }
@@ -304,6 +316,7 @@ mod tests {
             let r = set_wg(
                 &mut self.proto,
                 &mut self.sock,
+                &mut self.names,
                 req,
                 ids,
                 |rtable, port| {
@@ -838,5 +851,53 @@ mod tests {
             };
             IpAddr::V4(Ipv4Addr::from(u32::from(v) & m))
         }
+    }
+
+    #[test]
+    fn endpoint_names_follow_the_endpoint_and_the_peer() {
+        let mut f = If::new();
+        let mut ids = 0;
+        let ep: SocketAddr = "192.0.2.1:51820".parse().unwrap();
+        let named = PeerIo {
+            endpoint: Some(ep),
+            endpoint_host: Some("peer.test".into()),
+            ..peer(key(1))
+        };
+        assert_eq!(f.set(&with_peers(vec![named.clone()]), &mut ids, None), 0);
+        let n = f.names.get(0).expect("the name is kept");
+        assert_eq!((n.host.as_str(), n.port), ("peer.test", 51820));
+        // The status shows the address only (OpenBSD has no field for a name).
+        assert_eq!(f.get().peers[0].endpoint, Some(ep));
+        assert_eq!(f.get().peers[0].endpoint_host, None);
+        // A record without an endpoint leaves the name.
+        let pka = PeerIo {
+            pka: Some(25),
+            ..peer(key(1))
+        };
+        assert_eq!(f.set(&with_peers(vec![pka]), &mut ids, None), 0);
+        assert!(f.names.get(0).is_some());
+        // An endpoint by address (OpenBSD's request) forgets it.
+        let numeric = PeerIo {
+            endpoint: Some(ep),
+            ..peer(key(1))
+        };
+        assert_eq!(f.set(&with_peers(vec![numeric]), &mut ids, None), 0);
+        assert!(f.names.get(0).is_none());
+        // So do the peer's removal and REPLACE_PEERS.
+        assert_eq!(f.set(&with_peers(vec![named.clone()]), &mut ids, None), 0);
+        let gone = PeerIo {
+            remove: true,
+            ..peer(key(1))
+        };
+        assert_eq!(f.set(&with_peers(vec![gone]), &mut ids, None), 0);
+        assert!(f.names.is_empty());
+        assert_eq!(f.set(&with_peers(vec![named]), &mut ids, None), 0);
+        assert!(!f.names.is_empty());
+        let replace = InterfaceIo {
+            replace_peers: true,
+            ..InterfaceIo::default()
+        };
+        assert_eq!(f.set(&replace, &mut ids, None), 0);
+        assert!(f.names.is_empty());
     }
 }

@@ -9,6 +9,7 @@ use super::log::{Level, LogSink, Logger};
 use super::netlink::{is_link_local, LinkMonitor, Rtnl};
 use super::netns::NetnsManager;
 use super::options::Options;
+use super::reresolve::{self, Query, Resolver};
 use super::rng::DaemonRng;
 use super::tun::Tun;
 use super::uapi::{self, UapiConn, UapiSocket};
@@ -21,7 +22,7 @@ use crate::ioctl::request::{iff, Request, Response};
 use crate::proto::{Interface, PeerId};
 use mio::net::UnixListener;
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::stat::{umask, Mode};
@@ -45,6 +46,10 @@ macro_rules! system_env {
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const LINKS: Token = Token(2);
+/// The resolver thread's wake-up (reresolve.rs).
+const RESOLVER: Token = Token(3);
+/// How often the named peers are looked at for re-resolution (reresolve.rs).
+const RERESOLVE_CHECK: Duration = Duration::from_secs(1);
 /// How often the interfaces' UAPI socket paths are checked (wg-quick down removes
 /// the path to end the interface).
 const UAPI_CHECK: Duration = Duration::from_secs(1);
@@ -95,6 +100,10 @@ pub struct Daemon {
     next_uapi_check: Option<Instant>,
     /// Link notifications of the daemon's namespace: `ip link set up` on a wgN.
     links: Option<LinkMonitor>,
+    /// The resolver thread of endpoint names (reresolve.rs).
+    resolver: Resolver,
+    /// When the named peers are next looked at.
+    next_reresolve: Option<Instant>,
     stop: bool,
 }
 
@@ -155,7 +164,12 @@ pub fn run(opts: Options) -> Result<(), String> {
             Interest::READABLE,
         )
         .map_err(|e| e.to_string())?;
+    let waker = Waker::new(poll.registry(), RESOLVER).map_err(|e| format!("waker: {e}"))?;
+    let resolver = Resolver::start(opts.hosts.clone(), std::sync::Arc::new(waker))
+        .map_err(|e| format!("resolver thread: {e}"))?;
     let mut d = Daemon {
+        resolver,
+        next_reresolve: None,
         log: Logger::new(opts.log),
         namespaces,
         opts,
@@ -244,6 +258,7 @@ impl Daemon {
                         }
                     }
                     LINKS => self.links_changed(),
+                    RESOLVER => self.resolved(),
                     Token(t) if t >= IF_BASE && (t - IF_BASE) % 4 == 3 => {
                         self.uapi_accept(((t - IF_BASE) / 4) as u32)
                     }
@@ -259,6 +274,7 @@ impl Daemon {
                 self.if_readable(source);
             }
             self.run_timers();
+            self.reresolve();
             self.control_turn();
             self.check_uapi_paths();
         }
@@ -516,6 +532,7 @@ impl Daemon {
         let r = apply::set_wg_interface(
             &mut w.link.proto,
             &mut w.sock,
+            &mut w.names,
             model,
             |rtable, port| {
                 if !up {
@@ -548,11 +565,14 @@ impl Daemon {
         let w = self.ifs.get_mut(&unit).ok_or(libc::ENXIO)?;
         let r = apply::set_wg_peers(
             &mut w.link.proto,
+            &mut w.names,
             peers,
             &mut self.next_peer_id,
             system_env!(&self.log, &mut self.rng),
         );
         self.after_io(unit);
+        // The records may have named an endpoint: look at the names.
+        self.next_reresolve = Some(Instant::now());
         r
     }
 
@@ -593,6 +613,7 @@ impl Daemon {
             index,
             rtnl,
             sock: SocketConf::default(),
+            names: Default::default(),
             udp: None,
             v6_order: Vec::new(),
         };
@@ -793,6 +814,98 @@ impl Daemon {
         }
     }
 
+    /// Queues the named peers that are due (reresolve.rs) and keeps the check's
+    /// timer while any interface has a named peer.
+    fn reresolve(&mut self) {
+        // No check is scheduled while no interface has a named peer; a SIOCSWG
+        // schedules one at once.
+        let now = Instant::now();
+        match self.next_reresolve {
+            Some(t) if now >= t => {}
+            _ => return,
+        }
+        let wall = std::time::SystemTime::now();
+        let interval = self.opts.reresolve;
+        let mut any = false;
+        for w in self.ifs.values_mut() {
+            if w.names.is_empty() {
+                continue;
+            }
+            let proto = &w.link.proto;
+            let due = w.names.due(now, interval, |id| {
+                let last = proto.last_handshake(id)?;
+                Some(!last.is_some_and(|t| wall.duration_since(t).unwrap_or_default() < interval))
+            });
+            for (peer, host, port) in due {
+                let q = Query {
+                    unit: w.unit,
+                    peer,
+                    host: host.clone(),
+                    port,
+                };
+                if !self.resolver.ask(q) {
+                    // Full queue: asked again an interval later.
+                    w.names.done(peer, &host);
+                    if w.link.debug {
+                        self.log.log(
+                            Level::Debug,
+                            &format!("{}: Peer {peer} endpoint {host}: resolver busy", w.name),
+                        );
+                    }
+                }
+            }
+            any |= !w.names.is_empty();
+        }
+        self.next_reresolve = any.then(|| now + RERESOLVE_CHECK);
+    }
+
+    /// The resolver thread's answers: a named peer whose endpoint is not among them
+    /// moves to the first one.
+    fn resolved(&mut self) {
+        for a in self.resolver.answers() {
+            let Some(w) = self.ifs.get_mut(&a.unit) else {
+                continue;
+            };
+            // The name may have been changed or dropped while the query was out.
+            if !w.names.get(a.peer).is_some_and(|n| n.host == a.host) {
+                continue;
+            }
+            w.names.done(a.peer, &a.host);
+            let answers = match a.result {
+                Ok(v) => v,
+                Err(e) => {
+                    if w.link.debug {
+                        self.log.log(
+                            Level::Debug,
+                            &format!("{}: Peer {} endpoint {}: {e}", w.name, a.peer, a.host),
+                        );
+                    }
+                    continue;
+                }
+            };
+            let current = w.link.proto.endpoint(a.peer);
+            if let Some(new) = reresolve::choose(current, &answers) {
+                w.link.proto.set_endpoint(a.peer, Some(new));
+                if w.link.debug {
+                    self.log.log(
+                        Level::Debug,
+                        &format!(
+                            "{}: Peer {} endpoint {} changed to {}",
+                            w.name,
+                            a.peer,
+                            a.host,
+                            new.ip()
+                        ),
+                    );
+                }
+                let unit = a.unit;
+                self.after_io(unit);
+            }
+        }
+        // A change of configuration may have made a peer due at once.
+        self.next_reresolve = Some(Instant::now());
+    }
+
     fn run_timers(&mut self) {
         for w in self.ifs.values_mut() {
             w.link.run_timers(
@@ -825,6 +938,7 @@ impl Daemon {
             .filter_map(|w| w.link.proto.poll_timeout())
             .chain(self.next_sweep)
             .chain(self.next_uapi_check)
+            .chain(self.next_reresolve)
             .min()
             .map(|t| {
                 // Round up to the millisecond so the timer has expired when we wake.
@@ -988,6 +1102,7 @@ impl Daemon {
                     let end = (job.at + 256).min(job.model.peers.len());
                     let r = apply::set_wg_peers(
                         &mut w.link.proto,
+                        &mut w.names,
                         &job.model.peers[job.at..end],
                         &mut self.next_peer_id,
                         system_env!(&self.log, &mut self.rng),
@@ -1003,6 +1118,7 @@ impl Daemon {
             };
             let unit = job.unit;
             self.after_io(unit);
+            self.next_reresolve = Some(Instant::now());
             match result {
                 None => i += 1,
                 Some(r) => {

@@ -11,6 +11,8 @@
 //! - [`tun`], [`udp`], [`netns`], [`netlink`]: the OS objects an interface uses.
 //! - [`offload`]: which kernel offloads are on (`wgd -O`); [`gso`], [`gro`],
 //!   [`checksum`]: splitting tun super-packets and coalescing decrypted packets.
+//! - [`reresolve`]: endpoint names kept per peer and the resolver thread that
+//!   looks them up again.
 //! - [`rng`]: the userspace CSPRNG; [`twin`]: in-memory twins of the IO seams.
 
 pub mod apply;
@@ -26,6 +28,7 @@ pub mod netns;
 pub mod offload;
 pub mod options;
 pub mod outbox;
+pub mod reresolve;
 pub mod rng;
 #[allow(unsafe_code)]
 pub mod sys;

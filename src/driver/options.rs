@@ -1,11 +1,12 @@
 //! wgd's command line: `wgd [-d] [-O offload,...] [-s socket] [-u dir]
-//! [-l stderr|syslog] [--netns-prefix NAME]`.
+//! [-l stderr|syslog] [--netns-prefix NAME] [--hosts FILE] [--reresolve SECONDS]`.
 
 use super::offload::Offloads;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const USAGE: &str =
-    "usage: wgd [-d] [-O offload,...] [-s socket] [-u dir] [-l stderr|syslog] [--netns-prefix name]";
+    "usage: wgd [-d] [-O offload,...] [-s socket] [-u dir] [-l stderr|syslog] [--netns-prefix name]\n           [--hosts file] [--reresolve seconds]";
 
 /// Where the configuration-protocol sockets go unless `-u` says otherwise: where
 /// wg(8) looks for them.
@@ -30,6 +31,11 @@ pub struct Options {
     pub netns_prefix: String,
     /// `-O`: the kernel offloads left on.
     pub offloads: Offloads,
+    /// `--hosts`: a hosts(5) file the resolver thread reads before getaddrinfo
+    /// (for tests and overrides; reresolve.rs).
+    pub hosts: Option<PathBuf>,
+    /// `--reresolve`: the re-resolution interval of endpoint names.
+    pub reresolve: Duration,
 }
 
 impl Default for Options {
@@ -41,6 +47,8 @@ impl Default for Options {
             log: LogTo::Stderr,
             netns_prefix: "rdomain".into(),
             offloads: Offloads::ALL,
+            hosts: None,
+            reresolve: super::reresolve::DEFAULT_INTERVAL,
         }
     }
 }
@@ -80,6 +88,24 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 }
                 o.netns_prefix = p;
             }
+            "--hosts" => {
+                let h = value("--hosts")?;
+                if !h.starts_with('/') {
+                    return Err(format!("--hosts {h}: must be an absolute path"));
+                }
+                o.hosts = Some(PathBuf::from(h));
+            }
+            "--reresolve" => {
+                let v = value("--reresolve")?;
+                let secs = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| (1..=86400).contains(s))
+                    .ok_or(format!(
+                        "--reresolve {v}: not a number of seconds from 1 to 86400"
+                    ))?;
+                o.reresolve = Duration::from_secs(secs);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other}")),
         }
@@ -98,7 +124,8 @@ mod tests {
     #[test]
     fn parses_every_option() {
         let o = parse(&args(
-            "-d -s /tmp/x.sock -u /tmp/wgu -l syslog --netns-prefix t1rd -O udp-gso -O tun-gro,mmsg",
+            "-d -s /tmp/x.sock -u /tmp/wgu -l syslog --netns-prefix t1rd -O udp-gso -O tun-gro,mmsg \
+             --hosts /tmp/h --reresolve 3",
         ))
         .unwrap();
         let mut offloads = Offloads::ALL;
@@ -112,6 +139,8 @@ mod tests {
                 log: LogTo::Syslog,
                 netns_prefix: "t1rd".into(),
                 offloads,
+                hosts: Some("/tmp/h".into()),
+                reresolve: Duration::from_secs(3),
             }
         );
         assert_eq!(parse(&[]).unwrap(), Options::default());
@@ -131,6 +160,13 @@ mod tests {
             .unwrap_err()
             .contains("stderr or syslog"));
         assert!(parse(&args("--netns-prefix a/b")).is_err());
+        assert!(parse(&args("--hosts rel/h"))
+            .unwrap_err()
+            .contains("absolute path"));
+        for bad in ["0", "x", "86401", "-1"] {
+            let e = parse(&args(&format!("--reresolve {bad}"))).unwrap_err();
+            assert!(e.starts_with(&format!("--reresolve {bad}: ")), "{e}");
+        }
         assert!(parse(&args("-u relative"))
             .unwrap_err()
             .contains("absolute"));

@@ -7,6 +7,7 @@ use super::link::Link;
 use super::netlink::{is_link_local, Rtnl};
 use super::netns::{run_in, Netns, NetnsManager};
 use super::offload::Offloads;
+use super::reresolve::EndpointNames;
 use super::tun::Tun;
 use super::udp::UdpSockets;
 use crate::ioctl::request::{iff, IfDrops, IfInfo, Inet4Addr, Inet6Addr};
@@ -38,6 +39,8 @@ pub struct WgIf {
     /// rtnetlink in the namespace the tun is in.
     pub rtnl: Rtnl,
     pub sock: SocketConf,
+    /// The peers' endpoint host names (wg.4, WG_PEER_HAS_HOSTNAME).
+    pub names: EndpointNames,
     pub udp: Option<UdpSockets>,
     /// IPv6 addresses in OpenBSD's list order (the link-local one first, then the
     /// others as added); Linux dumps them grouped by scope, newest first.

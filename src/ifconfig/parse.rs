@@ -8,6 +8,7 @@ use super::addr::{classful_len, inet_net_pton4, mask_len, parse_aip, parse_v4};
 use super::key::load_key;
 use super::resolve::Resolve;
 use super::strtonum::strtonum;
+use crate::ioctl::codec;
 use crate::ioctl::model::{InterfaceIo, Key, PeerIo};
 use crate::ioctl::request::{Inet4Addr, Inet6Addr};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -422,8 +423,15 @@ pub fn parse(
                     return Err(format!("'{w}' requires 2 arguments"));
                 }
                 st.peer("wgendpoint")?;
-                let ep = st.resolver.resolve(&args[i + 1], &args[i + 2])?;
-                st.peer("wgendpoint")?.endpoint = Some(ep);
+                let host = &args[i + 1];
+                let ep = st.resolver.resolve(host, &args[i + 2])?;
+                let p = st.peer("wgendpoint")?;
+                p.endpoint = Some(ep);
+                // A name (not an address literal) travels to wgd too, which resolves
+                // it again when the peer stops answering (wg.4, WG_PEER_HAS_HOSTNAME).
+                p.endpoint_host = (host.parse::<std::net::IpAddr>().is_err()
+                    && codec::hostname_error(host).is_none())
+                .then(|| host.to_string());
                 consumed = 3;
             }
             "wgaip" => {

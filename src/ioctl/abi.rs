@@ -31,6 +31,11 @@ pub const INTERFACE_IO_SIZE: usize = 80;
 pub const PEER_IO_SIZE: usize = 208;
 /// `sizeof(struct wg_aip_io)`.
 pub const AIP_IO_SIZE: usize = 24;
+/// Size of wgif's `wg_hostname_io` record (wg.4): a NUL-terminated host name,
+/// zero-padded; it follows a peer's aips when `WG_PEER_HAS_HOSTNAME` is set.
+pub const HOSTNAME_IO_SIZE: usize = 256;
+/// Longest host name the record carries (a DNS name's limit, RFC 1035).
+pub const HOSTNAME_MAX: usize = 253;
 /// `sizeof(struct sockaddr_in)` and `sizeof(struct sockaddr_in6)`.
 pub const SOCKADDR_IN_SIZE: u8 = 16;
 pub const SOCKADDR_IN6_SIZE: u8 = 28;
@@ -91,6 +96,10 @@ bitflags! {
         /// wgif's extension (wg.4): this record's aips are removed, not added.
         /// Not an OpenBSD bit: no request OpenBSD's ifconfig builds has it.
         const REMOVE_AIPS = 1 << 8;
+        /// wgif's extension (wg.4): a `wg_hostname_io` record (the endpoint's host
+        /// name) follows this peer's aips, and the driver re-resolves that name.
+        /// Not an OpenBSD bit: no request OpenBSD's ifconfig builds has it.
+        const HAS_HOSTNAME = 1 << 9;
     }
 }
 

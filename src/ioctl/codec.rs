@@ -1,6 +1,7 @@
 //! The checked codec between the typed model (`model.rs`) and the packed buffer that
 //! `wg_data_io.wgd_interface` points to: a `wg_interface_io` header, then each peer's
-//! `wg_peer_io` immediately followed by its `wg_aip_io` records (spec §1.7).
+//! `wg_peer_io` immediately followed by its `wg_aip_io` records (spec §1.7), and,
+//! with wgif's `WG_PEER_HAS_HOSTNAME` (wg.4), one 256-byte `wg_hostname_io` record.
 //!
 //! Decoding never panics and never allocates from a count it has not checked
 //! against the bytes actually present: every count is first bounded by the remaining
@@ -56,6 +57,9 @@ pub enum DecodeError {
     },
     /// A prefix length outside 0..=32 (IPv4) or 0..=128 (IPv6).
     BadCidr { cidr: i32, at: usize },
+    /// A `wg_hostname_io` record (wgif's extension) that is not a host name:
+    /// no NUL, empty, too long, a byte outside `A-Za-z0-9.-_`, or no endpoint.
+    BadHostname { why: &'static str, at: usize },
     /// Flag bits this ABI does not define.
     UnknownFlags {
         what: &'static str,
@@ -87,6 +91,9 @@ impl fmt::Display for DecodeError {
             DecodeError::BadCidr { cidr, at } => {
                 write!(f, "prefix length {cidr} out of range at byte {at}")
             }
+            DecodeError::BadHostname { why, at } => {
+                write!(f, "bad endpoint host name at byte {at}: {why}")
+            }
             DecodeError::UnknownFlags { what, bits, at } => {
                 write!(f, "unknown {what} bits {bits:#x} at byte {at}")
             }
@@ -96,14 +103,65 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Bytes `encode` produces for `model`: 80 + 208·peers + 24·aips.
+/// Bytes `encode` produces for `model`: 80 + 208·peers + 24·aips, plus 256 for
+/// each peer with an endpoint host name (wgif's extension).
 pub fn needed_size(model: &InterfaceIo) -> usize {
-    abi::INTERFACE_IO_SIZE
-        + model
-            .peers
-            .iter()
-            .map(|p| abi::PEER_IO_SIZE + abi::AIP_IO_SIZE * p.aips.len())
-            .sum::<usize>()
+    abi::INTERFACE_IO_SIZE + model.peers.iter().map(peer_size).sum::<usize>()
+}
+
+fn peer_size(p: &PeerIo) -> usize {
+    let host = if p.endpoint_host.is_some() {
+        abi::HOSTNAME_IO_SIZE
+    } else {
+        0
+    };
+    abi::PEER_IO_SIZE + abi::AIP_IO_SIZE * p.aips.len() + host
+}
+
+/// Why `name` cannot travel in a `wg_hostname_io` record, or `None` if it can:
+/// 1 to 253 bytes of letters, digits, '.', '-' and '_'.
+pub fn hostname_error(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("empty")
+    } else if name.len() > abi::HOSTNAME_MAX {
+        Some("longer than 253 bytes")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+    {
+        Some("a character other than a letter, a digit, '.', '-' or '_'")
+    } else {
+        None
+    }
+}
+
+fn encode_hostname(out: &mut [u8], name: &str) {
+    // `hostname_error` is the caller's check; a longer name is cut, never overflows.
+    let n = name.len().min(abi::HOSTNAME_IO_SIZE - 1);
+    out[..n].copy_from_slice(&name.as_bytes()[..n]);
+    out[n..abi::HOSTNAME_IO_SIZE].fill(0);
+}
+
+fn decode_hostname(b: &[u8], at: usize) -> Result<String, DecodeError> {
+    let rec = &b[at..at + abi::HOSTNAME_IO_SIZE];
+    let end = rec
+        .iter()
+        .position(|&c| c == 0)
+        .ok_or(DecodeError::BadHostname { why: "no NUL", at })?;
+    let name = std::str::from_utf8(&rec[..end]).map_err(|_| DecodeError::BadHostname {
+        why: "not ASCII",
+        at,
+    })?;
+    if let Some(why) = hostname_error(name) {
+        return Err(DecodeError::BadHostname { why, at });
+    }
+    if rec[end..].iter().any(|&c| c != 0) {
+        return Err(DecodeError::BadHostname {
+            why: "bytes after the NUL",
+            at: at + end,
+        });
+    }
+    Ok(name.to_string())
 }
 
 fn put_u16(b: &mut [u8], at: usize, v: u16) {
@@ -243,6 +301,9 @@ fn encode_peer(out: &mut [u8], p: &PeerIo, dir: Dir) {
     if p.remove_aips {
         flags |= PeerFlags::REMOVE_AIPS;
     }
+    if p.endpoint_host.is_some() {
+        flags |= PeerFlags::HAS_HOSTNAME;
+    }
     if let Some(d) = &p.description {
         if dir == Dir::Set {
             flags |= PeerFlags::SET_DESCRIPTION;
@@ -292,6 +353,10 @@ pub fn encode(model: &InterfaceIo, dir: Dir) -> Zeroizing<Vec<u8>> {
             encode_aip(&mut out[at..at + abi::AIP_IO_SIZE], a);
             at += abi::AIP_IO_SIZE;
         }
+        if let Some(h) = &p.endpoint_host {
+            encode_hostname(&mut out[at..at + abi::HOSTNAME_IO_SIZE], h);
+            at += abi::HOSTNAME_IO_SIZE;
+        }
     }
     out
 }
@@ -313,12 +378,15 @@ pub fn encode_header_start(
 /// Appends one peer record and its allowed IPs, as [`encode`] lays them out.
 pub fn encode_peer_append(out: &mut Zeroizing<Vec<u8>>, p: &PeerIo, dir: Dir) {
     let mut at = out.len();
-    out.resize(at + abi::PEER_IO_SIZE + abi::AIP_IO_SIZE * p.aips.len(), 0);
+    out.resize(at + peer_size(p), 0);
     encode_peer(&mut out[at..at + abi::PEER_IO_SIZE], p, dir);
     at += abi::PEER_IO_SIZE;
     for a in &p.aips {
         encode_aip(&mut out[at..at + abi::AIP_IO_SIZE], a);
         at += abi::AIP_IO_SIZE;
+    }
+    if let Some(h) = &p.endpoint_host {
+        encode_hostname(&mut out[at..at + abi::HOSTNAME_IO_SIZE], h);
     }
 }
 
@@ -364,6 +432,8 @@ fn decode_peer(b: &[u8], at: usize, dir: Dir) -> Result<(PeerIo, u64), DecodeErr
         remove: flags.contains(PeerFlags::REMOVE),
         update_only: flags.contains(PeerFlags::UPDATE),
         remove_aips: flags.contains(PeerFlags::REMOVE_AIPS),
+        // Read after the aips (`decode`), where the record lies.
+        endpoint_host: None,
         description,
         tx_bytes: get_u64(rec, peer_io::TXBYTES),
         rx_bytes: get_u64(rec, peer_io::RXBYTES),
@@ -374,6 +444,10 @@ fn decode_peer(b: &[u8], at: usize, dir: Dir) -> Result<(PeerIo, u64), DecodeErr
         aips: Vec::new(),
     };
     Ok((peer, get_u64(rec, peer_io::AIPS_COUNT)))
+}
+
+fn host_flagged(b: &[u8], peer_at: usize) -> bool {
+    get_u32(b, peer_at + peer_io::FLAGS) & PeerFlags::HAS_HOSTNAME.bits() != 0
 }
 
 fn decode_aip(b: &[u8], at: usize) -> Result<AipIo, DecodeError> {
@@ -491,6 +565,22 @@ pub fn decode(b: &[u8], dir: Dir) -> Result<InterfaceIo, DecodeError> {
         for _ in 0..naips {
             peer.aips.push(decode_aip(b, at)?);
             at += abi::AIP_IO_SIZE;
+        }
+        if host_flagged(b, count_at - peer_io::AIPS_COUNT) {
+            if b.len() - at < abi::HOSTNAME_IO_SIZE {
+                return Err(DecodeError::Truncated {
+                    what: "wg_hostname_io",
+                    at: b.len(),
+                });
+            }
+            if peer.endpoint.is_none() {
+                return Err(DecodeError::BadHostname {
+                    why: "WG_PEER_HAS_HOSTNAME without an endpoint address",
+                    at: count_at - peer_io::AIPS_COUNT + peer_io::FLAGS,
+                });
+            }
+            peer.endpoint_host = Some(decode_hostname(b, at)?);
+            at += abi::HOSTNAME_IO_SIZE;
         }
         model.peers.push(peer);
     }

@@ -77,6 +77,11 @@ pub struct PeerIo {
     /// are removed from the peer instead of added. OpenBSD defines no such bit, so
     /// no request its ifconfig builds sets it.
     pub remove_aips: bool,
+    /// `WG_PEER_HAS_HOSTNAME` + a trailing `wg_hostname_io` record (wgif's
+    /// extension, wg.4, SIOCSWG only): the host name `endpoint` was resolved from,
+    /// which the driver keeps and resolves again. Needs `endpoint`. OpenBSD defines
+    /// no such bit, so no request its ifconfig builds sets it.
+    pub endpoint_host: Option<String>,
     /// `WG_PEER_SET_DESCRIPTION` + `p_description` (at most 63 bytes, no NUL).
     pub description: Option<String>,
     /// `p_txbytes` (SIOCGWG only).

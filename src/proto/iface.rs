@@ -957,6 +957,17 @@ impl Interface {
         })
     }
 
+    /// A peer's endpoint; `None` also for an unknown peer.
+    pub fn endpoint(&self, id: PeerId) -> Option<SocketAddr> {
+        self.peers.get(&id)?.endpoint
+    }
+
+    /// A peer's last completed handshake (wall clock), `Some(None)` if it never had
+    /// one, `None` for an unknown peer.
+    pub fn last_handshake(&self, id: PeerId) -> Option<Option<SystemTime>> {
+        self.peers.get(&id).map(|p| p.last_handshake)
+    }
+
     /// Forgets one peer's cached local source address (wg_peer_clear_src), as after a
     /// send from it failed.
     pub fn forget_src(&mut self, id: PeerId) {
