@@ -18,6 +18,7 @@ have nsenter      || need_pkgs+=(util-linux)
 have iptables     || need_pkgs+=(iptables)
 have useradd      || need_pkgs+=(passwd)
 have dpkg-deb     || need_pkgs+=(dpkg)
+have systemd-analyze || need_pkgs+=(systemd)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "test.sh: installing ${need_pkgs[*]}"
     SUDO=""

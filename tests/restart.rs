@@ -4,7 +4,7 @@
 //! and the interfaces of the hostname.wgN files are back and pass traffic within
 //! seconds, with no stale socket, tun device or namespace of the dead wgd left.
 //! Also checks the unit's restart policy and sandbox directives, and its
-//! `systemd-analyze security` exposure when systemd-analyze is installed.
+//! `systemd-analyze security` exposure (5.9 with systemd 252; at most 6.0).
 //!
 //! ```text
 //!   netns <prefix>1: wg1 192.168.5.1 ── UDP 127.0.0.1:7111 ⇄ :7222 ── wg2 192.168.5.2 :netns <prefix>2
@@ -347,20 +347,12 @@ fn the_unit_sandbox_is_as_documented() {
     }
 }
 
-/// `systemd-analyze security --offline=true` on the unit, where systemd-analyze is
-/// installed (it is not needed to build or run wgif, so this check says when it is
-/// missing and checks nothing more than the test above then).
+/// `systemd-analyze security --offline=true` on the unit (systemd-analyze comes with
+/// Debian's systemd package, which ./scripts/test.sh installs when it is missing; no
+/// systemd needs to run).
 #[test]
 fn the_unit_exposure_is_at_most_6() {
-    let have = Command::new("sh")
-        .args(["-c", "command -v systemd-analyze"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have {
-        eprintln!("systemd-analyze is not installed: the exposure score is not checked");
-        return;
-    }
+    common::require_tools(&["systemd-analyze"]);
     let o = run(Command::new("systemd-analyze").args(["security", "--offline=true", UNIT]));
     let text = String::from_utf8_lossy(&o.stdout);
     let line = text
