@@ -376,3 +376,41 @@ fn the_unit_exposure_is_at_most_6() {
         .collect();
     assert!(complaints.is_empty(), "{err}");
 }
+
+/// wgd works with no capability but those of the unit's CapabilityBoundingSet= and
+/// with no_new_privs (as systemd would run it, simulated with setpriv(1)): the
+/// wg(4) example, two interfaces in two rdomains, passes traffic.
+#[test]
+fn wgd_works_with_only_the_units_capabilities() {
+    common::require_tools(&["setpriv"]);
+    let s = service_section(UNIT);
+    let caps: Vec<String> = s["CapabilityBoundingSet"][0]
+        .split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+        .collect();
+    let dir = common::TempDir::new("rstcap");
+    let wrapper = dir.join("wgd");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec setpriv --bounding-set=-all,{} --inh-caps=-all --no-new-privs {} \"$@\"\n",
+            caps.join(","),
+            env!("CARGO_BIN_EXE_wgd")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let w = Wgd::start_program("rcap", &wrapper, &[]);
+    // The daemon really runs with that bounding set (setpriv exec'd wgd in place).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", w.pid())).unwrap();
+    let bnd = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    // CAP_NET_ADMIN is 12, CAP_SYS_ADMIN 21.
+    assert_eq!(bnd, (1 << 12) | (1 << 21), "{status}");
+    w.example();
+    assert!(Wgd::ping(&w.rd(1), "192.168.5.2"), "{}", w.log());
+}
