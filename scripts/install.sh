@@ -12,7 +12,7 @@ install -m 0644 man/wgifconfig.8 man/wgd.8 man/wgconvert.8 "$PREFIX/share/man/ma
 ln -sf wgifconfig.8 "$PREFIX/share/man/man8/wgnetstart.8"
 if [ -d /etc/systemd/system ]; then
     for u in contrib/*.service; do
-        sed "s|/usr/local/sbin|$PREFIX/sbin|g" "$u" > "/etc/systemd/system/$(basename "$u")"
+        sed "s|/usr/sbin/|$PREFIX/sbin/|g" "$u" > "/etc/systemd/system/$(basename "$u")"
     done
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
         systemctl daemon-reload

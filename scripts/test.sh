@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of wgif. Installs what the tests need when it is missing (Debian
-# packages, cargo-nextest), checks formatting and lints, then runs the whole suite.
+# packages, cargo-nextest, cargo-deb), checks formatting and lints, then runs the whole suite.
 # The root-only network tests need root and /dev/net/tun; they fail loudly without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ have iptables     || need_pkgs+=(iptables)
 have useradd      || need_pkgs+=(passwd)
 have python3      || need_pkgs+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
+have dpkg-deb     || need_pkgs+=(dpkg)
+have systemd-analyze || need_pkgs+=(systemd)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "test.sh: installing ${need_pkgs[*]}"
     SUDO=""
@@ -44,6 +46,14 @@ done
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "test.sh: installing cargo-nextest"
     cargo install --locked cargo-nextest
+fi
+
+# tests/deb.rs builds the Debian package with cargo-deb (about 80 s to install from
+# the crate registry on two cores; pinned: it packs the debug build, which later
+# cargo-deb versions mean to refuse).
+if ! cargo deb --version 2>/dev/null | grep -qx 'cargo-deb 3.8.0'; then
+    echo "test.sh: installing cargo-deb"
+    cargo install --locked cargo-deb --version 3.8.0
 fi
 
 cargo fmt --check

@@ -124,6 +124,8 @@ pub struct Wgd {
     stuck_log: Option<std::process::ChildStderr>,
     /// More arguments for wgd (kept for a restart).
     extra_args: Vec<String>,
+    /// The wgd program: the one just built unless [`Wgd::start_program`] named another.
+    program: PathBuf,
 }
 
 impl Wgd {
@@ -142,7 +144,22 @@ impl Wgd {
         Wgd::launch(tag, extra_args, false)
     }
 
+    /// [`Wgd::start_with`] running `program` (e.g. the wgd a package installed)
+    /// instead of the one just built.
+    pub fn start_program(tag: &str, program: &Path, extra_args: &[&str]) -> Wgd {
+        Wgd::launch_program(tag, program, extra_args, false)
+    }
+
     fn launch(tag: &str, extra_args: &[&str], stuck_log: bool) -> Wgd {
+        Wgd::launch_program(
+            tag,
+            Path::new(env!("CARGO_BIN_EXE_wgd")),
+            extra_args,
+            stuck_log,
+        )
+    }
+
+    fn launch_program(tag: &str, program: &Path, extra_args: &[&str], stuck_log: bool) -> Wgd {
         require_root_and_tools(&["ip", "nsenter"]);
         let pid = std::process::id();
         let ns = format!("wgt{tag}{pid}");
@@ -163,6 +180,7 @@ impl Wgd {
             files: Vec::new(),
             stuck_log: None,
             extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            program: program.to_path_buf(),
         };
         ok(Command::new("ip").args(["-n", &w.ns, "link", "set", "lo", "up"]));
         w.spawn(stuck_log);
@@ -186,7 +204,7 @@ impl Wgd {
         };
         let mut child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", w.ns))
-            .arg(env!("CARGO_BIN_EXE_wgd"))
+            .arg(&w.program)
             .args(["-s", w.sock.to_str().unwrap(), "--netns-prefix", &w.prefix])
             // The configuration-protocol sockets go to the test's directory unless
             // the test says where (wg(8) itself only looks in /var/run/wireguard).
