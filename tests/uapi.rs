@@ -497,7 +497,12 @@ fn stale_sockets_are_replaced_and_other_files_left_alone() {
         .file_type()
         .is_symlink());
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
-    assert!(w.log().contains("not a socket"), "{}", w.log());
+    // The log is written by wgd's logging thread: wait for the line.
+    assert!(
+        wait_for(Duration::from_secs(5), || w.log().contains("not a socket")),
+        "{}",
+        w.log()
+    );
     // Removing the socket ends the interface, as it ends wireguard-go.
     let gone = format!("wg{}", unit(12));
     w.adopt_file(sock_of(&gone));
@@ -511,7 +516,13 @@ fn stale_sockets_are_replaced_and_other_files_left_alone() {
         "{}",
         w.log()
     );
-    assert!(w.log().contains("configuration socket was removed"));
+    assert!(
+        wait_for(Duration::from_secs(5), || w
+            .log()
+            .contains("configuration socket was removed")),
+        "{}",
+        w.log()
+    );
     // The daemon's exit takes its sockets.
     w.stop().unwrap();
     assert!(!sock_of(&stale).exists());
