@@ -10,24 +10,11 @@
 
 mod common;
 use common::{ok, wait_for, Wgd};
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn genkey() -> (String, String) {
-    let key = ok(Command::new("wg").arg("genkey")).trim().to_string();
-    let mut p = Command::new("wg")
-        .arg("pubkey")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    p.stdin.take().unwrap().write_all(key.as_bytes()).unwrap();
-    let public = String::from_utf8(p.wait_with_output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    (key, public)
+    common::wg_genkey()
 }
 
 #[test]

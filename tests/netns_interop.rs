@@ -8,7 +8,7 @@
 mod common;
 use common::{ok, wait_for, Wgd};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 struct Go {
@@ -17,50 +17,11 @@ struct Go {
 }
 
 fn start_go(w: &mut Wgd, ifname: &str) -> Go {
-    common::require_root_and_tools(&["wireguard-go", "wg", "iperf3"]);
-    let child = w
-        .in_daemon_ns(&["wireguard-go", "-f", ifname])
-        .env("WG_PROCESS_FOREGROUND", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn wireguard-go");
-    w.adopt(child);
-    // Its UAPI socket outlives a SIGKILL.
-    w.adopt_file(format!("/var/run/wireguard/{ifname}.sock"));
-    // Ready when wg(8) can talk to it over its UAPI socket.
-    let ready = wait_for(Duration::from_secs(10), || {
-        w.in_daemon_ns(&["wg", "show", ifname])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    });
-    assert!(ready, "wireguard-go did not start");
-    let key = ok(Command::new("wg").arg("genkey")).trim().to_string();
-    let mut p = Command::new("wg")
-        .arg("pubkey")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    p.stdin.take().unwrap().write_all(key.as_bytes()).unwrap();
-    let pubkey = String::from_utf8(p.wait_with_output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    let keyfile = w.dir.join(format!("{ifname}.key"));
-    std::fs::write(&keyfile, &key).unwrap();
-    ok(&mut w.in_daemon_ns(&[
-        "wg",
-        "set",
-        ifname,
-        "private-key",
-        keyfile.to_str().unwrap(),
-    ]));
-    Go {
-        ifname: ifname.into(),
-        pubkey,
-    }
+    common::require_root_and_tools(&["iperf3"]);
+    // The name carries the PID: UAPI sockets are shared by every namespace.
+    let ifname = format!("{ifname}{}", std::process::id());
+    let pubkey = w.start_go(&ifname);
+    Go { ifname, pubkey }
 }
 
 /// wgd's wg1 ↔ wireguard-go, `outer` = "127.0.0.1" or "::1".

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -606,58 +606,13 @@ fn wgd_all_offloads_off() {
     wgd_pair("on", &["all"]);
 }
 
-/// Starts wireguard-go on `ifname` in the daemon's namespace and gives it a key
-/// (as tests/netns_interop.rs does); returns its public key.
-fn start_go(w: &mut Wgd, ifname: &str) -> String {
-    common::require_root_and_tools(&["wireguard-go", "wg"]);
-    let child = w
-        .in_daemon_ns(&["wireguard-go", "-f", ifname])
-        .env("WG_PROCESS_FOREGROUND", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn wireguard-go");
-    w.adopt(child);
-    // Its UAPI socket outlives a SIGKILL.
-    w.adopt_file(format!("/var/run/wireguard/{ifname}.sock"));
-    let ready = wait_for(Duration::from_secs(10), || {
-        w.in_daemon_ns(&["wg", "show", ifname])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    });
-    assert!(ready, "wireguard-go did not start");
-    let key = ok(Command::new("wg").arg("genkey")).trim().to_string();
-    let mut p = Command::new("wg")
-        .arg("pubkey")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    p.stdin.take().unwrap().write_all(key.as_bytes()).unwrap();
-    let pubkey = String::from_utf8(p.wait_with_output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    let keyfile = w.dir.join(format!("{ifname}.key"));
-    std::fs::write(&keyfile, &key).unwrap();
-    ok(&mut w.in_daemon_ns(&[
-        "wg",
-        "set",
-        ifname,
-        "private-key",
-        keyfile.to_str().unwrap(),
-    ]));
-    pubkey
-}
-
 /// wgd (under `off`) ↔ wireguard-go: both streams, then the UDP burst both ways.
 fn wgd_go(tag: &str, off: &[&str]) {
     let mut w = start(tag, off);
     // The UAPI socket (/var/run/wireguard/NAME.sock) is shared by every namespace:
     // the name carries the PID, like the namespaces (at most 15 bytes).
     let goif = format!("wgo{tag}{}", std::process::id());
-    let gokey = start_go(&mut w, &goif);
+    let gokey = w.start_go(&goif);
     let k1 = common::openssl_key();
     w.wgifconfig_ok(&[
         "wg1", "create", "wgport", "7111", "wgkey", &k1, "rdomain", "1",

@@ -49,23 +49,7 @@ fn wg(args: &[&str]) -> String {
 }
 
 fn genkey() -> (String, String) {
-    let private = wg(&["genkey"]).trim().to_string();
-    let mut c = Command::new("wg")
-        .arg("pubkey")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(private.as_bytes())
-        .unwrap();
-    let out = c.wait_with_output().unwrap();
-    (
-        private,
-        String::from_utf8(out.stdout).unwrap().trim().to_string(),
-    )
+    common::wg_genkey()
 }
 
 fn key_hex(b64: &str) -> String {

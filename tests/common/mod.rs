@@ -550,3 +550,64 @@ impl Drop for PingWatch {
         let _ = self.child.wait();
     }
 }
+
+/// A WireGuard key pair from wg(8): (private, public), base64.
+pub fn wg_genkey() -> (String, String) {
+    use std::io::Write;
+    let private = ok(Command::new("wg").arg("genkey")).trim().to_string();
+    let mut p = Command::new("wg")
+        .arg("pubkey")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("wg pubkey");
+    p.stdin
+        .take()
+        .unwrap()
+        .write_all(private.as_bytes())
+        .unwrap();
+    let public = String::from_utf8(p.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    (private, public)
+}
+
+impl Wgd {
+    /// Starts wireguard-go (Debian's, the interop peer) on `ifname` in the daemon's
+    /// namespace, killed and its UAPI socket removed on drop, and gives it a fresh
+    /// private key; returns the public key. `ifname` should carry the test's PID:
+    /// UAPI sockets live in /var/run/wireguard, shared by every namespace.
+    pub fn start_go(&mut self, ifname: &str) -> String {
+        require_root_and_tools(&["wireguard-go", "wg"]);
+        let child = self
+            .in_daemon_ns(&["wireguard-go", "-f", ifname])
+            .env("WG_PROCESS_FOREGROUND", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn wireguard-go");
+        self.adopt(child);
+        // Its UAPI socket outlives a SIGKILL.
+        self.adopt_file(format!("/var/run/wireguard/{ifname}.sock"));
+        // Ready when wg(8) can talk to it over its UAPI socket.
+        let ready = wait_for(Duration::from_secs(10), || {
+            self.in_daemon_ns(&["wg", "show", ifname])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        });
+        assert!(ready, "wireguard-go did not start");
+        let (private, public) = wg_genkey();
+        let keyfile = self.dir.join(format!("{ifname}.key"));
+        std::fs::write(&keyfile, &private).unwrap();
+        ok(&mut self.in_daemon_ns(&[
+            "wg",
+            "set",
+            ifname,
+            "private-key",
+            keyfile.to_str().unwrap(),
+        ]));
+        public
+    }
+}
