@@ -646,6 +646,7 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
     /// Any command line: no panic, exit status 0 or 1, and every message line
     /// carries the program name or is a status/usage/no-such-interface line.
+    /// (`-` alone once found that the usage's `--prometheus` line was not allowed.)
     #[test]
     fn any_command_line_is_handled(words in proptest::collection::vec(
         proptest::prop_oneof![
@@ -667,7 +668,9 @@ proptest::proptest! {
         for l in o.err.lines() {
             proptest::prop_assert!(
                 l.starts_with("wgifconfig: ") || l.ends_with(": no such interface")
-                    || l.starts_with("usage: ") || l.starts_with("\t\t"),
+                    || l.starts_with("usage: ") || l.starts_with("\t\t")
+                    // The usage's second synopsis line, under the first.
+                    || l == "       wgifconfig --prometheus",
                 "{}", l
             );
         }
@@ -685,4 +688,17 @@ fn bad_argument_is_named_even_when_wgd_is_stopped() {
     );
     let o = go(&mut f, "wg0 wgport 7");
     assert_eq!(o.err, format!("wgifconfig: {NOT_RUNNING}\n"));
+}
+
+#[test]
+fn a_lone_dash_gets_the_usage() {
+    let mut f = Fake::root().with("wg0");
+    let o = go(&mut f, "-");
+    assert_eq!(o.code, 1);
+    let lines: Vec<&str> = o.err.lines().collect();
+    assert!(lines[0].starts_with("usage: wgifconfig "), "{lines:?}");
+    assert!(
+        lines.contains(&"       wgifconfig --prometheus"),
+        "{lines:?}"
+    );
 }
