@@ -1847,6 +1847,29 @@ mod tests {
         );
     }
 
+    /// A fresh engine at `t` (its RNG seeded: tests never ask the OS).
+    fn engine(t: Instant) -> Interface {
+        Interface::new(
+            t,
+            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+        )
+    }
+
+    /// An engine with `n` peers of five /32 prefixes each (peer `id` owns
+    /// `id << 8 | 0..5`).
+    fn populated(n: u32) -> Interface {
+        let t = crate::test_origin();
+        let mut i = engine(t);
+        for id in 0..n {
+            i.add_peer(id as u64, &pubkey(id), t).unwrap();
+            for k in 0..5 {
+                i.add_aip(id as u64, v4(id << 8 | k), 32).unwrap();
+            }
+        }
+        assert_eq!(i.aips.len(), 5 * n as usize);
+        i
+    }
+
     fn pubkey(n: u32) -> [u8; 32] {
         // Distinct, and not this interface's own: the key bytes are only compared.
         let mut k = [0u8; 32];
@@ -1869,10 +1892,7 @@ mod tests {
     #[test]
     fn removing_a_peer_takes_only_what_it_owns() {
         let t = crate::test_origin();
-        let mut i = Interface::new(
-            t,
-            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-        );
+        let mut i = engine(t);
         for id in 1..=3u64 {
             i.add_peer(id, &pubkey(id as u32), t).unwrap();
             for k in 0..4 {
@@ -1900,10 +1920,7 @@ mod tests {
     #[test]
     fn removing_one_prefix_keeps_the_tables_and_the_owned_lists_agreeing() {
         let t = crate::test_origin();
-        let mut i = Interface::new(
-            t,
-            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-        );
+        let mut i = engine(t);
         i.add_peer(1, &pubkey(1), t).unwrap();
         i.add_peer(2, &pubkey(2), t).unwrap();
         for k in 0..4 {
@@ -1945,10 +1962,7 @@ mod tests {
         use std::collections::BTreeMap;
         let mut rng = rand::rngs::StdRng::seed_from_u64(14);
         let t = crate::test_origin();
-        let mut i = Interface::new(
-            t,
-            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-        );
+        let mut i = engine(t);
         let mut owner: BTreeMap<(IpAddr, u8), PeerId> = BTreeMap::new();
         let peers: Vec<PeerId> = (0..4).collect();
         for &id in &peers {
@@ -2015,19 +2029,10 @@ mod tests {
     #[test]
     fn removing_single_prefixes_does_not_scan_the_table() {
         // 40k peers x 5 prefixes removed one prefix at a time: each removal costs the
-        // trie walk and the owner's 5-entry list, never a scan of the 200k.
-        let t = crate::test_origin();
-        let mut i = Interface::new(
-            t,
-            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-        );
+        // trie walk (the table knows the prefix's slot in its owner's list), never a
+        // scan of the 200k.
         let n = 40_000u32;
-        for id in 0..n {
-            i.add_peer(id as u64, &pubkey(id), t).unwrap();
-            for k in 0..5 {
-                i.add_aip(id as u64, v4(id << 8 | k), 32).unwrap();
-            }
-        }
+        let mut i = populated(n);
         // A scan per removal would be ~10^10 steps: the runner's time limit
         // (.config/nextest.toml) fails it; no clock is read here.
         for id in 0..n {
@@ -2044,19 +2049,8 @@ mod tests {
         // 40k peers x 5 prefixes removed one by one, oldest first (the worst case of a
         // table scan or list retain per removal: about 10^10 steps, hours). Owned-only
         // removal is a few hundred thousand hash operations.
-        let t = crate::test_origin();
-        let mut i = Interface::new(
-            t,
-            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-        );
         let n = 40_000u32;
-        for id in 0..n {
-            i.add_peer(id as u64, &pubkey(id), t).unwrap();
-            for k in 0..5 {
-                i.add_aip(id as u64, v4(id << 8 | k), 32).unwrap();
-            }
-        }
-        assert_eq!(i.aips.len(), 5 * n as usize);
+        let mut i = populated(n);
         // A scan per removal would be ~10^10 steps: the runner's time limit
         // (.config/nextest.toml) fails it; no clock is read here.
         for id in 0..n {
@@ -2074,10 +2068,7 @@ mod tests {
         let mut i = Interface::new(t0, &mut rng);
         i.set_private_key(Some(&[7u8; 32]), t0);
         let real = |n: u32| {
-            let mut j = Interface::new(
-                t0,
-                &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-            );
+            let mut j = engine(t0);
             j.set_private_key(Some(&[n as u8 + 10; 32]), t0);
             j.public_key().unwrap()
         };
@@ -2131,10 +2122,7 @@ mod tests {
     #[test]
     fn moving_prefixes_between_peers_costs_what_moves() {
         let t = crate::test_origin();
-        let mut i = Interface::new(
-            t,
-            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-        );
+        let mut i = engine(t);
         i.add_peer(1, &pubkey(1), t).unwrap();
         i.add_peer(2, &pubkey(2), t).unwrap();
         let n = 200_000u32;
