@@ -20,7 +20,7 @@ use crate::ioctl::codec::{self, Dir};
 use crate::ioctl::frame::RequestBody;
 use crate::ioctl::request::{iff, Request, Response};
 use crate::proto::{Interface, PeerId};
-use mio::net::UnixListener;
+use mio::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use nix::sys::signal::{SigSet, Signal};
@@ -305,20 +305,9 @@ impl Daemon {
                         control::refuse(stream, errno);
                         continue;
                     }
-                    let id = self.conn_id();
                     let mut c = Conn::new(stream, uid);
-                    if self
-                        .poll
-                        .registry()
-                        .register(
-                            &mut c.stream,
-                            Token(id),
-                            Interest::READABLE | Interest::WRITABLE,
-                        )
-                        .is_ok()
-                    {
+                    if let Some(id) = self.register_conn(&mut c.stream, uid) {
                         self.conns.insert(id, c);
-                        *self.uid_conns.entry(uid).or_default() += 1;
                         // Data that came with the connection raises no new edge.
                         self.conn_event(id);
                     }
@@ -331,6 +320,18 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// Registers an admitted connection of either socket kind with the loop and
+    /// counts it for its uid; its token, or None if the loop would not take it.
+    fn register_conn(&mut self, stream: &mut UnixStream, uid: u32) -> Option<usize> {
+        let id = self.conn_id();
+        self.poll
+            .registry()
+            .register(stream, Token(id), Interest::READABLE | Interest::WRITABLE)
+            .ok()?;
+        *self.uid_conns.entry(uid).or_default() += 1;
+        Some(id)
     }
 
     /// A token for a new connection, of either socket kind.
@@ -1289,20 +1290,9 @@ impl Daemon {
                         let _ = io::Write::write(&mut stream, uapi::errno_reply(errno).as_bytes());
                         continue;
                     }
-                    let id = self.conn_id();
                     let mut c = UapiConn::new(stream, uid, unit);
-                    if self
-                        .poll
-                        .registry()
-                        .register(
-                            &mut c.stream,
-                            Token(id),
-                            Interest::READABLE | Interest::WRITABLE,
-                        )
-                        .is_ok()
-                    {
+                    if let Some(id) = self.register_conn(&mut c.stream, uid) {
                         self.uapi_conns.insert(id, c);
-                        *self.uid_conns.entry(uid).or_default() += 1;
                         self.uapi_event(id);
                     }
                 }
