@@ -973,15 +973,22 @@ mod tests {
         assert_groups(&out, &pkts, &[&[0], &[1], &[2], &[3], &[4], &[5]]);
     }
 
-    #[test]
-    fn full_then_flush_then_again() {
-        let pkts = tcp_flow(&Ip::v4(), &Tcp::new(1), &[100; 5]);
+    /// The packets back to back in one arena, as decrypted datagrams lie in the
+    /// receive buffer, with each one's range.
+    fn laid_out(pkts: &[Vec<u8>]) -> (Vec<u8>, Vec<Range<usize>>) {
         let mut arena = Vec::new();
         let mut ranges = Vec::new();
-        for p in &pkts {
+        for p in pkts {
             ranges.push(arena.len()..arena.len() + p.len());
             arena.extend_from_slice(p);
         }
+        (arena, ranges)
+    }
+
+    #[test]
+    fn full_then_flush_then_again() {
+        let pkts = tcp_flow(&Ip::v4(), &Tcp::new(1), &[100; 5]);
+        let (arena, ranges) = laid_out(&pkts);
         let mut c = Coalescer::new(3);
         assert!(c.is_empty());
         assert!(c.push(&arena, ranges[0].clone()));
@@ -1148,12 +1155,7 @@ mod tests {
                 pkts.push(flows[f][next[f]].clone());
                 next[f] += 1;
             }
-            let mut arena = Vec::new();
-            let mut ranges = Vec::new();
-            for p in &pkts {
-                ranges.push(arena.len()..arena.len() + p.len());
-                arena.extend_from_slice(p);
-            }
+            let (arena, ranges) = laid_out(&pkts);
             let mut c = Coalescer::new(cap);
             c.set_kinds(true, true);
             let mut scratch = vec![0u8; VNET_HDR_LEN + 65535];
@@ -1192,12 +1194,7 @@ mod tests {
             udp in any::<bool>(),
             cap in 0usize..8,
         ) {
-            let mut arena = Vec::new();
-            let mut ranges = Vec::new();
-            for p in &pkts {
-                ranges.push(arena.len()..arena.len() + p.len());
-                arena.extend_from_slice(p);
-            }
+            let (arena, ranges) = laid_out(&pkts);
             let mut c = Coalescer::new(cap);
             c.set_kinds(tcp, udp);
             let mut scratch = vec![0u8; VNET_HDR_LEN + 65535];
