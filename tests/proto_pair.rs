@@ -145,6 +145,20 @@ impl Pair {
         o
     }
 
+    /// A stages `payload`, its initiation reaches B: returns B's response, not yet
+    /// delivered.
+    pub fn response_to_staged(&mut self, payload: &[u8]) -> Vec<u8> {
+        let (o, _) = self.send(true, payload);
+        assert_eq!(o, SendOutcome::Staged);
+        let init = self.drain(true);
+        assert_eq!(init.len(), 1, "one initiation");
+        self.deliver(false, init[0].clone());
+        let resp = self.drain(false);
+        assert_eq!(resp.len(), 1, "one response");
+        assert_eq!((resp[0][0], resp[0].len()), (2, 92), "a response");
+        resp.into_iter().next().unwrap()
+    }
+
     /// Moves datagrams both ways until quiet (bounded).
     pub fn pump(&mut self) {
         for _ in 0..50 {
@@ -986,18 +1000,11 @@ fn psk_on_both_sides_works_and_a_mismatch_does_not() {
 #[test]
 fn replayed_response_is_invalid_and_a_stray_one_unknown() {
     let mut p = Pair::new(31, true, false);
-    let (o, _) = p.send(true, b"ping");
-    assert_eq!(o, SendOutcome::Staged);
-    let init = p.drain(true);
-    assert_eq!(init.len(), 1);
-    p.deliver(false, init[0].clone());
-    let resp = p.drain(false);
-    assert_eq!(resp.len(), 1);
-    assert_eq!(resp[0].len(), 92);
-    p.deliver(true, resp[0].clone());
+    let resp = p.response_to_staged(b"ping");
+    p.deliver(true, resp.clone());
     p.a.events.clear();
     assert_eq!(
-        p.deliver(true, resp[0].clone()),
+        p.deliver(true, resp.clone()),
         RecvOutcome::Dropped(wgif::proto::DropReason::Invalid)
     );
     assert_eq!(
@@ -1010,7 +1017,7 @@ fn replayed_response_is_invalid_and_a_stray_one_unknown() {
     p.a.iface.handle_timeout(now, wall, &mut p.rng);
     p.drain(true);
     p.a.events.clear();
-    p.deliver(true, resp[0].clone());
+    p.deliver(true, resp.clone());
     assert_eq!(
         p.a.events,
         vec!["Unknown handshake response from 127.0.0.2"]
@@ -1133,17 +1140,10 @@ fn responder_answers_key_confirmation_with_a_keepalive() {
 #[test]
 fn a_handshake_response_moves_the_endpoint_to_where_it_came_from() {
     let mut p = Pair::new(21, true, true);
-    let (o, _) = p.send(true, b"hello");
-    assert_eq!(o, SendOutcome::Staged);
-    let init = p.drain(true);
-    assert_eq!(init.len(), 1);
-    p.deliver(false, init[0].clone());
-    let resp = p.drain(false);
-    assert_eq!(resp.len(), 1);
-    assert_eq!(resp[0][0], 2, "a response");
+    let resp = p.response_to_staged(b"hello");
     // B answers from another address than A has for it (B moved, or a NAT).
     let moved: SocketAddr = "127.0.0.7:2002".parse().unwrap();
-    let mut d = resp[0].clone();
+    let mut d = resp.clone();
     let o = p.a.iface.decapsulate(
         p.now,
         p.wall,
