@@ -1,0 +1,441 @@
+//! The inbound path (the kernel's receive.c): the mac1/cookie/rate-limit gate,
+//! initiations, responses and cookie replies, and transport data: authentication,
+//! replay, roaming to the last authenticated source, key confirmation, the allowed-IPs
+//! source check and the timer hooks after a receive.
+
+use super::*;
+use crate::proto::consts::*;
+use crate::proto::cookie::MacCheck;
+use crate::proto::crypto::PrivateKey;
+use crate::proto::keypair::Keypair;
+use crate::proto::noise;
+use crate::proto::tai64n::Tai64N;
+use crate::proto::wire::{self, CookieReply, Initiation, Kind, Response};
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// Inner source and true length (spec §9.3); None if not a consistent IPv4/IPv6 packet.
+pub(super) fn inner_src_len(pkt: &[u8]) -> Option<(IpAddr, usize)> {
+    match pkt.first()? >> 4 {
+        4 if pkt.len() >= 20 => {
+            let len = u16::from_be_bytes([pkt[2], pkt[3]]) as usize;
+            if !(20..=pkt.len()).contains(&len) {
+                return None;
+            }
+            let mut a = [0u8; 4];
+            a.copy_from_slice(&pkt[12..16]);
+            Some((IpAddr::V4(Ipv4Addr::from(a)), len))
+        }
+        6 if pkt.len() >= 40 => {
+            let len = u16::from_be_bytes([pkt[4], pkt[5]]) as usize + 40;
+            if len > pkt.len() {
+                return None;
+            }
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&pkt[8..24]);
+            Some((IpAddr::V6(Ipv6Addr::from(a)), len))
+        }
+        _ => None,
+    }
+}
+
+impl Interface {
+    /// One inbound datagram, opened in place: `Tun(range)` is the inner packet to
+    /// deliver, `Handled` a handshake message or keepalive (replies are queued).
+    #[allow(clippy::too_many_arguments)]
+    pub fn decapsulate(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &mut [u8],
+        under_load: bool,
+    ) -> RecvOutcome {
+        let r = self.decapsulate_one(now, wall, rng, from, local, buf, under_load);
+        self.requeue_touched();
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decapsulate_one(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &mut [u8],
+        under_load: bool,
+    ) -> RecvOutcome {
+        match wire::classify(buf) {
+            None => RecvOutcome::Dropped(DropReason::Malformed),
+            Some(Kind::Initiation) => {
+                self.recv_initiation(now, wall, rng, from, local, buf, under_load)
+            }
+            Some(Kind::Response) => {
+                self.recv_response(now, wall, rng, from, local, buf, under_load)
+            }
+            Some(Kind::Cookie) => self.recv_cookie(now, from, buf),
+            Some(Kind::Data) => self.recv_data(now, wall, rng, from, local, buf),
+        }
+    }
+
+    /// mac1/mac2/cookie/rate-limit gate for types 1 and 2 (spec §5.4). Some(outcome) = stop.
+    #[allow(clippy::too_many_arguments)]
+    fn gate<R: rand_core::CryptoRngCore>(
+        &mut self,
+        now: Instant,
+        rng: &mut R,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &[u8],
+        under_load: bool,
+        initiation: bool,
+    ) -> Option<RecvOutcome> {
+        let check = self.sh.checker.check(now, buf, from);
+        if check == MacCheck::BadMac1 {
+            self.sh.event(if initiation {
+                Event::InvalidInitiationMac { from: from.ip() }
+            } else {
+                Event::InvalidResponseMac { from: from.ip() }
+            });
+            return Some(RecvOutcome::Dropped(DropReason::Invalid));
+        }
+        if !under_load {
+            return None;
+        }
+        if check != MacCheck::Both {
+            if let Some(reply) = self.sh.checker.create_reply(now, rng, buf, from) {
+                self.sh.event(Event::SendingCookie);
+                let reply = reply.to_vec();
+                self.sh
+                    .queue(from, local, TxKind::Handshake, reply, 0..COOKIE_LEN);
+            }
+            return Some(RecvOutcome::Handled);
+        }
+        if !self.sh.limiter.allow(now, from.ip()) {
+            self.sh
+                .events
+                .push_back(Event::Ratelimited { from: from.ip() });
+            return Some(RecvOutcome::Dropped(DropReason::RateLimited));
+        }
+        None
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn recv_initiation(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &[u8],
+        under_load: bool,
+    ) -> RecvOutcome {
+        let (Some(private), Some(public)) = (self.sh.private.clone(), self.sh.public) else {
+            // Without a key the cookie checker has no mac1 key: every MAC is wrong.
+            self.sh
+                .events
+                .push_back(Event::InvalidInitiationMac { from: from.ip() });
+            return RecvOutcome::Dropped(DropReason::NoIdentity);
+        };
+        if let Some(o) = self.gate(now, rng, from, local, buf, under_load, true) {
+            return o;
+        }
+        let invalid = |sh: &mut Shared| {
+            sh.events
+                .push_back(Event::InvalidInitiation { from: from.ip() });
+            RecvOutcome::Dropped(DropReason::Invalid)
+        };
+        let Some(msg) = Initiation::new_checked(buf) else {
+            return RecvOutcome::Dropped(DropReason::Malformed);
+        };
+        let Some(partial) = noise::consume_initiation_static(&msg, &private, &public) else {
+            return invalid(&mut self.sh);
+        };
+        let Some(id) = self.by_public.get(&partial.remote_static).copied() else {
+            return invalid(&mut self.sh);
+        };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return invalid(&mut self.sh);
+        };
+        self.sh.touched.push(id);
+        p.refresh_ss(self.sh.private.as_ref());
+        let Some((st, ts)) = noise::consume_initiation_finish(partial, &msg, &p.ss) else {
+            return invalid(&mut self.sh);
+        };
+        let ts = Tai64N::from_bytes(ts);
+        let replay = p.latest_timestamp.as_ref().is_some_and(|l| ts <= *l);
+        let flood = p
+            .last_initiation_consumed
+            .is_some_and(|t| now.saturating_duration_since(t) < INITIATION_SPACING);
+        if replay || flood {
+            return invalid(&mut self.sh);
+        }
+        self.sh.event(Event::ReceivingInitiation {
+            peer: id,
+            from: from.ip(),
+        });
+        p.latest_timestamp = Some(ts);
+        p.last_initiation_consumed = Some(now);
+        p.rx_bytes += INITIATION_LEN as u64;
+        p.endpoint = Some(from);
+        p.src = local;
+        p.timers.any_authenticated_packet_received();
+        p.timers.any_authenticated_packet_traversal(now);
+        // Our own in-flight initiation is overwritten (spec §4.2 step 8).
+        self.sh.clear_handshake(p);
+        // Response (spec §4.3).
+        let idx = self.sh.index.insert(
+            &mut *rng,
+            IndexEntry {
+                peer: id,
+                slot: Slot::Keypair,
+            },
+        );
+        let e = PrivateKey::generate(&mut *rng);
+        let mut out = [0u8; RESPONSE_LEN];
+        let Some(c) = noise::create_response(&mut out, &st, &p.public, &p.psk, e, idx) else {
+            self.sh.index.remove(idx);
+            return invalid(&mut self.sh);
+        };
+        p.cookie.add_macs(now, &mut out);
+        let (t1, t2) = noise::derive_transport_keys(&c);
+        let Some(k) = Keypair::new(&t1, &t2, false, now, idx, st.remote_index) else {
+            self.sh.index.remove(idx);
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        for dead in p.sessions.install(Arc::new(k)) {
+            self.sh.free_index(dead);
+        }
+        p.last_sent_handshake = Some(now);
+        p.tx_bytes += RESPONSE_LEN as u64;
+        self.sh.event(Event::SendingResponse {
+            peer: id,
+            ep: ep(p),
+        });
+        self.sh.queue(
+            from,
+            local,
+            TxKind::Handshake,
+            out.to_vec(),
+            0..RESPONSE_LEN,
+        );
+        p.timers.session_derived(now);
+        p.timers.any_authenticated_packet_sent();
+        p.timers.any_authenticated_packet_traversal(now);
+        let _ = wall;
+        RecvOutcome::Handled
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn recv_response(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &[u8],
+        under_load: bool,
+    ) -> RecvOutcome {
+        let Some(private) = self.sh.private.clone() else {
+            // Without a key the cookie checker has no mac1 key: every MAC is wrong.
+            self.sh
+                .events
+                .push_back(Event::InvalidResponseMac { from: from.ip() });
+            return RecvOutcome::Dropped(DropReason::NoIdentity);
+        };
+        if let Some(o) = self.gate(now, rng, from, local, buf, under_load, false) {
+            return o;
+        }
+        let Some(msg) = Response::new_checked(buf) else {
+            return RecvOutcome::Dropped(DropReason::Malformed);
+        };
+        let unknown = |sh: &mut Shared| {
+            sh.events
+                .push_back(Event::UnknownResponse { from: from.ip() });
+            RecvOutcome::Dropped(DropReason::Invalid)
+        };
+        let invalid = |sh: &mut Shared| {
+            sh.events
+                .push_back(Event::InvalidResponse { from: from.ip() });
+            RecvOutcome::Dropped(DropReason::Invalid)
+        };
+        let idx = msg.receiver();
+        let Some(entry) = self.sh.index.get(idx).copied() else {
+            return unknown(&mut self.sh);
+        };
+        let Some(p) = self.peers.get_mut(&entry.peer) else {
+            return unknown(&mut self.sh);
+        };
+        self.sh.touched.push(entry.peer);
+        // wg_index_get knows every index, a session's too: a response naming one that
+        // is not a pending handshake fails in noise_consume_response, as "Invalid".
+        if entry.slot != Slot::Handshake {
+            return invalid(&mut self.sh);
+        }
+        let Some(st) = p.initiation.as_ref().filter(|s| s.local_index == idx) else {
+            return invalid(&mut self.sh);
+        };
+        let Some(c) = noise::consume_response(&msg, st, &private, &p.psk) else {
+            return invalid(&mut self.sh);
+        };
+        p.initiation = None;
+        let (t1, t2) = noise::derive_transport_keys(&c);
+        let Some(k) = Keypair::new(&t1, &t2, true, now, idx, msg.sender()) else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        if let Some(e) = self.sh.index.get_mut(idx) {
+            e.slot = Slot::Keypair;
+        }
+        for dead in p.sessions.install(Arc::new(k)) {
+            self.sh.free_index(dead);
+        }
+        self.sh.event(Event::ReceivingResponse {
+            peer: p.id,
+            from: from.ip(),
+        });
+        p.rx_bytes += RESPONSE_LEN as u64;
+        p.endpoint = Some(from);
+        p.src = local;
+        p.timers.any_authenticated_packet_traversal(now);
+        p.timers.any_authenticated_packet_received();
+        p.timers.session_derived(now);
+        p.timers.handshake_complete();
+        p.last_handshake = Some(wall);
+        self.sh.send_staged(p, now, wall, rng, true);
+        RecvOutcome::Handled
+    }
+
+    fn recv_cookie(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) -> RecvOutcome {
+        let Some(msg) = CookieReply::new_checked(buf) else {
+            return RecvOutcome::Dropped(DropReason::Malformed);
+        };
+        let Some(entry) = self.sh.index.get(msg.receiver()).copied() else {
+            self.sh
+                .events
+                .push_back(Event::UnknownCookieIndex { from: from.ip() });
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        let Some(p) = self.peers.get_mut(&entry.peer) else {
+            self.sh
+                .events
+                .push_back(Event::UnknownCookieIndex { from: from.ip() });
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        if !p.cookie.consume_reply(now, &msg) {
+            self.sh
+                .events
+                .push_back(Event::CookieDecryptFailed { from: from.ip() });
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        }
+        self.sh
+            .events
+            .push_back(Event::ReceivingCookie { from: from.ip() });
+        RecvOutcome::Handled
+    }
+
+    fn recv_data(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &mut [u8],
+    ) -> RecvOutcome {
+        let Some(msg) = wire::Data::new_checked(buf) else {
+            return RecvOutcome::Dropped(DropReason::Malformed);
+        };
+        let idx = msg.receiver();
+        let Some(entry) = self.sh.index.get(idx).copied() else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        if entry.slot != Slot::Keypair {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        }
+        let Some(p) = self.peers.get_mut(&entry.peer) else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        self.sh.touched.push(entry.peer);
+        let Some(k) = p.sessions.find(idx).cloned() else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        if !k.can_receive(now) {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        }
+        let Some(pt_len) = k.open(buf) else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        p.rx_bytes += buf.len() as u64;
+        p.endpoint = Some(from);
+        p.src = local;
+        let confirmed = match p.sessions.confirm(idx) {
+            Some(dead) => {
+                if let Some(d) = dead {
+                    self.sh.free_index(d);
+                }
+                p.timers.handshake_complete();
+                p.last_handshake = Some(wall);
+                true
+            }
+            None => false,
+        };
+        // keep_key_fresh on receive: the initiator's `current`, whichever keypair this
+        // packet came on.
+        let lastminute = !p.timers.sent_lastminute_handshake
+            && p.sessions.current.as_ref().is_some_and(|c| {
+                c.initiator
+                    && now.saturating_duration_since(c.created) > REKEY_ON_RECEIVE_AGE
+                    && c.can_send(now)
+            });
+        p.timers.any_authenticated_packet_received();
+        p.timers.any_authenticated_packet_traversal(now);
+        let outcome = if pt_len == 0 {
+            self.sh.event(Event::ReceivingKeepalive {
+                peer: p.id,
+                ep: ep(p),
+            });
+            RecvOutcome::Handled
+        } else {
+            p.timers.data_received(now);
+            let pt = &buf[DATA_HEADER_LEN..DATA_HEADER_LEN + pt_len];
+            match inner_src_len(pt) {
+                None => {
+                    self.sh.event(Event::NotIp {
+                        peer: p.id,
+                        ep: ep(p),
+                    });
+                    RecvOutcome::Dropped(DropReason::BadPacket)
+                }
+                Some((src, _)) if self.aips.lookup(src).map(|o| o.0) != Some(p.id) => {
+                    self.sh.event(Event::UnallowedSource {
+                        peer: p.id,
+                        ep: ep(p),
+                    });
+                    RecvOutcome::Dropped(DropReason::UnallowedSource)
+                }
+                Some((_, len)) => RecvOutcome::Tun(DATA_HEADER_LEN..DATA_HEADER_LEN + len),
+            }
+        };
+        // The kernel sends staged packets and the last-minute initiation from its
+        // workers, so their timer hooks run after this packet's receive hooks: the
+        // sends come last here too.
+        if confirmed {
+            // wg_timers_event_handshake_complete runs the keepalive task: the staged
+            // packets go out, or an empty keepalive when there are none.
+            self.sh.send_staged(p, now, wall, &mut *rng, true);
+        }
+        if lastminute {
+            p.timers.sent_lastminute_handshake = true;
+            self.sh.send_initiation(p, now, wall, &mut *rng, false);
+        }
+        outcome
+    }
+}
