@@ -95,6 +95,24 @@ impl Keypair {
     /// padding and the tag. Returns the message length, or None if the keypair is exhausted
     /// (then invalidated) or `buf` is too short.
     pub fn seal(&self, buf: &mut [u8], len: usize, mtu: usize) -> Option<usize> {
+        if len > buf.len()
+            || buf.len() < DATA_HEADER_LEN + super::wire::padded_len(len, mtu) + TAG_LEN
+        {
+            return None;
+        }
+        self.seal_at(self.reserve(1), buf, len, mtu)
+    }
+
+    /// Reserves `n` consecutive send counters with one atomic add (a batch's share,
+    /// sealed later with [`Keypair::seal_at`], possibly on another thread); returns
+    /// the first.
+    pub fn reserve(&self, n: u64) -> u64 {
+        self.send_counter.fetch_add(n, Ordering::Relaxed)
+    }
+
+    /// `seal` with a counter taken by [`Keypair::reserve`]. A counter past the limit
+    /// invalidates the keypair.
+    pub fn seal_at(&self, counter: u64, buf: &mut [u8], len: usize, mtu: usize) -> Option<usize> {
         if len > buf.len() {
             return None;
         }
@@ -103,7 +121,6 @@ impl Keypair {
         if buf.len() < total {
             return None;
         }
-        let counter = self.send_counter.fetch_add(1, Ordering::Relaxed);
         if !counter_usable(counter) {
             self.valid.store(false, Ordering::Relaxed);
             return None;
@@ -127,6 +144,15 @@ impl Keypair {
     /// Decrypts a transport message in place (authenticate first, then the replay check,
     /// spec §6.4). On success returns the plaintext length at `buf[16..]`.
     pub fn open(&self, buf: &mut [u8]) -> Option<usize> {
+        let (counter, pt_len) = self.open_unreplayed(buf)?;
+        self.replay_check(counter).then_some(pt_len)
+    }
+
+    /// Authenticates and decrypts in place, without the replay check, which the
+    /// caller makes with [`Keypair::replay_check`] in the order the datagrams came
+    /// (several threads may open at once). Returns the counter and the plaintext
+    /// length at `buf[16..]`.
+    pub fn open_unreplayed(&self, buf: &mut [u8]) -> Option<(u64, usize)> {
         if buf.len() < DATA_MIN_LEN {
             return None;
         }
@@ -148,11 +174,15 @@ impl Keypair {
                 0..,
             )
             .ok()?;
-        let fresh = match self.replay.lock() {
+        Some((counter, pt_len))
+    }
+
+    /// Whether an authenticated counter is fresh (spec §6.4); records it.
+    pub fn replay_check(&self, counter: u64) -> bool {
+        match self.replay.lock() {
             Ok(mut w) => w.check_and_update(counter),
             Err(_) => false,
-        };
-        fresh.then_some(pt_len)
+        }
     }
 
     pub fn invalidate(&self) {

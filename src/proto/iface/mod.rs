@@ -21,6 +21,8 @@ mod send;
 mod timeouts;
 
 pub use event::{Ep, Event};
+pub use receive::DataKey;
+pub use send::{Planned, SendGrant};
 
 use super::allowedips::AllowedIps;
 use super::consts::*;
@@ -189,6 +191,8 @@ struct Shared {
     kick_at: Option<Instant>,
     /// Peers whose timers an entry point may have changed; re-queued before it returns.
     touched: Vec<PeerId>,
+    /// `encapsulate`'s one-packet batch, kept so that it allocates once.
+    grants: Vec<send::SendGrant>,
 }
 
 /// One wgN's protocol state.
@@ -278,6 +282,7 @@ impl Interface {
                 kick_set: FastSet::default(),
                 kick_at: None,
                 touched: Vec::new(),
+                grants: Vec::new(),
             },
             peers: FastMap::default(),
             order: BTreeMap::new(),

@@ -41,6 +41,13 @@ pub(super) fn inner_src_len(pkt: &[u8]) -> Option<(IpAddr, usize)> {
     }
 }
 
+/// The keypair a data message opens with, and whose it is.
+#[derive(Debug, Clone)]
+pub struct DataKey {
+    pub peer: PeerId,
+    pub keypair: Arc<Keypair>,
+}
+
 impl Interface {
     /// One inbound datagram, opened in place: `Tun(range)` is the inner packet to
     /// deliver, `Handled` a handshake message or keepalive (replies are queued).
@@ -350,29 +357,76 @@ impl Interface {
         local: Option<IpAddr>,
         buf: &mut [u8],
     ) -> RecvOutcome {
+        let key = match self.data_key(now, buf) {
+            Ok(k) => k,
+            Err(r) => return RecvOutcome::Dropped(r),
+        };
+        let Some((counter, pt_len)) = key.keypair.open_unreplayed(buf) else {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        };
+        self.commit_data(now, wall, rng, &key, counter, pt_len, from, local, buf)
+    }
+
+    /// The keypair a transport data message is to be opened with (outside the
+    /// engine's lock, by [`Keypair::open_unreplayed`]); then [`Interface::commit_data`].
+    pub fn data_key(&mut self, now: Instant, buf: &[u8]) -> Result<DataKey, DropReason> {
         let Some(msg) = wire::Data::new_checked(buf) else {
-            return RecvOutcome::Dropped(DropReason::Malformed);
+            return Err(DropReason::Malformed);
         };
         let idx = msg.receiver();
         let Some(entry) = self.sh.index.get(idx).copied() else {
-            return RecvOutcome::Dropped(DropReason::Invalid);
+            return Err(DropReason::Invalid);
         };
         if entry.slot != Slot::Keypair {
-            return RecvOutcome::Dropped(DropReason::Invalid);
+            return Err(DropReason::Invalid);
         }
-        let Some(p) = self.peers.get_mut(&entry.peer) else {
-            return RecvOutcome::Dropped(DropReason::Invalid);
+        let Some(p) = self.peers.get(&entry.peer) else {
+            return Err(DropReason::Invalid);
         };
-        self.sh.touched.push(entry.peer);
-        let Some(k) = p.sessions.find(idx).cloned() else {
-            return RecvOutcome::Dropped(DropReason::Invalid);
+        let Some(k) = p.sessions.find(idx) else {
+            return Err(DropReason::Invalid);
         };
         if !k.can_receive(now) {
-            return RecvOutcome::Dropped(DropReason::Invalid);
+            return Err(DropReason::Invalid);
         }
-        let Some(pt_len) = k.open(buf) else {
+        Ok(DataKey {
+            peer: entry.peer,
+            keypair: k.clone(),
+        })
+    }
+
+    /// What follows the opening of a data message, in the order the datagrams came:
+    /// the replay check, the byte counter, roaming to the last authenticated source,
+    /// key confirmation, the timers and the allowed-IPs check of the inner source.
+    /// A keypair that went away meanwhile (rekey, peer removed) drops the packet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_data(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        key: &DataKey,
+        counter: u64,
+        pt_len: usize,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &mut [u8],
+    ) -> RecvOutcome {
+        let idx = key.keypair.local_index;
+        let Some(p) = self.peers.get_mut(&key.peer) else {
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
+        self.sh.touched.push(key.peer);
+        if !p
+            .sessions
+            .find(idx)
+            .is_some_and(|k| Arc::ptr_eq(k, &key.keypair))
+        {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        }
+        if !key.keypair.replay_check(counter) {
+            return RecvOutcome::Dropped(DropReason::Invalid);
+        }
         p.rx_bytes += buf.len() as u64;
         p.endpoint = Some(from);
         p.src = local;

@@ -9,9 +9,10 @@ use crate::proto::keypair::Keypair;
 use crate::proto::noise;
 use crate::proto::peer::Peer;
 use crate::proto::tai64n::Tai64N;
-use crate::proto::{HEADROOM, TAILROOM};
+use crate::proto::wire;
+use crate::proto::{PeerId, HEADROOM, TAILROOM};
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -202,9 +203,139 @@ impl Shared {
     }
 }
 
+/// A peer's right to seal a run of packets outside the engine's lock (several
+/// threads may seal at once): the keypair, the counters reserved for the run with
+/// one atomic add, and where the datagrams go. Made by [`Interface::plan_send`],
+/// made usable by [`Interface::commit_grants`].
+#[derive(Debug, Clone)]
+pub struct SendGrant {
+    pub peer: PeerId,
+    pub to: SocketAddr,
+    pub src: Option<IpAddr>,
+    keypair: Arc<Keypair>,
+    packets: u64,
+    bytes: u64,
+    next: u64,
+    mtu: usize,
+}
+
+impl SendGrant {
+    /// Seals the run's next packet in place (`buf[HEADROOM..HEADROOM+len]`, with
+    /// room for padding and the tag): the packets of a run must be sealed in the
+    /// order they were planned. None: the keypair ran out of counters.
+    pub fn seal(&mut self, buf: &mut [u8], len: usize) -> Option<usize> {
+        let counter = self.next;
+        self.next += 1;
+        self.keypair.seal_at(counter, buf, len, self.mtu)
+    }
+}
+
+/// Where [`Interface::plan_send`] put a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planned {
+    /// To be sealed with the grant at this index.
+    Seal(usize),
+    /// Staged for the handshake under way (or sent from the engine's queue).
+    Staged,
+    Dropped(DropReason),
+}
+
 impl Interface {
+    /// Routes one outbound packet of a batch, `buf[HEADROOM..HEADROOM+len]`, without
+    /// sealing it: it joins the last grant in `grants` when that is the same peer's
+    /// run, or starts one. A peer without a usable session stages the packet (and
+    /// starts a handshake). After the batch, [`Interface::commit_grants`].
+    pub fn plan_send(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        buf: &[u8],
+        len: usize,
+        grants: &mut Vec<SendGrant>,
+    ) -> Planned {
+        // Padding (<= 15) and the tag must fit after the packet.
+        let fits = match len.checked_add(HEADROOM + PADDING_MULTIPLE - 1 + TAG_LEN) {
+            Some(n) => buf.len() >= n,
+            None => false,
+        };
+        if !fits {
+            return Planned::Dropped(DropReason::BufferTooSmall);
+        }
+        let Some(dst) = inner_dst(&buf[HEADROOM..HEADROOM + len]) else {
+            return Planned::Dropped(DropReason::BadPacket);
+        };
+        let Some((id, _)) = self.aips.lookup(dst) else {
+            return Planned::Dropped(DropReason::NoRoute);
+        };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return Planned::Dropped(DropReason::NoRoute);
+        };
+        self.sh.touched.push(id);
+        let Some(to) = p.endpoint else {
+            self.sh.event(Event::NoEndpoint { peer: id });
+            return Planned::Dropped(DropReason::NoEndpoint);
+        };
+        if p.staged.is_empty() && self.sh.up {
+            if let Some(k) = p.sessions.current.as_ref().filter(|k| k.can_send(now)) {
+                let bytes = (DATA_HEADER_LEN + wire::padded_len(len, self.sh.mtu) + TAG_LEN) as u64;
+                if let Some(g) = grants.last_mut() {
+                    if g.peer == id && Arc::ptr_eq(&g.keypair, k) && g.to == to && g.src == p.src {
+                        g.packets += 1;
+                        g.bytes += bytes;
+                        return Planned::Seal(grants.len() - 1);
+                    }
+                }
+                grants.push(SendGrant {
+                    peer: id,
+                    to,
+                    src: p.src,
+                    keypair: k.clone(),
+                    packets: 1,
+                    bytes,
+                    next: 0,
+                    mtu: self.sh.mtu,
+                });
+                return Planned::Seal(grants.len() - 1);
+            }
+        }
+        p.stage(&buf[HEADROOM..HEADROOM + len], HEADROOM, TAILROOM);
+        if self.sh.up {
+            self.sh.send_staged(p, now, wall, rng, false);
+        }
+        Planned::Staged
+    }
+
+    /// Makes the batch's grants usable: each reserves its run's counters with one
+    /// atomic add, and the send hooks (byte counters, timers, rekey after messages
+    /// or time) run once per run instead of once per packet.
+    pub fn commit_grants(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        grants: &mut [SendGrant],
+    ) {
+        for g in grants.iter_mut() {
+            g.next = g.keypair.reserve(g.packets);
+            if let Some(p) = self.peers.get_mut(&g.peer) {
+                self.sh.after_data_sent(
+                    p,
+                    &g.keypair,
+                    g.bytes as usize,
+                    false,
+                    now,
+                    wall,
+                    &mut *rng,
+                );
+            }
+        }
+        self.requeue_touched();
+    }
+
     /// One outbound packet, `buf[HEADROOM..HEADROOM+len]`, sealed in place (`Send`) or
-    /// staged while a handshake runs; `buf` needs TAILROOM after the packet.
+    /// staged while a handshake runs; `buf` needs TAILROOM after the packet. The
+    /// batch path for one packet: plan, commit, seal.
     pub fn encapsulate(
         &mut self,
         now: Instant,
@@ -213,58 +344,37 @@ impl Interface {
         buf: &mut [u8],
         len: usize,
     ) -> SendOutcome {
-        let r = self.encapsulate_one(now, wall, rng, buf, len);
+        let mut grants = std::mem::take(&mut self.sh.grants);
+        grants.clear();
+        let r = match self.plan_send(now, wall, rng, buf, len, &mut grants) {
+            Planned::Seal(i) => {
+                self.commit_grants(now, wall, rng, &mut grants[i..=i]);
+                let g = &mut grants[i];
+                match g.seal(buf, len) {
+                    Some(n) => SendOutcome::Send {
+                        to: g.to,
+                        src: g.src,
+                        range: 0..n,
+                        peer: g.peer,
+                    },
+                    // Out of counters: wait for the next session, as without one.
+                    None => {
+                        let id = g.peer;
+                        if let Some(p) = self.peers.get_mut(&id) {
+                            p.stage(&buf[HEADROOM..HEADROOM + len], HEADROOM, TAILROOM);
+                            self.sh.send_staged(p, now, wall, rng, false);
+                        }
+                        SendOutcome::Staged
+                    }
+                }
+            }
+            Planned::Staged => SendOutcome::Staged,
+            Planned::Dropped(r) => SendOutcome::Dropped(r),
+        };
+        grants.clear();
+        self.sh.grants = grants;
         self.requeue_touched();
         r
-    }
-
-    fn encapsulate_one(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        rng: &mut impl rand_core::CryptoRngCore,
-        buf: &mut [u8],
-        len: usize,
-    ) -> SendOutcome {
-        // Padding (<= 15) and the tag must fit after the packet.
-        let fits = match len.checked_add(HEADROOM + PADDING_MULTIPLE - 1 + TAG_LEN) {
-            Some(n) => buf.len() >= n,
-            None => false,
-        };
-        if !fits {
-            return SendOutcome::Dropped(DropReason::BufferTooSmall);
-        }
-        let Some(dst) = inner_dst(&buf[HEADROOM..HEADROOM + len]) else {
-            return SendOutcome::Dropped(DropReason::BadPacket);
-        };
-        let Some((id, _)) = self.aips.lookup(dst) else {
-            return SendOutcome::Dropped(DropReason::NoRoute);
-        };
-        let Some(p) = self.peers.get_mut(&id) else {
-            return SendOutcome::Dropped(DropReason::NoRoute);
-        };
-        self.sh.touched.push(id);
-        let Some(to) = p.endpoint else {
-            self.sh.event(Event::NoEndpoint { peer: id });
-            return SendOutcome::Dropped(DropReason::NoEndpoint);
-        };
-        if p.staged.is_empty() && self.sh.up {
-            if let Some((k, n)) = self.sh.seal(p, now, buf, len) {
-                let src = p.src;
-                self.sh.after_data_sent(p, &k, n, false, now, wall, rng);
-                return SendOutcome::Send {
-                    to,
-                    src,
-                    range: 0..n,
-                    peer: id,
-                };
-            }
-        }
-        p.stage(&buf[HEADROOM..HEADROOM + len], HEADROOM, TAILROOM);
-        if self.sh.up {
-            self.sh.send_staged(p, now, wall, rng, false);
-        }
-        SendOutcome::Staged
     }
 
     /// `encapsulate` over a batch; each outcome is stored in its `PacketBuf`.
