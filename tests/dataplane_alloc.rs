@@ -16,7 +16,9 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
+use wgif::driver::dataplane::DataPlane;
 use wgif::driver::gso::{VnetHdr, F_NEEDS_CSUM, GSO_NONE, GSO_TCPV4, GSO_UDP_L4, VNET_HDR_LEN};
 use wgif::driver::link::{
     Clock, DataBufs, Drops, Env, Link, RecvMeta, TunDevice, TunMode, TxMsg, UdpEndpoint,
@@ -572,9 +574,9 @@ impl LogSink for CountLog {
 // Two links.
 
 struct Side {
-    link: Link,
-    tun: FixedTun,
-    udp: RingUdp,
+    dp: DataPlane<FixedTun, RingUdp>,
+    /// The plane's sockets, for the counters.
+    udp: Arc<RingUdp>,
     log: CountLog,
 }
 
@@ -646,36 +648,42 @@ impl World {
             let mut p = Interface::new(now, &mut rng);
             p.set_private_key(Some(&key), now);
             let (pkts, dgrams) = packets(me, peer, cfg.mode, units);
+            let dp = DataPlane::new(
+                FixedTun::new(cfg.mode, pkts, me, peer, dgrams),
+                Link::new("wg", p, now),
+                1420,
+                Box::new(|| {}),
+            );
+            dp.set_udp(Some(RingUdp {
+                addr,
+                out: out.clone(),
+                inp: inp.clone(),
+                max_segments: cfg.max_segments,
+                gro: cfg.gro,
+                stats: Cell::new(UdpStats::default()),
+            }));
             Side {
-                link: Link::new("wg", p, now),
-                tun: FixedTun::new(cfg.mode, pkts, me, peer, dgrams),
-                udp: RingUdp {
-                    addr,
-                    out: out.clone(),
-                    inp: inp.clone(),
-                    max_segments: cfg.max_segments,
-                    gro: cfg.gro,
-                    stats: Cell::new(UdpStats::default()),
-                },
+                udp: dp.udp().unwrap(),
+                dp,
                 log: CountLog::default(),
             }
         };
-        let mut a = side(A_INNER, B_INNER, addr_a, &ra, &rb);
-        let mut b = side(B_INNER, A_INNER, addr_b, &rb, &ra);
+        let a = side(A_INNER, B_INNER, addr_a, &ra, &rb);
+        let b = side(B_INNER, A_INNER, addr_b, &rb, &ra);
         let (pa, pb) = (
-            a.link.proto.public_key().unwrap(),
-            b.link.proto.public_key().unwrap(),
+            a.dp.link().proto.public_key().unwrap(),
+            b.dp.link().proto.public_key().unwrap(),
         );
-        for (s, id, public, inner, ep) in [
-            (&mut a, 2, pb, B_INNER, addr_b),
-            (&mut b, 1, pa, A_INNER, addr_a),
-        ] {
-            let p = &mut s.link.proto;
+        for (s, id, public, inner, ep) in
+            [(&a, 2, pb, B_INNER, addr_b), (&b, 1, pa, A_INNER, addr_a)]
+        {
+            let mut l = s.dp.link();
+            let p = &mut l.proto;
             p.add_peer(id, &public, now).unwrap();
             p.add_aip(id, IpAddr::V4(inner.into()), 32).unwrap();
             p.set_endpoint(id, Some(ep));
             p.up(now);
-            s.link.up = true;
+            l.up = true;
         }
         World {
             a,
@@ -697,15 +705,15 @@ impl World {
             rng,
             bufs,
         } = self;
-        a.tun.release(a_sends);
-        b.tun.release(b_sends);
+        a.dp.tun.release(a_sends);
+        b.dp.tun.release(b_sends);
         for s in [&mut *a, &mut *b] {
             let mut env = Env {
                 clock: &*clock,
                 rng: &mut *rng,
                 log: &s.log,
             };
-            while !s.link.tun_readable(&s.tun, Some(&s.udp), bufs, &mut env) {}
+            while !s.dp.tun_readable(bufs, &mut env) {}
         }
         // Replies (handshake responses, keepalives) go back and forth a few times.
         for _ in 0..4 {
@@ -715,7 +723,8 @@ impl World {
                     rng: &mut *rng,
                     log: &s.log,
                 };
-                while !s.link.udp_readable(&s.tun, &s.udp, false, bufs, &mut env) {}
+                while !s.dp.udp_readable(false, bufs, &mut env) {}
+                while !s.dp.serve_handshakes(&mut bufs.scratch, &mut env) {}
             }
         }
         clock.advance(std::time::Duration::from_millis(1));
@@ -725,7 +734,7 @@ impl World {
                 rng: &mut *rng,
                 log: &s.log,
             };
-            s.link.run_timers(Some(&s.udp), &mut bufs.scratch, &mut env);
+            s.dp.run_timers(&mut bufs.scratch, &mut env);
         }
     }
 }
@@ -749,23 +758,23 @@ fn no_allocations_with(cfg: Config, units: usize, per_step: usize, rekey: bool) 
     });
     eprintln!("{cfg:?}: the handshake allocated {handshake} times");
     assert!(
-        w.b.tun.w.get().writes > 0,
+        w.b.dp.tun.w.get().writes > 0,
         "the handshake did not complete: {:?} {:?}",
-        w.b.tun.w.get(),
+        w.b.dp.tun.w.get(),
         w.a.udp.stats.get()
     );
-    while w.a.tun.next.get() < WARM_UNITS * unit {
+    while w.a.dp.tun.next.get() < WARM_UNITS * unit {
         w.step(per_step, per_step);
     }
     if rekey {
         // Past REKEY_AFTER_TIME (120 s): A, the initiator, starts a new handshake with
         // its next packet. Handshake messages may allocate (they are queued as owned
         // buffers, a keypair is boxed); the data path on the new keypair may not.
-        let first = w.a.link.proto.peer_info(2).unwrap().last_handshake;
+        let first = w.a.dp.link().proto.peer_info(2).unwrap().last_handshake;
         w.clock.advance(std::time::Duration::from_secs(121));
         let mut steps = 0;
         let allocs = count_allocations(|| {
-            while w.a.link.proto.peer_info(2).unwrap().last_handshake == first && steps < 10 {
+            while w.a.dp.link().proto.peer_info(2).unwrap().last_handshake == first && steps < 10 {
                 w.step(1, 1);
                 steps += 1;
             }
@@ -774,17 +783,17 @@ fn no_allocations_with(cfg: Config, units: usize, per_step: usize, rekey: bool) 
         eprintln!("{cfg:?}: the rekey allocated {allocs} times");
     }
     let (a0, b0) = (w.a.udp.stats.get(), w.b.udp.stats.get());
-    let (wa0, wb0) = (w.a.tun.w.get(), w.b.tun.w.get());
+    let (wa0, wb0) = (w.a.dp.tun.w.get(), w.b.dp.tun.w.get());
     let mut steps = 0;
     let allocs = count_allocations(|| {
-        while !(w.a.tun.all_read() && w.b.tun.all_read()) {
+        while !(w.a.dp.tun.all_read() && w.b.dp.tun.all_read()) {
             w.step(per_step, per_step);
             steps += 1;
         }
         w.step(0, 0);
     });
     let (a1, b1) = (w.a.udp.stats.get(), w.b.udp.stats.get());
-    let (wa1, wb1) = (w.a.tun.w.get(), w.b.tun.w.get());
+    let (wa1, wb1) = (w.a.dp.tun.w.get(), w.b.dp.tun.w.get());
     eprintln!(
         "{cfg:?}: {steps} steps; A sent {} datagrams in {} messages ({} runs), B {} in {} ({} runs); \
          B's tun {} writes ({} super-packets), A's {} ({})",
@@ -809,9 +818,9 @@ fn no_allocations_with(cfg: Config, units: usize, per_step: usize, rekey: bool) 
     );
     // Everything each side's tun handed out reached the other's tun, intact.
     for (name, tx, rx) in [("A -> B", &w.a, &w.b), ("B -> A", &w.b, &w.a)] {
-        let got = rx.tun.w.get();
+        let got = rx.dp.tun.w.get();
         assert_eq!(got.bad, None, "{name}: a bad write: {got:?}");
-        let (tcp_sent, udp_sent) = tx.tun.packets.iter().fold((0u64, 0u64), |(t, u), p| {
+        let (tcp_sent, udp_sent) = tx.dp.tun.packets.iter().fold((0u64, 0u64), |(t, u), p| {
             let ip = &p[if cfg.mode.vnet_hdr { VNET_HDR_LEN } else { 0 }..];
             match ip[9] {
                 6 => (t + (ip.len() - 40) as u64, u),
@@ -824,13 +833,21 @@ fn no_allocations_with(cfg: Config, units: usize, per_step: usize, rekey: bool) 
             "{name}: UDP datagrams: {got:?}"
         );
         assert!(
-            rx.tun.udp_seen.borrow().iter().all(|&s| s),
+            rx.dp.tun.udp_seen.borrow().iter().all(|&s| s),
             "{name}: a UDP datagram is missing"
         );
         assert_eq!(tx.udp.out.overflows.get(), 0, "{name}: the ring overflowed");
         assert_eq!(tx.udp.stats.get().refused, 0, "{name}: sends refused");
-        assert_eq!(tx.link.drops, Drops::default(), "{name}: sender's drops");
-        assert_eq!(rx.link.drops, Drops::default(), "{name}: receiver's drops");
+        assert_eq!(
+            tx.dp.link().drops,
+            Drops::default(),
+            "{name}: sender's drops"
+        );
+        assert_eq!(
+            rx.dp.link().drops,
+            Drops::default(),
+            "{name}: receiver's drops"
+        );
     }
     // What the configuration is about did happen while counting.
     if cfg.max_segments > 1 {

@@ -4,7 +4,8 @@
 
 use super::apply::{self, SocketConf};
 use super::control::{self, After, Conn, Exec};
-use super::link::{DataBufs, Env, Link, SystemClock};
+use super::dataplane::DataPlane;
+use super::link::{Env, Link, SystemClock, BUF_SIZE};
 use super::log::{Level, LogSink, Logger};
 use super::netlink::{is_link_local, LinkMonitor, Rtnl};
 use super::netns::NetnsManager;
@@ -13,9 +14,11 @@ use super::reresolve::{self, Query, Resolver};
 use super::rng::DaemonRng;
 use super::tun::Tun;
 use super::uapi::{self, UapiConn, UapiSocket};
+use super::udp::UdpSockets;
 use super::wgif::{
     bind_in, parse_name, rtnl_in, WgIf, DEFAULT_MTU, IPV6_MIN_MTU, MTU_RANGE, TXQUEUELEN,
 };
+use super::worker::{data_token, Planes, Workers};
 use crate::ioctl::codec::{self, Dir};
 use crate::ioctl::frame::RequestBody;
 use crate::ioctl::request::{iff, Request, Response};
@@ -30,6 +33,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -46,8 +50,9 @@ macro_rules! system_env {
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const LINKS: Token = Token(2);
-/// The resolver thread's wake-up (reresolve.rs).
-const RESOLVER: Token = Token(3);
+/// The wake-up from the resolver thread (reresolve.rs) and the data workers
+/// (handshake messages queued, a timer due earlier).
+const WAKE: Token = Token(3);
 /// How often the named peers are looked at for re-resolution (reresolve.rs).
 const RERESOLVE_CHECK: Duration = Duration::from_secs(1);
 /// How often the interfaces' UAPI socket paths are checked (wg-quick down removes
@@ -66,7 +71,7 @@ fn io_errno(e: &io::Error) -> i32 {
 
 pub struct Daemon {
     opts: Options,
-    log: Logger,
+    log: Arc<Logger>,
     poll: Poll,
     listener: UnixListener,
     signals: SignalFd,
@@ -88,10 +93,16 @@ pub struct Daemon {
     /// OpenBSD's global peer counter: ids are never reused, across interfaces.
     next_peer_id: PeerId,
     rtnl: Rtnl,
-    bufs: DataBufs,
+    /// Room for one datagram the engine queued.
+    scratch: Vec<u8>,
     rng: DaemonRng,
-    /// Interface sources (unit, token slot) left readable by their last turn.
-    busy: Vec<(u32, usize)>,
+    /// The interfaces' data planes as the workers find them.
+    planes: Planes,
+    workers: Workers,
+    /// Wakes this loop from the workers.
+    wake: Arc<Waker>,
+    /// An interface's handshake queue was left with messages after its turn.
+    handshakes_left: bool,
     /// Each interface's configuration-protocol socket (uapi.rs).
     uapi_socks: BTreeMap<u32, UapiSocket>,
     /// Their clients, in the token space of `conns`.
@@ -164,13 +175,27 @@ pub fn run(opts: Options) -> Result<(), String> {
             Interest::READABLE,
         )
         .map_err(|e| e.to_string())?;
-    let waker = Waker::new(poll.registry(), RESOLVER).map_err(|e| format!("waker: {e}"))?;
-    let resolver = Resolver::start(opts.hosts.clone(), std::sync::Arc::new(waker))
+    // One waker per poll (mio): the resolver thread's answers and the data workers'
+    // queued handshakes and earlier timers all wake the loop through it.
+    let wake = Arc::new(Waker::new(poll.registry(), WAKE).map_err(|e| format!("waker: {e}"))?);
+    let resolver = Resolver::start(opts.hosts.clone(), wake.clone())
         .map_err(|e| format!("resolver thread: {e}"))?;
+    let log = Arc::new(Logger::new(opts.log));
+    let planes = Planes::default();
+    let count = match opts.workers {
+        0 => super::worker::default_count(),
+        n => n,
+    };
+    let workers =
+        Workers::start(count, &planes, &log).map_err(|e| format!("data worker threads: {e}"))?;
     let mut d = Daemon {
         resolver,
+        planes,
+        workers,
+        wake,
+        handshakes_left: false,
         next_reresolve: None,
-        log: Logger::new(opts.log),
+        log,
         namespaces,
         opts,
         poll,
@@ -187,9 +212,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         created_ns: HashSet::new(),
         next_peer_id: 0,
         rtnl: Rtnl::new().map_err(|e| format!("rtnetlink: {e}"))?,
-        bufs: DataBufs::new(),
+        scratch: vec![0; BUF_SIZE],
         rng: DaemonRng::new().map_err(|e| format!("no randomness from the OS: {e}"))?,
-        busy: Vec::new(),
         uapi_socks: BTreeMap::new(),
         uapi_conns: HashMap::new(),
         next_uapi_check: None,
@@ -228,9 +252,10 @@ pub fn run(opts: Options) -> Result<(), String> {
         d.log.log(
             Level::Info,
             &format!(
-                "wgd: listening on {}, offloads: {}",
+                "wgd: listening on {}, offloads: {}, data threads: {}",
                 d.opts.socket.display(),
-                d.opts.offloads.describe()
+                d.opts.offloads.describe(),
+                d.workers.count()
             ),
         );
     }
@@ -248,7 +273,6 @@ impl Daemon {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => r?,
             }
-            let mut again = std::mem::take(&mut self.busy);
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept(),
@@ -258,21 +282,16 @@ impl Daemon {
                         }
                     }
                     LINKS => self.links_changed(),
-                    RESOLVER => self.resolved(),
+                    // The resolver's answers; the handshakes and timers the workers
+                    // woke the loop for are served below.
+                    WAKE => self.resolved(),
                     Token(t) if t >= IF_BASE && (t - IF_BASE) % 4 == 3 => {
                         self.uapi_accept(((t - IF_BASE) / 4) as u32)
-                    }
-                    Token(t) if t >= IF_BASE => {
-                        let source = (((t - IF_BASE) / 4) as u32, (t - IF_BASE) % 4);
-                        again.retain(|s| *s != source);
-                        self.if_readable(source);
                     }
                     Token(t) => self.conn_event(t),
                 }
             }
-            for source in again {
-                self.if_readable(source);
-            }
+            self.serve_handshakes();
             self.run_timers();
             self.reresolve();
             self.control_turn();
@@ -419,9 +438,9 @@ impl Daemon {
                 .map_err(|e| io_errno(&e)),
             Request::GetWg { size } => {
                 let w = &self.ifs[&unit];
-                let bound = w.udp.as_ref().map(|u| u.local_port());
+                let bound = w.dp.udp().map(|u| u.local_port());
                 let (size, data) =
-                    apply::get_wg_reply(&w.link.proto, w.sock, bound, size, privileged);
+                    apply::get_wg_reply(&w.dp.link().proto, w.sock, bound, size, privileged);
                 Ok(Response::Wg {
                     size,
                     data: data.map(|d| d.to_vec()).unwrap_or_default(),
@@ -447,7 +466,7 @@ impl Daemon {
                     w.drop_link_local();
                 }
                 w.mtu = mtu;
-                w.link.proto.set_mtu(mtu as usize);
+                w.dp.set_mtu(mtu as usize);
                 Ok(Response::Done)
             }
             Request::SetDescription { description } => {
@@ -528,10 +547,10 @@ impl Daemon {
         model: &crate::ioctl::model::InterfaceIo,
     ) -> Result<(), i32> {
         let w = self.ifs.get_mut(&unit).ok_or(libc::ENXIO)?;
-        let (up, namespaces, offloads) = (w.link.up, &self.namespaces, &self.opts.offloads);
+        let (up, namespaces, offloads) = (w.dp.link().up, &self.namespaces, &self.opts.offloads);
         let mut rebound = None;
         let r = apply::set_wg_interface(
-            &mut w.link.proto,
+            &mut w.dp.link().proto,
             &mut w.sock,
             &mut w.names,
             model,
@@ -547,8 +566,7 @@ impl Daemon {
             system_env!(&self.log, &mut self.rng),
         );
         if rebound.is_some() {
-            w.udp = rebound;
-            self.register_udp(unit);
+            self.replace_udp(unit, rebound);
             self.release_namespaces();
         }
         if r.is_err() {
@@ -565,7 +583,7 @@ impl Daemon {
     ) -> Result<(), i32> {
         let w = self.ifs.get_mut(&unit).ok_or(libc::ENXIO)?;
         let r = apply::set_wg_peers(
-            &mut w.link.proto,
+            &mut w.dp.link().proto,
             &mut w.names,
             peers,
             &mut self.next_peer_id,
@@ -603,11 +621,21 @@ impl Daemon {
         let rtnl = Rtnl::new().map_err(|e| io_errno(&e))?;
         let mut proto = Interface::new(Instant::now(), &mut self.rng);
         proto.set_mtu(DEFAULT_MTU as usize);
+        // Drain the engine's creation events (none are visible without debug).
+        while proto.poll_event().is_some() {}
+        let waker = self.wake.clone();
+        let dp = Arc::new(DataPlane::new(
+            tun,
+            Link::new(name, proto, Instant::now()),
+            DEFAULT_MTU as usize,
+            Box::new(move || {
+                let _ = waker.wake();
+            }),
+        ));
         let mut w = WgIf {
             name: name.to_string(),
             unit,
-            tun,
-            link: Link::new(name, proto, Instant::now()),
+            dp,
             mtu: DEFAULT_MTU,
             description: String::new(),
             rdomain: 0,
@@ -615,24 +643,27 @@ impl Daemon {
             rtnl,
             sock: SocketConf::default(),
             names: Default::default(),
-            udp: None,
             v6_order: Vec::new(),
         };
         w.no_auto_link_local();
-        let fd = w.tun.as_raw_fd();
-        self.poll
-            .registry()
-            .register(&mut SourceFd(&fd), if_token(unit, 0), Interest::READABLE)
-            .map_err(|e| io_errno(&e))?;
-        // Drain the engine's creation events (none are visible without debug).
-        while w.link.proto.poll_event().is_some() {}
+        self.planes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(unit, w.dp.clone());
+        if let Err(e) = self
+            .workers
+            .register(w.dp.tun.as_raw_fd(), data_token(unit, 0))
+        {
+            self.forget_plane(unit, &w.dp);
+            return Err(io_errno(&e));
+        }
         self.ifs.insert(unit, w);
         self.uapi_listen(unit, name);
         Ok(())
     }
 
     fn destroy(&mut self, unit: u32) {
-        let Some(mut w) = self.ifs.remove(&unit) else {
+        let Some(w) = self.ifs.remove(&unit) else {
             return;
         };
         if let Some(mut u) = self.uapi_socks.remove(&unit) {
@@ -649,17 +680,23 @@ impl Daemon {
                 self.close_uapi_conn(c);
             }
         }
-        w.link.proto.remove_all_peers();
-        w.link.log_events(&self.log);
-        if w.link.debug {
-            self.log
-                .log(Level::Info, &format!("{}: Interface destroyed", w.name));
+        self.replace_udp(unit, None);
+        self.forget_plane(unit, &w.dp);
+        {
+            let mut l = w.dp.link();
+            l.proto.remove_all_peers();
+            l.log_events(&*self.log);
+            if l.debug {
+                self.log
+                    .log(Level::Info, &format!("{}: Interface destroyed", w.name));
+            }
         }
-        let _ = self
-            .poll
-            .registry()
-            .deregister(&mut SourceFd(&w.tun.as_raw_fd()));
-        // Dropping the tun fd removes the device, wherever it is.
+        // Dropping the tun fd removes the device, wherever it is: after the worker
+        // that may be in a batch of it is done.
+        let end = Instant::now() + Duration::from_secs(1);
+        while Arc::strong_count(&w.dp) > 1 && Instant::now() < end {
+            std::thread::yield_now();
+        }
         drop(w);
         self.release_namespaces();
     }
@@ -667,30 +704,35 @@ impl Daemon {
     fn set_flags(&mut self, unit: u32, flags: u32) -> Result<(), i32> {
         let want_up = flags & iff::UP != 0;
         let w = self.ifs.get_mut(&unit).unwrap();
-        if want_up && !w.link.up {
+        let was_up = w.dp.link().up;
+        if want_up && !was_up {
             // Nothing changes unless the bind and the link work (debug included).
             let socks = w
                 .bind(&self.namespaces, &self.opts.offloads)
                 .map_err(|e| io_errno(&e))?;
             w.rtnl.set_up(w.index, true).map_err(|e| io_errno(&e))?;
-            w.link.debug = flags & iff::DEBUG != 0;
             // wg_bind writes the port it got back: a kernel-chosen one stays.
             w.sock.port = socks.local_port();
-            w.udp = Some(socks);
-            w.link.up = true;
-            w.link
-                .proto
+            self.replace_udp(unit, Some(socks));
+            let w = &self.ifs[&unit];
+            let mut l = w.dp.link();
+            l.debug = flags & iff::DEBUG != 0;
+            l.up = true;
+            l.proto
                 .up_and_flush(Instant::now(), SystemTime::now(), &mut self.rng);
-            self.register_udp(unit);
+            drop(l);
             self.after_io(unit);
-        } else if !want_up && w.link.up {
-            w.link.debug = flags & iff::DEBUG != 0;
-            w.link.up = false;
-            w.udp = None;
-            w.link.proto.down(Instant::now());
+        } else if !want_up && was_up {
+            {
+                let mut l = w.dp.link();
+                l.debug = flags & iff::DEBUG != 0;
+                l.up = false;
+                l.proto.down(Instant::now());
+            }
             let _ = w.rtnl.set_up(w.index, false);
+            self.replace_udp(unit, None);
         } else {
-            w.link.debug = flags & iff::DEBUG != 0;
+            w.dp.link().debug = flags & iff::DEBUG != 0;
         }
         Ok(())
     }
@@ -763,55 +805,67 @@ impl Daemon {
             }
         }
         let _ = w.rtnl.set_mtu(index, w.mtu);
-        if w.link.up {
+        if w.dp.link().up {
             let _ = w.rtnl.set_up(index, true);
         }
         self.release_namespaces();
         Ok(())
     }
 
-    fn register_udp(&mut self, unit: u32) {
+    /// Puts `new` in place of the interface's sockets: the workers wait on the new
+    /// ones and no longer on the old, which close once no batch holds them.
+    fn replace_udp(&mut self, unit: u32, new: Option<UdpSockets>) {
         let Some(w) = self.ifs.get(&unit) else { return };
-        if let Some(u) = &w.udp {
-            let r = self.poll.registry();
-            for (slot, sock) in [(1, &u.v4), (2, &u.v6)] {
-                if let Some(sock) = sock {
-                    let _ = r.register(
-                        &mut SourceFd(&sock.as_raw_fd()),
-                        if_token(unit, slot),
-                        Interest::READABLE,
-                    );
-                }
+        let fds = |u: &UdpSockets| {
+            [(1, &u.v4), (2, &u.v6)]
+                .into_iter()
+                .filter_map(|(slot, s)| s.as_ref().map(|s| (slot, s.as_raw_fd())))
+                .collect::<Vec<_>>()
+        };
+        if let Some(old) = w.dp.udp() {
+            for (_, fd) in fds(&old) {
+                self.workers.deregister(fd);
+            }
+        }
+        let new_fds = new.as_ref().map(fds).unwrap_or_default();
+        drop(w.dp.set_udp(new));
+        for (slot, fd) in new_fds {
+            if let Err(e) = self.workers.register(fd, data_token(unit, slot)) {
+                self.log.log(
+                    Level::Err,
+                    &format!("wgd: {}: cannot wait on its socket: {e}", w.name),
+                );
             }
         }
     }
 
-    /// Serves one interface source: slot 0 is the tun, 1 and 2 the IPv4 and IPv6
-    /// sockets. One left readable after its turn is noted for the next.
-    fn if_readable(&mut self, (unit, slot): (u32, usize)) {
-        let Some(w) = self.ifs.get_mut(&unit) else {
-            return;
-        };
-        let env = system_env!(&self.log, &mut self.rng);
-        let drained = match (slot, &w.udp) {
-            (0, udp) => w
-                .link
-                .tun_readable(&w.tun, udp.as_ref(), &mut self.bufs, env),
-            (_, Some(u)) => w
-                .link
-                .udp_readable(&w.tun, u, slot == 2, &mut self.bufs, env),
-            (_, None) => true,
-        };
-        if !drained {
-            self.busy.push((unit, slot));
-        }
+    /// Takes the interface's data plane from the workers.
+    fn forget_plane(&self, unit: u32, dp: &DataPlane<Tun, UdpSockets>) {
+        self.workers.deregister(dp.tun.as_raw_fd());
+        self.planes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&unit);
     }
 
     /// Sends what the engine queued and logs its events.
     fn after_io(&mut self, unit: u32) {
-        if let Some(w) = self.ifs.get_mut(&unit) {
-            w.link
-                .flush(w.udp.as_ref(), &mut self.bufs.scratch, &self.log);
+        if let Some(w) = self.ifs.get(&unit) {
+            w.dp.flush(&mut self.scratch, &*self.log);
+        }
+    }
+
+    /// The handshake messages the workers queued, a bounded number per interface.
+    fn serve_handshakes(&mut self) {
+        self.handshakes_left = false;
+        for w in self.ifs.values() {
+            if w.dp.handshakes.is_empty() {
+                continue;
+            }
+            let env = system_env!(&*self.log, &mut self.rng);
+            if !w.dp.serve_handshakes(&mut self.scratch, env) {
+                self.handshakes_left = true;
+            }
         }
     }
 
@@ -832,7 +886,8 @@ impl Daemon {
             if w.names.is_empty() {
                 continue;
             }
-            let proto = &w.link.proto;
+            let link = w.dp.link();
+            let proto = &link.proto;
             let due = w.names.due(now, interval, |id| {
                 let last = proto.last_handshake(id)?;
                 Some(!last.is_some_and(|t| wall.duration_since(t).unwrap_or_default() < interval))
@@ -847,7 +902,7 @@ impl Daemon {
                 if !self.resolver.ask(q) {
                     // Full queue: asked again an interval later.
                     w.names.done(peer, &host);
-                    if w.link.debug {
+                    if link.debug {
                         self.log.log(
                             Level::Debug,
                             &format!("{}: Peer {peer} endpoint {host}: resolver busy", w.name),
@@ -863,7 +918,11 @@ impl Daemon {
     /// The resolver thread's answers: a named peer whose endpoint is not among them
     /// moves to the first one.
     fn resolved(&mut self) {
-        for a in self.resolver.answers() {
+        let answers = self.resolver.answers();
+        if answers.is_empty() {
+            return;
+        }
+        for a in answers {
             let Some(w) = self.ifs.get_mut(&a.unit) else {
                 continue;
             };
@@ -875,7 +934,7 @@ impl Daemon {
             let answers = match a.result {
                 Ok(v) => v,
                 Err(e) => {
-                    if w.link.debug {
+                    if w.dp.link().debug {
                         self.log.log(
                             Level::Debug,
                             &format!("{}: Peer {} endpoint {}: {e}", w.name, a.peer, a.host),
@@ -884,10 +943,14 @@ impl Daemon {
                     continue;
                 }
             };
-            let current = w.link.proto.endpoint(a.peer);
+            let current = w.dp.link().proto.endpoint(a.peer);
             if let Some(new) = reresolve::choose(current, &answers) {
-                w.link.proto.set_endpoint(a.peer, Some(new));
-                if w.link.debug {
+                let debug = {
+                    let mut l = w.dp.link();
+                    l.proto.set_endpoint(a.peer, Some(new));
+                    l.debug
+                };
+                if debug {
                     self.log.log(
                         Level::Debug,
                         &format!(
@@ -908,12 +971,8 @@ impl Daemon {
     }
 
     fn run_timers(&mut self) {
-        for w in self.ifs.values_mut() {
-            w.link.run_timers(
-                w.udp.as_ref(),
-                &mut self.bufs.scratch,
-                system_env!(&self.log, &mut self.rng),
-            );
+        for w in self.ifs.values() {
+            w.dp.run_timers(&mut self.scratch, system_env!(&*self.log, &mut self.rng));
         }
     }
 }
@@ -929,14 +988,14 @@ impl Daemon {
         if !self.backlog.is_empty()
             || !self.jobs.is_empty()
             || !self.get_jobs.is_empty()
-            || !self.busy.is_empty()
+            || self.handshakes_left
         {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
         self.ifs
             .values()
-            .filter_map(|w| w.link.proto.poll_timeout())
+            .filter_map(|w| w.dp.arm())
             .chain(self.next_sweep)
             .chain(self.next_uapi_check)
             .chain(self.next_reresolve)
@@ -1102,7 +1161,7 @@ impl Daemon {
                 Some(w) => loop {
                     let end = (job.at + 256).min(job.model.peers.len());
                     let r = apply::set_wg_peers(
-                        &mut w.link.proto,
+                        &mut w.dp.link().proto,
                         &mut w.names,
                         &job.model.peers[job.at..end],
                         &mut self.next_peer_id,
@@ -1143,7 +1202,7 @@ impl Daemon {
         let ifs = &self.ifs;
         self.namespaces.release_unused(|n| {
             ifs.values()
-                .any(|w| w.rdomain == n || (w.udp.is_some() && w.sock.rtable == n))
+                .any(|w| w.rdomain == n || (w.dp.udp().is_some() && w.sock.rtable == n))
         });
     }
 }
@@ -1169,13 +1228,14 @@ impl Daemon {
         privileged: bool,
     ) -> Option<GetWgJob> {
         let w = self.ifs.get(&unit)?;
-        let proto = &w.link.proto;
+        let link = w.dp.link();
+        let proto = &link.proto;
         let size = apply::get_wg_size(proto);
         if !privileged || proto.peer_count() <= SLICE_PEERS || capacity < size {
             return None;
         }
         let ids = proto.peer_ids();
-        let bound = w.udp.as_ref().map(|u| u.local_port());
+        let bound = w.dp.udp().map(|u| u.local_port());
         let header = apply::get_wg_header(proto, w.sock, bound);
         let buf = codec::encode_header_start(&header, ids.len(), size as usize);
         Some(GetWgJob {
@@ -1199,8 +1259,9 @@ impl Daemon {
                 Some(w) => loop {
                     let end = (job.at + 256).min(job.ids.len());
                     let mut missing = false;
+                    let link = w.dp.link();
                     for id in &job.ids[job.at..end] {
-                        match apply::get_wg_peer(&w.link.proto, *id) {
+                        match apply::get_wg_peer(&link.proto, *id) {
                             Some(p) => codec::encode_peer_append(&mut job.buf, &p, Dir::Get),
                             None => missing = true,
                         }
@@ -1341,9 +1402,9 @@ impl Daemon {
         };
         match op {
             uapi::Op::Get => {
-                let bound = w.udp.as_ref().map(|u| u.local_port());
+                let bound = w.dp.udp().map(|u| u.local_port());
                 let model = if privileged {
-                    apply::get_wg(&w.link.proto, w.sock, bound)
+                    apply::get_wg(&w.dp.link().proto, w.sock, bound)
                 } else {
                     let port = bound.unwrap_or(w.sock.port);
                     crate::ioctl::model::InterfaceIo {
@@ -1438,9 +1499,9 @@ impl Daemon {
             };
             if MTU_RANGE.contains(&mtu) && mtu != w.mtu {
                 w.mtu = mtu;
-                w.link.proto.set_mtu(mtu as usize);
+                w.dp.set_mtu(mtu as usize);
             }
-            if up == w.link.up {
+            if up == w.dp.link().up {
                 continue;
             }
             let flags = if up {

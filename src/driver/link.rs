@@ -21,8 +21,8 @@
 use super::gro::Coalescer;
 use super::gso::{self, VnetHdr, VNET_HDR_LEN};
 use super::log::{event_level, Level, LogSink};
-use crate::proto::{DropReason, Interface, RecvOutcome, SendOutcome, TxKind, HEADROOM, TAILROOM};
-use rand_core::CryptoRngCore;
+use crate::proto::wire;
+use crate::proto::{DataKey, Interface, Planned, SendGrant, TxKind, HEADROOM, TAILROOM};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
@@ -40,6 +40,8 @@ const UNDER_LOAD_FOR: Duration = Duration::from_secs(1);
 pub const RX_SLOT: usize = 65536;
 /// Messages per receive batch.
 pub const RX_MSGS: usize = 64;
+/// Datagrams per receive batch at most (every message a full GRO run).
+const RX_DGRAMS: usize = RX_MSGS * 64;
 /// Decrypted packets held for coalescing before a flush is forced.
 const GRO_PACKETS: usize = 4096;
 /// The transmit arena: enough for several 64 KiB super-packets per batch.
@@ -54,11 +56,11 @@ const SEGS_PER_READ: usize = 256;
 /// segments allowed, each with its copied headers (<= 120 bytes) and seal overhead.
 const TX_RESERVE: usize = 65536 + SEGS_PER_READ * (120 + HEADROOM + TAILROOM);
 /// Room past a slot that `encapsulate`'s size check may look at (never written).
-const TX_TAIL: usize = TAILROOM;
+pub(super) const TX_TAIL: usize = TAILROOM;
 /// Bytes of UDP payload per UDP_SEGMENT send (under the 65,507 a datagram may carry).
 const GSO_MAX_BYTES: usize = 65000;
 /// Batches per call before yielding to the other sources of the loop.
-const BATCHES_PER_CALL: usize = 16;
+pub(super) const BATCHES_PER_CALL: usize = 16;
 
 /// What the tun device was opened with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -194,26 +196,45 @@ pub struct Drops {
 
 /// One segment laid in the transmit arena: its plaintext at `off + HEADROOM`.
 #[derive(Clone, Copy, Debug, Default)]
-struct Seg {
-    off: usize,
-    len: usize,
-    stride: usize,
+pub(super) struct Seg {
+    pub(super) off: usize,
+    pub(super) len: usize,
+    pub(super) stride: usize,
 }
 
 /// The batch buffers, allocated once and shared by every interface of a thread.
 pub struct DataBufs {
-    tx: Vec<u8>,
-    segs: Vec<Seg>,
+    pub(super) tx: Vec<u8>,
+    pub(super) segs: Vec<Seg>,
     lens: Vec<usize>,
-    msgs: Vec<TxMsg>,
-    kinds: Vec<TxKind>,
+    pub(super) msgs: Vec<TxMsg>,
+    pub(super) kinds: Vec<TxKind>,
+    /// The batch's send grants and where each segment went.
+    pub(super) grants: Vec<SendGrant>,
+    pub(super) plans: Vec<Planned>,
     tun_in: Vec<u8>,
-    rx: Vec<u8>,
-    rx_meta: Vec<RecvMeta>,
-    gro: Coalescer,
+    pub(super) rx: Vec<u8>,
+    pub(super) rx_meta: Vec<RecvMeta>,
+    /// The batch's data datagrams, the keypairs they open with, and the packets
+    /// (datagram start, packet range) that go to the tun.
+    pub(super) dgrams: Vec<Dgram>,
+    pub(super) keys: Vec<DataKey>,
+    pub(super) deliveries: Vec<(usize, std::ops::Range<usize>)>,
+    pub(super) gro: Coalescer,
     /// Engine transmits (handshakes, keepalives, staged packets) and coalesced tun
     /// writes: room for one datagram or one 64 KiB packet.
     pub scratch: Vec<u8>,
+}
+
+/// One received data datagram of a batch: `rx[start..start+len]`, from message
+/// `msg`, opened with `keys[key]`; `opened` is its counter and plaintext length.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Dgram {
+    pub(super) start: usize,
+    pub(super) len: usize,
+    pub(super) msg: usize,
+    pub(super) key: usize,
+    pub(super) opened: Option<(u64, usize)>,
 }
 
 impl Default for DataBufs {
@@ -230,9 +251,14 @@ impl DataBufs {
             lens: vec![0; SEGS_PER_READ],
             msgs: Vec::with_capacity(TX_SEGS),
             kinds: Vec::with_capacity(TX_SEGS),
+            grants: Vec::with_capacity(TX_SEGS),
+            plans: Vec::with_capacity(TX_SEGS),
             tun_in: vec![0; VNET_HDR_LEN + 65536],
             rx: vec![0; RX_SLOT * RX_MSGS],
             rx_meta: vec![RecvMeta::default(); RX_MSGS],
+            dgrams: Vec::with_capacity(RX_DGRAMS),
+            keys: Vec::with_capacity(RX_DGRAMS),
+            deliveries: Vec::with_capacity(RX_DGRAMS),
             gro: Coalescer::new(GRO_PACKETS),
             scratch: vec![0; BUF_SIZE.max(VNET_HDR_LEN + 65536)],
         }
@@ -244,7 +270,7 @@ impl DataBufs {
 /// the same source for the same peer, and is no larger than the run's datagrams;
 /// a shorter datagram ends a run.
 #[allow(clippy::too_many_arguments)]
-fn push_datagram(
+pub(super) fn push_datagram(
     msgs: &mut Vec<TxMsg>,
     kinds: &mut Vec<TxKind>,
     off: usize,
@@ -287,16 +313,132 @@ fn push_datagram(
     kinds.push(kind);
 }
 
-/// The protocol side of one interface and its data-path state.
+/// The protocol side of one interface and its data-path state (behind the data
+/// plane's engine lock, driver/dataplane.rs).
 pub struct Link {
     pub name: String,
     pub proto: Interface,
     pub up: bool,
     pub debug: bool,
     pub drops: Drops,
+    /// The deadline the control thread sleeps toward for this engine: a worker that
+    /// makes an earlier one wakes it.
+    pub armed: Option<Instant>,
     /// Handshake messages seen in the current one-second window.
     load_window: (Instant, u32),
     under_load_until: Option<Instant>,
+}
+
+/// Reads tun packets into the transmit arena, split into segments at the stride
+/// of their sealed size under `mtu`, until the arena is full or the tun is empty.
+/// Returns whether the tun was drained, and the reads that were dropped (an offload
+/// header that could not be followed).
+pub(super) fn fill_tx(tun: &impl TunDevice, bufs: &mut DataBufs, mtu: usize) -> (bool, u64) {
+    bufs.segs.clear();
+    let vnet = tun.mode().vnet_hdr;
+    let mut off = 0;
+    let mut reads = 0;
+    let mut bad = 0;
+    while reads < TX_READS
+        && bufs.segs.len() + SEGS_PER_READ <= TX_SEGS
+        && off + TX_RESERVE <= TX_BYTES
+    {
+        let target = if vnet {
+            &mut bufs.tun_in[..]
+        } else {
+            &mut bufs.tx[off + HEADROOM..off + HEADROOM + 65536]
+        };
+        let n = match tun.read(target) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return (true, bad),
+        };
+        reads += 1;
+        if !vnet {
+            let stride = wire::sealed_len(n, mtu);
+            bufs.segs.push(Seg {
+                off,
+                len: n,
+                stride,
+            });
+            off += stride;
+            continue;
+        }
+        let Some(hdr) = VnetHdr::decode(&bufs.tun_in[..n]) else {
+            bad += 1;
+            continue;
+        };
+        let pkt = &mut bufs.tun_in[VNET_HDR_LEN..n];
+        let stride = wire::sealed_len(gso::max_segment_len(&hdr, pkt), mtu);
+        match gso::split(
+            &hdr,
+            pkt,
+            &mut bufs.tx[off..TX_BYTES],
+            stride,
+            HEADROOM,
+            &mut bufs.lens,
+        ) {
+            Ok(count) => {
+                for (i, &len) in bufs.lens[..count].iter().enumerate() {
+                    bufs.segs.push(Seg {
+                        off: off + i * stride,
+                        len,
+                        stride,
+                    });
+                }
+                off += count * stride;
+            }
+            Err(_) => bad += 1,
+        }
+    }
+    (false, bad)
+}
+
+/// Hands one decrypted packet (`bufs.rx[r]`, inside the datagram at `dgram`) to
+/// the tun: raw, through the coalescer, or alone behind a virtio-net header that
+/// says its checksum needs no check (the AEAD authenticated it).
+pub(super) fn deliver(
+    tun: &impl TunDevice,
+    mode: TunMode,
+    bufs: &mut DataBufs,
+    dgram: usize,
+    r: std::ops::Range<usize>,
+) {
+    if !mode.vnet_hdr {
+        let _ = tun.write(&bufs.rx[r]);
+    } else if mode.gro_tcp {
+        if !bufs.gro.push(&bufs.rx, r.clone()) {
+            flush_gro(tun, bufs);
+            bufs.gro.push(&bufs.rx, r);
+        }
+    } else {
+        let h = VnetHdr {
+            flags: gso::F_DATA_VALID,
+            ..VnetHdr::default()
+        }
+        .encode();
+        if r.start >= dgram + VNET_HDR_LEN {
+            // The transport header before the packet is spent: the virtio-net
+            // header goes there, and the write needs no copy.
+            let at = r.start - VNET_HDR_LEN;
+            bufs.rx[at..r.start].copy_from_slice(&h);
+            let _ = tun.write(&bufs.rx[at..r.end]);
+        } else {
+            let n = r.len();
+            bufs.scratch[..VNET_HDR_LEN].copy_from_slice(&h);
+            bufs.scratch[VNET_HDR_LEN..VNET_HDR_LEN + n].copy_from_slice(&bufs.rx[r]);
+            let _ = tun.write(&bufs.scratch[..VNET_HDR_LEN + n]);
+        }
+    }
+}
+
+/// Writes what the coalescer holds.
+pub(super) fn flush_gro(tun: &impl TunDevice, bufs: &mut DataBufs) {
+    if !bufs.gro.is_empty() {
+        bufs.gro.flush(&bufs.rx, &mut bufs.scratch, |p| {
+            let _ = tun.write(p);
+        });
+    }
 }
 
 impl Link {
@@ -307,267 +449,15 @@ impl Link {
             up: false,
             debug: false,
             drops: Drops::default(),
+            armed: None,
             load_window: (now, 0),
             under_load_until: None,
         }
     }
 
-    /// Reads what the tun has, in batches; each packet is sealed and sent, or staged
-    /// while a handshake runs. Returns whether the tun was drained (false: it may
-    /// hold more, call again).
-    pub fn tun_readable<C: Clock, R: CryptoRngCore, L: LogSink>(
-        &mut self,
-        tun: &impl TunDevice,
-        udp: Option<&impl UdpEndpoint>,
-        bufs: &mut DataBufs,
-        env: &mut Env<C, R, L>,
-    ) -> bool {
-        for _ in 0..BATCHES_PER_CALL {
-            let drained = self.fill_tx(tun, bufs);
-            if !bufs.segs.is_empty() {
-                self.seal_and_send(udp, bufs, env);
-            }
-            if drained {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Reads tun packets into the transmit arena, split into segments, until the
-    /// arena is full or the tun is empty (returns true then).
-    fn fill_tx(&mut self, tun: &impl TunDevice, bufs: &mut DataBufs) -> bool {
-        bufs.segs.clear();
-        let vnet = tun.mode().vnet_hdr;
-        let mut off = 0;
-        let mut reads = 0;
-        while reads < TX_READS
-            && bufs.segs.len() + SEGS_PER_READ <= TX_SEGS
-            && off + TX_RESERVE <= TX_BYTES
-        {
-            let target = if vnet {
-                &mut bufs.tun_in[..]
-            } else {
-                &mut bufs.tx[off + HEADROOM..off + HEADROOM + 65536]
-            };
-            let n = match tun.read(target) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return true,
-            };
-            reads += 1;
-            if !self.up {
-                self.drops.output_other += 1;
-                continue;
-            }
-            if !vnet {
-                let stride = self.proto.sealed_len(n);
-                bufs.segs.push(Seg {
-                    off,
-                    len: n,
-                    stride,
-                });
-                off += stride;
-                continue;
-            }
-            let Some(hdr) = VnetHdr::decode(&bufs.tun_in[..n]) else {
-                self.drops.output_other += 1;
-                continue;
-            };
-            let pkt = &mut bufs.tun_in[VNET_HDR_LEN..n];
-            let stride = self.proto.sealed_len(gso::max_segment_len(&hdr, pkt));
-            match gso::split(
-                &hdr,
-                pkt,
-                &mut bufs.tx[off..TX_BYTES],
-                stride,
-                HEADROOM,
-                &mut bufs.lens,
-            ) {
-                Ok(count) => {
-                    for (i, &len) in bufs.lens[..count].iter().enumerate() {
-                        bufs.segs.push(Seg {
-                            off: off + i * stride,
-                            len,
-                            stride,
-                        });
-                    }
-                    off += count * stride;
-                }
-                Err(_) => self.drops.output_other += 1,
-            }
-        }
-        false
-    }
-
-    /// Seals every segment in place and sends the batch: runs as GSO messages, all
-    /// messages in one batch call.
-    fn seal_and_send<C: Clock, R: CryptoRngCore, L: LogSink>(
-        &mut self,
-        udp: Option<&impl UdpEndpoint>,
-        bufs: &mut DataBufs,
-        env: &mut Env<C, R, L>,
-    ) {
-        let (now, wall) = (env.clock.now(), env.clock.wall());
-        let max_segments = udp.map_or(1, |u| u.max_segments());
-        bufs.msgs.clear();
-        bufs.kinds.clear();
-        for s in &bufs.segs {
-            let slot = &mut bufs.tx[s.off..s.off + s.stride + TX_TAIL];
-            match self.proto.encapsulate(now, wall, env.rng, slot, s.len) {
-                SendOutcome::Send {
-                    to,
-                    src,
-                    range,
-                    peer,
-                } => push_datagram(
-                    &mut bufs.msgs,
-                    &mut bufs.kinds,
-                    s.off + range.start,
-                    range.len(),
-                    to,
-                    src,
-                    TxKind::Data(peer),
-                    max_segments,
-                ),
-                SendOutcome::Staged => {}
-                SendOutcome::Dropped(DropReason::NoRoute) => self.drops.no_route += 1,
-                SendOutcome::Dropped(DropReason::NoEndpoint) => self.drops.no_endpoint += 1,
-                SendOutcome::Dropped(_) => self.drops.output_other += 1,
-            }
-        }
-        if let Some(u) = udp {
-            u.send_batch(&bufs.tx, &mut bufs.msgs);
-            for (m, k) in bufs.msgs.iter().zip(&bufs.kinds) {
-                if m.err != 0 {
-                    self.send_failed(u, &bufs.tx, *m, *k, env.log);
-                }
-            }
-        }
-        self.flush(udp, &mut bufs.scratch, env.log);
-    }
-
-    /// Receives what waits on the `v6` socket, in batches; data goes to the tun,
-    /// handshake replies go out at once. Returns whether the socket was drained.
-    pub fn udp_readable<C: Clock, R: CryptoRngCore, L: LogSink>(
-        &mut self,
-        tun: &impl TunDevice,
-        udp: &impl UdpEndpoint,
-        v6: bool,
-        bufs: &mut DataBufs,
-        env: &mut Env<C, R, L>,
-    ) -> bool {
-        let mode = tun.mode();
-        bufs.gro.set_kinds(mode.gro_tcp, mode.gro_udp);
-        for _ in 0..BATCHES_PER_CALL {
-            let (n, drained) = match udp.recv_batch(v6, &mut bufs.rx, RX_SLOT, &mut bufs.rx_meta) {
-                Ok((0, _)) => return true,
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return true,
-            };
-            let (now, wall) = (env.clock.now(), env.clock.wall());
-            for i in 0..n {
-                let m = bufs.rx_meta[i];
-                let base = i * RX_SLOT;
-                if m.len == 0 {
-                    // Empty, cut short or without a source: nothing to open.
-                    self.drops.input += 1;
-                    continue;
-                }
-                let seg = if m.segment == 0 { m.len } else { m.segment };
-                let mut o = 0;
-                while o < m.len {
-                    let start = base + o;
-                    let l = seg.min(m.len - o);
-                    o += l;
-                    let pkt = &mut bufs.rx[start..start + l];
-                    let under_load = self.count_handshake(pkt, now);
-                    match self
-                        .proto
-                        .decapsulate(now, wall, env.rng, m.from, m.local, pkt, under_load)
-                    {
-                        RecvOutcome::Tun(r) => {
-                            self.deliver(tun, mode, bufs, start, start + r.start..start + r.end)
-                        }
-                        RecvOutcome::Handled => {}
-                        RecvOutcome::Dropped(_) => self.drops.input += 1,
-                    }
-                }
-                self.flush(Some(udp), &mut bufs.scratch, env.log);
-            }
-            Self::flush_gro(tun, bufs);
-            if drained {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Hands one decrypted packet (`bufs.rx[r]`, inside the datagram at `dgram`) to
-    /// the tun: raw, through the coalescer, or alone behind a virtio-net header that
-    /// says its checksum needs no check (the AEAD authenticated it).
-    fn deliver(
-        &mut self,
-        tun: &impl TunDevice,
-        mode: TunMode,
-        bufs: &mut DataBufs,
-        dgram: usize,
-        r: std::ops::Range<usize>,
-    ) {
-        if !mode.vnet_hdr {
-            let _ = tun.write(&bufs.rx[r]);
-        } else if mode.gro_tcp {
-            if !bufs.gro.push(&bufs.rx, r.clone()) {
-                Self::flush_gro(tun, bufs);
-                bufs.gro.push(&bufs.rx, r);
-            }
-        } else {
-            let h = VnetHdr {
-                flags: gso::F_DATA_VALID,
-                ..VnetHdr::default()
-            }
-            .encode();
-            if r.start >= dgram + VNET_HDR_LEN {
-                // The transport header before the packet is spent: the virtio-net
-                // header goes there, and the write needs no copy.
-                let at = r.start - VNET_HDR_LEN;
-                bufs.rx[at..r.start].copy_from_slice(&h);
-                let _ = tun.write(&bufs.rx[at..r.end]);
-            } else {
-                let n = r.len();
-                bufs.scratch[..VNET_HDR_LEN].copy_from_slice(&h);
-                bufs.scratch[VNET_HDR_LEN..VNET_HDR_LEN + n].copy_from_slice(&bufs.rx[r]);
-                let _ = tun.write(&bufs.scratch[..VNET_HDR_LEN + n]);
-            }
-        }
-    }
-
-    fn flush_gro(tun: &impl TunDevice, bufs: &mut DataBufs) {
-        if !bufs.gro.is_empty() {
-            bufs.gro.flush(&bufs.rx, &mut bufs.scratch, |p| {
-                let _ = tun.write(p);
-            });
-        }
-    }
-
-    /// Runs the engine's expired timers.
-    pub fn run_timers<C: Clock, R: CryptoRngCore, L: LogSink>(
-        &mut self,
-        udp: Option<&impl UdpEndpoint>,
-        buf: &mut [u8],
-        env: &mut Env<C, R, L>,
-    ) {
-        let now = env.clock.now();
-        if self.proto.poll_timeout().is_some_and(|t| t <= now) {
-            self.proto.handle_timeout(now, env.clock.wall(), env.rng);
-        }
-        self.flush(udp, buf, env.log);
-    }
-
     /// Whether the interface is under load after counting `pkt` if it is a
     /// handshake message (types 1 to 3).
-    fn count_handshake(&mut self, pkt: &[u8], now: Instant) -> bool {
+    pub(super) fn count_handshake(&mut self, pkt: &[u8], now: Instant) -> bool {
         if matches!(pkt.first(), Some(1..=3)) {
             let (start, count) = &mut self.load_window;
             if now.duration_since(*start) >= Duration::from_secs(1) {
@@ -623,7 +513,7 @@ impl Link {
     /// the peer forgets it (wg_deliver_out), for a handshake message only this send
     /// does (wg_send_buf), and only a handshake message that fails again is the
     /// "Unable to send packet" message. Any other failure is silent, as there.
-    fn send_failed(
+    pub(super) fn send_failed(
         &mut self,
         u: &impl UdpEndpoint,
         arena: &[u8],
@@ -662,6 +552,7 @@ impl Link {
 mod tests {
     //! Two links joined by in-memory tun and UDP twins, on a simulated clock: the
     //! daemon's data path without root, devices or sockets.
+    use super::super::dataplane::DataPlane;
     use super::super::gso::tests::{
         assert_checksums, make_partial, payload, tcp_packet, udp_packet, Ip, Tcp,
     };
@@ -671,17 +562,14 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{RngCore, SeedableRng};
     use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    type Plane = DataPlane<MemTun, MemUdp>;
 
     struct Side {
-        link: Link,
-        io: Devices,
+        dp: Plane,
+        udp: Arc<MemUdp>,
         log: Recorder,
-    }
-
-    /// A side's devices.
-    struct Devices {
-        tun: MemTun,
-        udp: MemUdp,
     }
 
     struct World {
@@ -724,33 +612,37 @@ mod tests {
             let mut side = |name: &str, key: &[u8; 32], addr: &str| {
                 let mut p = Interface::new(now, &mut rng);
                 p.set_private_key(Some(key), now);
+                let dp = DataPlane::new(
+                    MemTun::default(),
+                    Link::new(name, p, now),
+                    1420,
+                    Box::new(|| {}),
+                );
+                dp.set_udp(Some(MemUdp::new(addr.parse().unwrap())));
                 Side {
-                    link: Link::new(name, p, now),
-                    io: Devices {
-                        tun: MemTun::default(),
-                        udp: MemUdp::new(addr.parse().unwrap()),
-                    },
+                    udp: dp.udp().unwrap(),
+                    dp,
                     log: Recorder::default(),
                 }
             };
-            let mut a = side("wg1", &ka, A_ADDR);
-            let mut b = side("wg2", &kb, B_ADDR);
+            let a = side("wg1", &ka, A_ADDR);
+            let b = side("wg2", &kb, B_ADDR);
             let (pa, pb) = (
-                a.link.proto.public_key().unwrap(),
-                b.link.proto.public_key().unwrap(),
+                a.dp.link().proto.public_key().unwrap(),
+                b.dp.link().proto.public_key().unwrap(),
             );
-            for (s, id, public, inner, ep) in [
-                (&mut a, 2, pb, B_INNER, B_ADDR),
-                (&mut b, 1, pa, A_INNER, A_ADDR),
-            ] {
-                let p = &mut s.link.proto;
+            for (s, id, public, inner, ep) in
+                [(&a, 2, pb, B_INNER, B_ADDR), (&b, 1, pa, A_INNER, A_ADDR)]
+            {
+                let mut l = s.dp.link();
+                let p = &mut l.proto;
                 p.add_peer(id, &public, now).unwrap();
                 p.add_aip(id, IpAddr::V4(inner), 32).unwrap();
                 p.set_endpoint(id, Some(ep.parse().unwrap()));
                 p.up(now);
-                s.link.up = true;
                 // Setup events ("Peer N created") are not what the tests look at.
                 while p.poll_event().is_some() {}
+                l.up = true;
             }
             World {
                 a,
@@ -761,11 +653,11 @@ mod tests {
             }
         }
 
-        /// Runs `f` on the link of A (`true`) or B with its devices and an Env.
+        /// Runs `f` on the data plane of A (`true`) or B with an Env.
         fn on(
             &mut self,
             on_a: bool,
-            f: impl FnOnce(&mut Link, &Devices, &mut DataBufs, &mut Env<SimClock, StdRng, Recorder>),
+            f: impl FnOnce(&Plane, &mut DataBufs, &mut Env<SimClock, StdRng, Recorder>),
         ) {
             let World {
                 a,
@@ -780,19 +672,19 @@ mod tests {
                 rng,
                 log: &s.log,
             };
-            f(&mut s.link, &s.io, bufs, &mut env);
+            f(&s.dp, bufs, &mut env);
         }
 
         /// `pkt` arrives on the tun of A (`true`) or B.
         fn tun_in(&mut self, to_a: bool, pkt: Vec<u8>) {
-            self.on(to_a, |link, io, bufs, env| {
-                let pkt = if io.tun.mode().vnet_hdr {
+            self.on(to_a, |dp, bufs, env| {
+                let pkt = if dp.tun.mode().vnet_hdr {
                     [&VnetHdr::default().encode()[..], &pkt].concat()
                 } else {
                     pkt
                 };
-                io.tun.inbound.borrow_mut().push_back(pkt);
-                assert!(link.tun_readable(&io.tun, Some(&io.udp), bufs, env));
+                dp.tun.inbound.borrow_mut().push_back(pkt);
+                assert!(dp.tun_readable(bufs, env));
             });
         }
 
@@ -800,9 +692,9 @@ mod tests {
         /// Returns the first byte (message type) of each datagram moved.
         fn deliver(&mut self, from_a: bool) -> Vec<u8> {
             let (from, to) = if from_a {
-                (&self.a.io, &self.b.io)
+                (&self.a, &self.b)
             } else {
-                (&self.b.io, &self.a.io)
+                (&self.b, &self.a)
             };
             let sent = std::mem::take(&mut *from.udp.sent.borrow_mut());
             let types = sent.iter().map(|d| d.data[0]).collect();
@@ -817,17 +709,17 @@ mod tests {
             types
         }
 
-        /// A (`true`) or B reads the datagrams queued for it.
+        /// A (`true`) or B reads the datagrams queued for it: the data on a worker,
+        /// then the handshake messages on the control thread.
         fn read_udp(&mut self, on_a: bool) {
-            self.on(on_a, |link, io, bufs, env| {
-                assert!(link.udp_readable(&io.tun, &io.udp, false, bufs, env));
+            self.on(on_a, |dp, bufs, env| {
+                assert!(dp.udp_readable(false, bufs, env));
+                while !dp.serve_handshakes(&mut bufs.scratch, env) {}
             });
         }
 
         fn timers(&mut self, on_a: bool) {
-            self.on(on_a, |link, io, bufs, env| {
-                link.run_timers(Some(&io.udp), &mut bufs.scratch, env)
-            });
+            self.on(on_a, |dp, bufs, env| dp.run_timers(&mut bufs.scratch, env));
         }
 
         /// A sends `pkt` to B through a full handshake; returns what B's tun got.
@@ -836,7 +728,7 @@ mod tests {
             assert_eq!(self.deliver(true), vec![1], "initiation");
             assert_eq!(self.deliver(false), vec![2], "response");
             assert_eq!(self.deliver(true), vec![4], "the staged packet");
-            std::mem::take(&mut *self.b.io.tun.written.borrow_mut())
+            std::mem::take(&mut *self.b.dp.tun.written.borrow_mut())
         }
     }
 
@@ -848,15 +740,15 @@ mod tests {
         // A's data confirmed B's keypair; as on OpenBSD (handshake complete runs the
         // keepalive task) B answers with a keepalive, having nothing staged.
         assert_eq!(w.deliver(false), vec![4]);
-        assert!(w.a.io.tun.written.borrow().is_empty());
+        assert!(w.a.dp.tun.written.borrow().is_empty());
         // B seals at once, no handshake.
         let pong = ipv4(B_INNER, A_INNER, 1400, 0xbb);
         w.tun_in(false, pong.clone());
         assert_eq!(w.deliver(false), vec![4]);
-        assert_eq!(*w.a.io.tun.written.borrow(), vec![pong]);
-        assert_eq!(w.a.link.drops, Drops::default());
-        assert_eq!(w.b.link.drops, Drops::default());
-        let info = w.a.link.proto.peer_info(2).unwrap();
+        assert_eq!(*w.a.dp.tun.written.borrow(), vec![pong]);
+        assert_eq!(w.a.dp.link().drops, Drops::default());
+        assert_eq!(w.b.dp.link().drops, Drops::default());
+        let info = w.a.dp.link().proto.peer_info(2).unwrap();
         assert!(info.tx_bytes > 0 && info.rx_bytes > 0);
         assert_eq!(info.last_handshake, Some(w.clock.wall()));
     }
@@ -864,7 +756,7 @@ mod tests {
     #[test]
     fn debug_log_only_while_debug_is_set() {
         let mut w = World::new();
-        w.b.link.debug = true;
+        w.b.dp.link().debug = true;
         w.handshake_with(ipv4(A_INNER, B_INNER, 84, 1));
         assert!(w.a.log.take().is_empty(), "A has no debug: silent");
         assert_eq!(
@@ -880,10 +772,10 @@ mod tests {
     #[test]
     fn interface_down_drops_tun_packets() {
         let mut w = World::new();
-        w.a.link.up = false;
+        w.a.dp.link().up = false;
         w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 1));
-        assert!(w.a.io.udp.sent.borrow().is_empty());
-        assert_eq!(w.a.link.drops.output_other, 1);
+        assert!(w.a.udp.sent.borrow().is_empty());
+        assert_eq!(w.a.dp.link().drops.output_other, 1);
     }
 
     #[test]
@@ -891,18 +783,18 @@ mod tests {
         let mut w = World::new();
         w.tun_in(true, ipv4(A_INNER, Ipv4Addr::new(10, 9, 9, 9), 84, 1));
         w.tun_in(true, vec![0x60; 10]);
-        assert!(w.a.io.udp.sent.borrow().is_empty());
-        assert_eq!(w.a.link.drops.no_route, 1);
-        assert_eq!(w.a.link.drops.output_other, 1);
-        w.a.link.proto.set_endpoint(2, None);
+        assert!(w.a.udp.sent.borrow().is_empty());
+        assert_eq!(w.a.dp.link().drops.no_route, 1);
+        assert_eq!(w.a.dp.link().drops.output_other, 1);
+        w.a.dp.link().proto.set_endpoint(2, None);
         w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 1));
-        assert_eq!(w.a.link.drops.no_endpoint, 1);
+        assert_eq!(w.a.dp.link().drops.no_endpoint, 1);
     }
 
     #[test]
     fn unallowed_source_is_dropped_and_logged() {
         let mut w = World::new();
-        w.b.link.debug = true;
+        w.b.dp.link().debug = true;
         let spoofed = ipv4(Ipv4Addr::new(10, 0, 0, 99), B_INNER, 84, 1);
         assert!(w.handshake_with(spoofed).is_empty());
         assert!(w
@@ -918,33 +810,29 @@ mod tests {
         let ping = ipv4(A_INNER, B_INNER, 84, 1);
         w.handshake_with(ping.clone());
         for junk in [vec![], vec![4; 31], vec![1; 148], vec![9; 200]] {
-            w.b.io
-                .udp
-                .inbound
-                .borrow_mut()
-                .push_back((w.a.io.udp.addr, junk));
+            w.b.udp.inbound.borrow_mut().push_back((w.a.udp.addr, junk));
         }
         w.read_udp(false);
-        assert_eq!(w.b.link.drops.input, 4);
+        assert_eq!(w.b.dp.link().drops.input, 4);
         // The session still works.
         w.tun_in(true, ping.clone());
         assert_eq!(w.deliver(true), vec![4]);
-        assert_eq!(*w.b.io.tun.written.borrow(), vec![ping]);
+        assert_eq!(*w.b.dp.tun.written.borrow(), vec![ping]);
     }
 
     #[test]
     fn retransmits_on_the_simulated_clock_with_the_try_number() {
         let mut w = World::new();
-        w.a.link.debug = true;
+        w.a.dp.link().debug = true;
         w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 1));
-        assert_eq!(w.a.io.udp.sent.borrow().len(), 1);
-        w.a.io.udp.sent.borrow_mut().clear();
+        assert_eq!(w.a.udp.sent.borrow().len(), 1);
+        w.a.udp.sent.borrow_mut().clear();
         w.clock.advance(Duration::from_secs(4));
         w.timers(true);
-        assert!(w.a.io.udp.sent.borrow().is_empty(), "not before 5 s");
+        assert!(w.a.udp.sent.borrow().is_empty(), "not before 5 s");
         w.clock.advance(Duration::from_millis(1400));
         w.timers(true);
-        let sent = std::mem::take(&mut *w.a.io.udp.sent.borrow_mut());
+        let sent = std::mem::take(&mut *w.a.udp.sent.borrow_mut());
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].data[0], 1);
         let log = w.a.log.take();
@@ -959,55 +847,55 @@ mod tests {
         let mut w = World::new();
         w.handshake_with(ipv4(A_INNER, B_INNER, 84, 1));
         assert_eq!(w.deliver(false), vec![4], "B's keepalive on confirmation");
-        w.b.link.debug = true;
+        w.b.dp.link().debug = true;
         w.b.log.take();
         // B learnt the local address A's packets came to; its replies use it.
-        w.b.io.udp.refuse_src.set(true);
+        w.b.udp.refuse_src.set(true);
         w.tun_in(false, ipv4(B_INNER, A_INNER, 84, 2));
-        let sent = std::mem::take(&mut *w.b.io.udp.sent.borrow_mut());
+        let sent = std::mem::take(&mut *w.b.udp.sent.borrow_mut());
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].src, None);
-        let tries = w.b.io.udp.attempts.get();
+        let tries = w.b.udp.attempts.get();
         w.tun_in(false, ipv4(B_INNER, A_INNER, 84, 3));
         assert_eq!(
-            w.b.io.udp.attempts.get() - tries,
+            w.b.udp.attempts.get() - tries,
             1,
             "the peer forgot the source: one try"
         );
-        w.b.io.udp.refuse_all.set(true);
+        w.b.udp.refuse_all.set(true);
         w.tun_in(false, ipv4(B_INNER, A_INNER, 84, 4));
-        assert_eq!(w.b.link.drops.send, 1);
+        assert_eq!(w.b.dp.link().drops.send, 1);
         assert_eq!(w.b.log.take(), Vec::<String>::new(), "no message for data");
     }
 
     #[test]
     fn a_handshake_message_that_fails_twice_is_unable_to_send() {
         let mut w = World::new();
-        w.b.link.debug = true;
-        w.b.io.udp.refuse_all.set(true);
+        w.b.dp.link().debug = true;
+        w.b.udp.refuse_all.set(true);
         w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 1));
-        let tries = w.b.io.udp.attempts.get();
+        let tries = w.b.udp.attempts.get();
         w.deliver(true);
         assert_eq!(
-            w.b.io.udp.attempts.get() - tries,
+            w.b.udp.attempts.get() - tries,
             2,
             "the response, then again without the source"
         );
-        assert_eq!(w.b.link.drops.send, 1);
+        assert_eq!(w.b.dp.link().drops.send, 1);
         let log = w.b.log.take();
         assert!(
             log.contains(&"wg2: Unable to send packet".into()),
             "{log:?}"
         );
         // A failure that is not about the source address is silent.
-        w.b.io.udp.refuse_all.set(false);
-        w.b.io.udp.fail_other.set(true);
+        w.b.udp.refuse_all.set(false);
+        w.b.udp.fail_other.set(true);
         w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 2));
         w.clock.advance(Duration::from_secs(6));
         w.timers(true);
-        let tries = w.b.io.udp.attempts.get();
+        let tries = w.b.udp.attempts.get();
         assert_eq!(w.deliver(true), vec![1], "A's retry");
-        assert_eq!(w.b.io.udp.attempts.get() - tries, 1, "one try, no retry");
+        assert_eq!(w.b.udp.attempts.get() - tries, 1, "one try, no retry");
         let log = w.b.log.take();
         assert!(
             !log.contains(&"wg2: Unable to send packet".into()),
@@ -1018,18 +906,17 @@ mod tests {
     #[test]
     fn under_load_initiations_get_cookie_replies() {
         let mut w = World::new();
-        w.b.link.debug = true;
+        w.b.dp.link().debug = true;
         w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 1));
-        let init = w.a.io.udp.sent.borrow()[0].data.clone();
+        let init = w.a.udp.sent.borrow()[0].data.clone();
         for _ in 0..UNDER_LOAD_PER_SECOND + 2 {
-            w.b.io
-                .udp
+            w.b.udp
                 .inbound
                 .borrow_mut()
-                .push_back((w.a.io.udp.addr, init.clone()));
+                .push_back((w.a.udp.addr, init.clone()));
         }
         w.read_udp(false);
-        let types: Vec<u8> = w.b.io.udp.sent.borrow().iter().map(|d| d.data[0]).collect();
+        let types: Vec<u8> = w.b.udp.sent.borrow().iter().map(|d| d.data[0]).collect();
         assert_eq!(types[0], 2, "the first is answered");
         assert!(types[1..].iter().all(|&t| t == 3), "{types:?}");
         assert!(types.len() >= 2, "cookie replies once under load");
@@ -1040,24 +927,27 @@ mod tests {
             .contains(&"wg2: Sending cookie response for denied handshake message".into()));
         // A second later the load is forgotten.
         w.clock.advance(Duration::from_secs(2));
-        assert!(!w.b.link.count_handshake(&[4], w.clock.now()));
+        assert!(!w.b.dp.link().count_handshake(&[4], w.clock.now()));
     }
 
     /// Only handshake messages (types 1 to 3) count towards "under load": a flood of
     /// transport data or of junk never makes initiations get cookie replies.
     #[test]
     fn data_is_not_handshake_load() {
-        let mut w = World::new();
+        let w = World::new();
         let now = w.clock.now();
         for t in [0u8, 4, 5, 255] {
             for _ in 0..UNDER_LOAD_PER_SECOND * 2 {
-                assert!(!w.b.link.count_handshake(&[t, 0, 0, 0], now), "type {t}");
+                assert!(
+                    !w.b.dp.link().count_handshake(&[t, 0, 0, 0], now),
+                    "type {t}"
+                );
             }
         }
         for t in 1..=3u8 {
-            let mut w = World::new();
+            let w = World::new();
             let hit = (0..UNDER_LOAD_PER_SECOND)
-                .map(|_| w.b.link.count_handshake(&[t, 0, 0, 0], now))
+                .map(|_| w.b.dp.link().count_handshake(&[t, 0, 0, 0], now))
                 .position(|under| under);
             assert_eq!(hit, Some(UNDER_LOAD_PER_SECOND as usize - 1), "type {t}");
         }
@@ -1138,14 +1028,14 @@ mod tests {
             };
             let mut w = World::new();
             for s in [&w.a, &w.b] {
-                s.io.tun.mode.set(mode);
-                s.io.udp.gso.set(if o.udp_gso { 64 } else { 1 });
-                s.io.udp.gro.set(o.udp_gro);
+                s.dp.tun.mode.set(mode);
+                s.udp.gso.set(if o.udp_gso { 64 } else { 1 });
+                s.udp.gro.set(o.udp_gro);
             }
             w.handshake_with(ipv4(A_INNER, B_INNER, 84, 1));
             w.deliver(false);
-            w.b.io.tun.written.borrow_mut().clear();
-            w.a.io.udp.runs.borrow_mut().clear();
+            w.b.dp.tun.written.borrow_mut().clear();
+            w.a.udp.runs.borrow_mut().clear();
             let ip = Ip::v4();
             let segs = 10;
             let tcp: Vec<Vec<u8>> = (0..segs)
@@ -1176,18 +1066,18 @@ mod tests {
                         vnet,
                     ))
                     .collect();
-            w.a.io.tun.inbound.borrow_mut().extend(reads);
-            w.on(true, |link, io, bufs, env| {
-                assert!(link.tun_readable(&io.tun, Some(&io.udp), bufs, env));
+            w.a.dp.tun.inbound.borrow_mut().extend(reads);
+            w.on(true, |dp, bufs, env| {
+                assert!(dp.tun_readable(bufs, env));
             });
-            let runs = w.a.io.udp.runs.borrow().clone();
+            let runs = w.a.udp.runs.borrow().clone();
             if o.udp_gso {
                 assert_eq!(runs, vec![segs, segs], "{o:?}: one GSO run per burst");
             } else {
                 assert_eq!(runs, vec![1; 2 * segs], "{o:?}");
             }
             assert_eq!(w.deliver(true), vec![4; 2 * segs], "{o:?}");
-            let written = std::mem::take(&mut *w.b.io.tun.written.borrow_mut());
+            let written = std::mem::take(&mut *w.b.dp.tun.written.borrow_mut());
             let mut got_tcp = Vec::new();
             let mut got_udp = Vec::new();
             let (mut tcp_writes, mut udp_writes) = (0, 0);
@@ -1223,8 +1113,8 @@ mod tests {
             assert_eq!(got_udp, want_udp, "{o:?}");
             assert_eq!(tcp_writes, if mode.gro_tcp { 1 } else { segs }, "{o:?}");
             assert_eq!(udp_writes, if mode.gro_udp { 1 } else { segs }, "{o:?}");
-            assert_eq!(w.a.link.drops, Drops::default(), "{o:?}");
-            assert_eq!(w.b.link.drops, Drops::default(), "{o:?}");
+            assert_eq!(w.a.dp.link().drops, Drops::default(), "{o:?}");
+            assert_eq!(w.b.dp.link().drops, Drops::default(), "{o:?}");
         }
     }
 

@@ -19,8 +19,10 @@ pub mod apply;
 pub mod checksum;
 pub mod control;
 pub mod daemon;
+pub mod dataplane;
 pub mod gro;
 pub mod gso;
+pub mod handshakes;
 pub mod link;
 pub mod log;
 pub mod netlink;
@@ -30,6 +32,7 @@ pub mod options;
 pub mod outbox;
 pub mod reresolve;
 pub mod rng;
+pub mod sequencer;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod tun;
@@ -37,6 +40,7 @@ pub mod twin;
 pub mod uapi;
 pub mod udp;
 pub mod wgif;
+pub mod worker;
 
 /// Entry point of `wgd`.
 pub fn main() {

@@ -1,4 +1,4 @@
-//! wgd's command line: `wgd [-d] [-O offload,...] [-s socket] [-u dir]
+//! wgd's command line: `wgd [-d] [-O offload,...] [-s socket] [-t threads] [-u dir]
 //! [-l stderr|syslog] [--netns-prefix NAME] [--hosts FILE] [--reresolve SECONDS]`.
 
 use super::offload::Offloads;
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USAGE: &str =
-    "usage: wgd [-d] [-O offload,...] [-s socket] [-u dir] [-l stderr|syslog] [--netns-prefix name]\n           [--hosts file] [--reresolve seconds]";
+    "usage: wgd [-d] [-O offload,...] [-s socket] [-t threads] [-u dir] [-l stderr|syslog]\n           [--netns-prefix name] [--hosts file] [--reresolve seconds]";
 
 /// Where the configuration-protocol sockets go unless `-u` says otherwise: where
 /// wg(8) looks for them.
@@ -36,6 +36,8 @@ pub struct Options {
     pub hosts: Option<PathBuf>,
     /// `--reresolve`: the re-resolution interval of endpoint names.
     pub reresolve: Duration,
+    /// `-t`: data worker threads (0: one per CPU).
+    pub workers: usize,
 }
 
 impl Default for Options {
@@ -49,9 +51,13 @@ impl Default for Options {
             offloads: Offloads::ALL,
             hosts: None,
             reresolve: super::reresolve::DEFAULT_INTERVAL,
+            workers: 0,
         }
     }
 }
+
+/// Most data worker threads `-t` accepts.
+pub const MAX_WORKERS: usize = 256;
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Options, String> {
@@ -106,6 +112,16 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                     ))?;
                 o.reresolve = Duration::from_secs(secs);
             }
+            "-t" => {
+                let v = value("-t")?;
+                o.workers = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_WORKERS).contains(n))
+                    .ok_or(format!(
+                        "-t {v}: not a thread count from 1 to {MAX_WORKERS}"
+                    ))?;
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other}")),
         }
@@ -125,7 +141,7 @@ mod tests {
     fn parses_every_option() {
         let o = parse(&args(
             "-d -s /tmp/x.sock -u /tmp/wgu -l syslog --netns-prefix t1rd -O udp-gso -O tun-gro,mmsg \
-             --hosts /tmp/h --reresolve 3",
+             --hosts /tmp/h --reresolve 3 -t 4",
         ))
         .unwrap();
         let mut offloads = Offloads::ALL;
@@ -141,6 +157,7 @@ mod tests {
                 offloads,
                 hosts: Some("/tmp/h".into()),
                 reresolve: Duration::from_secs(3),
+                workers: 4,
             }
         );
         assert_eq!(parse(&[]).unwrap(), Options::default());
@@ -173,6 +190,10 @@ mod tests {
         assert!(parse(&args("-O gso"))
             .unwrap_err()
             .contains("unknown offload"));
+        for bad in ["0", "x", "257"] {
+            let e = parse(&args(&format!("-t {bad}"))).unwrap_err();
+            assert!(e.starts_with(&format!("-t {bad}: ")), "{e}");
+        }
         assert!(parse(&args("-x"))
             .unwrap_err()
             .contains("unknown option -x"));

@@ -5,18 +5,50 @@
 
 use super::link::{Clock, RecvMeta, TunDevice, TunMode, TxMsg, UdpEndpoint};
 use super::log::{Level, LogSink};
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
+
+/// A value several threads may borrow, one at a time (RefCell's calls on a Mutex).
+#[derive(Default)]
+pub struct Shared<T>(Mutex<T>);
+
+impl<T> Shared<T> {
+    pub fn new(v: T) -> Shared<T> {
+        Shared(Mutex::new(v))
+    }
+    pub fn borrow(&self) -> MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn borrow_mut(&self) -> MutexGuard<'_, T> {
+        self.borrow()
+    }
+}
+
+/// A copyable setting several threads may read and change (Cell's calls).
+#[derive(Default)]
+pub struct Knob<T: Copy>(Mutex<T>);
+
+impl<T: Copy> Knob<T> {
+    pub fn new(v: T) -> Knob<T> {
+        Knob(Mutex::new(v))
+    }
+    pub fn get(&self) -> T {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn set(&self, v: T) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = v;
+    }
+}
 
 /// A tun whose packets the test queues and whose writes it reads back.
 #[derive(Default)]
 pub struct MemTun {
-    pub inbound: RefCell<VecDeque<Vec<u8>>>,
-    pub written: RefCell<Vec<Vec<u8>>>,
-    pub mode: Cell<TunMode>,
+    pub inbound: Shared<VecDeque<Vec<u8>>>,
+    pub written: Shared<Vec<Vec<u8>>>,
+    pub mode: Knob<TunMode>,
 }
 
 impl TunDevice for MemTun {
@@ -50,40 +82,40 @@ pub struct Sent {
 /// UDP sockets in memory.
 pub struct MemUdp {
     pub addr: SocketAddr,
-    pub inbound: RefCell<VecDeque<(SocketAddr, Vec<u8>)>>,
-    pub sent: RefCell<Vec<Sent>>,
+    pub inbound: Shared<VecDeque<(SocketAddr, Vec<u8>)>>,
+    pub sent: Shared<Vec<Sent>>,
     /// Sends with a source address fail (the address went away).
-    pub refuse_src: Cell<bool>,
+    pub refuse_src: Knob<bool>,
     /// Every send fails, as if for its source address.
-    pub refuse_all: Cell<bool>,
+    pub refuse_all: Knob<bool>,
     /// Every send fails for another reason (no route).
-    pub fail_other: Cell<bool>,
+    pub fail_other: Knob<bool>,
     /// Sends attempted (a GSO run counts once).
-    pub attempts: Cell<u32>,
+    pub attempts: Knob<u32>,
     /// Most datagrams per message it accepts (1: no GSO).
-    pub gso: Cell<usize>,
+    pub gso: Knob<usize>,
     /// Consecutive equal-sized datagrams from one source arrive as one run.
-    pub gro: Cell<bool>,
+    pub gro: Knob<bool>,
     /// Datagrams per message sent, in order.
-    pub runs: RefCell<Vec<usize>>,
+    pub runs: Shared<Vec<usize>>,
     /// send_batch calls.
-    pub batches: Cell<u32>,
+    pub batches: Knob<u32>,
 }
 
 impl MemUdp {
     pub fn new(addr: SocketAddr) -> MemUdp {
         MemUdp {
             addr,
-            inbound: RefCell::default(),
-            sent: RefCell::default(),
-            refuse_src: Cell::new(false),
-            refuse_all: Cell::new(false),
-            fail_other: Cell::new(false),
-            attempts: Cell::new(0),
-            gso: Cell::new(1),
-            gro: Cell::new(false),
-            runs: RefCell::default(),
-            batches: Cell::new(0),
+            inbound: Shared::default(),
+            sent: Shared::default(),
+            refuse_src: Knob::new(false),
+            refuse_all: Knob::new(false),
+            fail_other: Knob::new(false),
+            attempts: Knob::new(0),
+            gso: Knob::new(1),
+            gro: Knob::new(false),
+            runs: Shared::default(),
+            batches: Knob::new(0),
         }
     }
 }
@@ -175,8 +207,8 @@ impl UdpEndpoint for MemUdp {
 
 /// A clock the test moves.
 pub struct SimClock {
-    pub now: Cell<Instant>,
-    pub wall: Cell<SystemTime>,
+    pub now: Knob<Instant>,
+    pub wall: Knob<SystemTime>,
 }
 
 impl Clock for SimClock {
@@ -192,8 +224,8 @@ impl SimClock {
     /// Starts at `origin` (monotonic) and a fixed wall time in 2027.
     pub fn new(origin: Instant) -> SimClock {
         SimClock {
-            now: Cell::new(origin),
-            wall: Cell::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+            now: Knob::new(origin),
+            wall: Knob::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
         }
     }
 
@@ -205,7 +237,7 @@ impl SimClock {
 
 /// A log that keeps what it is given.
 #[derive(Default)]
-pub struct Recorder(pub RefCell<Vec<String>>);
+pub struct Recorder(pub Shared<Vec<String>>);
 
 impl LogSink for Recorder {
     fn log(&self, _level: Level, msg: &str) {

@@ -13,10 +13,11 @@ use super::sys::{self, Outgoing, Received, MMSG_MAX};
 use nix::sys::socket::{
     bind, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6,
 };
-use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// Socket buffer size asked for: root may exceed net.core.{r,w}mem_max (the FORCE
 /// options); without them the kernel caps it there.
@@ -86,8 +87,8 @@ pub struct UdpSockets {
     port: u16,
     /// Messages per system call (1 without `mmsg`).
     batch: usize,
-    gso: Cell<bool>,
-    notices: RefCell<Vec<String>>,
+    gso: AtomicBool,
+    notices: Mutex<Vec<String>>,
     /// The batched send: sys::send_mmsg, or a kernel's behaviour in the tests.
     send: SendFn,
 }
@@ -118,8 +119,8 @@ impl UdpSockets {
             v6,
             port,
             batch: if want.mmsg { MMSG_MAX } else { 1 },
-            gso: Cell::new(want.udp_gso),
-            notices: RefCell::new(notices),
+            gso: AtomicBool::new(want.udp_gso),
+            notices: Mutex::new(notices),
             send: sys::send_mmsg,
         })
     }
@@ -256,7 +257,7 @@ impl UdpEndpoint for UdpSockets {
             src: None,
             segment: 0,
         }; MMSG_MAX];
-        let gso = self.gso.get();
+        let gso = self.gso.load(Ordering::Relaxed);
         let mut i = 0;
         while i < msgs.len() {
             let m = msgs[i];
@@ -300,10 +301,13 @@ impl UdpEndpoint for UdpSockets {
                 // EIO: no GSO on this path (the kernel needs checksum offload on the
                 // device); EINVAL: the run or its source is not acceptable. One by one
                 // tells which; only EIO turns GSO off for good.
-                if code == libc::EIO && self.gso.replace(false) {
-                    self.notices.borrow_mut().push(format!(
-                        "udp-gso refused by the kernel ({e}); sending datagrams one by one"
-                    ));
+                if code == libc::EIO && self.gso.swap(false, Ordering::Relaxed) {
+                    self.notices
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(format!(
+                            "udp-gso refused by the kernel ({e}); sending datagrams one by one"
+                        ));
                 }
                 msgs[i].err = self.send_each(arena, &failed).map_or(0, |e| os_errno(&e));
             } else {
@@ -314,7 +318,7 @@ impl UdpEndpoint for UdpSockets {
     }
 
     fn max_segments(&self) -> usize {
-        if self.gso.get() {
+        if self.gso.load(Ordering::Relaxed) {
             GSO_MAX_SEGMENTS
         } else {
             1
@@ -322,7 +326,7 @@ impl UdpEndpoint for UdpSockets {
     }
 
     fn take_notices(&self) -> Vec<String> {
-        std::mem::take(&mut self.notices.borrow_mut())
+        std::mem::take(&mut self.notices.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -3,16 +3,16 @@
 //! (flags, MTU, rdomain, description, index).
 
 use super::apply::SocketConf;
-use super::link::Link;
 use super::netlink::{is_link_local, Rtnl};
 use super::netns::{run_in, Netns, NetnsManager};
 use super::offload::Offloads;
 use super::reresolve::EndpointNames;
-use super::tun::Tun;
 use super::udp::UdpSockets;
+use super::worker::Plane;
 use crate::ioctl::request::{iff, IfDrops, IfInfo, Inet4Addr, Inet6Addr};
 use std::io;
 use std::net::Ipv6Addr;
+use std::sync::Arc;
 
 /// OpenBSD's default wg MTU.
 pub const DEFAULT_MTU: u32 = 1420;
@@ -28,9 +28,9 @@ pub const IPV6_MIN_MTU: u32 = 1280;
 pub struct WgIf {
     pub name: String,
     pub unit: u32,
-    pub tun: Tun,
-    /// The protocol engine and the data-path state.
-    pub link: Link,
+    /// The tun device, the UDP sockets while it is up, the protocol engine and the
+    /// data-path state, as the worker threads share them.
+    pub dp: Arc<Plane>,
     pub mtu: u32,
     pub description: String,
     pub rdomain: u32,
@@ -41,7 +41,6 @@ pub struct WgIf {
     pub sock: SocketConf,
     /// The peers' endpoint host names (wg.4, WG_PEER_HAS_HOSTNAME).
     pub names: EndpointNames,
-    pub udp: Option<UdpSockets>,
     /// IPv6 addresses in OpenBSD's list order (the link-local one first, then the
     /// others as added); Linux dumps them grouped by scope, newest first.
     pub v6_order: Vec<Ipv6Addr>,
@@ -67,10 +66,11 @@ impl WgIf {
     /// Flags as OpenBSD reports them.
     pub fn flags(&self) -> u32 {
         let mut f = iff::BROADCAST | iff::MULTICAST | iff::NOARP;
-        if self.link.up {
+        let l = self.dp.link();
+        if l.up {
             f |= iff::UP | iff::RUNNING;
         }
-        if self.link.debug {
+        if l.debug {
             f |= iff::DEBUG;
         }
         f
@@ -86,7 +86,7 @@ impl WgIf {
                 .position(|a| *a == x.0)
                 .unwrap_or(usize::MAX)
         });
-        let d = self.link.drops;
+        let d = self.dp.link().drops;
         Ok(IfInfo {
             drops: IfDrops {
                 input: d.input,

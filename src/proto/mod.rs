@@ -27,8 +27,8 @@ pub mod timers;
 pub mod wire;
 
 pub use iface::{
-    ConfigError, DropReason, Ep, Event, Interface, PacketBuf, PeerInfo, RecvOutcome, SendOutcome,
-    Transmit, TxKind,
+    ConfigError, DataKey, DropReason, Ep, Event, Interface, PacketBuf, PeerInfo, Planned,
+    RecvOutcome, SendGrant, SendOutcome, Transmit, TxKind,
 };
 
 /// Peer identifier, assigned by the caller (wgd keeps one global counter, as OpenBSD).

@@ -364,7 +364,7 @@ impl Interface {
         let Some((counter, pt_len)) = key.keypair.open_unreplayed(buf) else {
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
-        self.commit_data(now, wall, rng, &key, counter, pt_len, from, local, buf)
+        self.commit_data_in_place(now, wall, rng, &key, counter, pt_len, from, local, buf)
     }
 
     /// The keypair a transport data message is to be opened with (outside the
@@ -395,12 +395,32 @@ impl Interface {
         })
     }
 
+    /// What follows the opening of a data message, in the order the datagrams came
+    /// (after [`Interface::data_key`] and [`Keypair::open_unreplayed`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_data(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        key: &DataKey,
+        counter: u64,
+        pt_len: usize,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &mut [u8],
+    ) -> RecvOutcome {
+        let r = self.commit_data_in_place(now, wall, rng, key, counter, pt_len, from, local, buf);
+        self.requeue_touched();
+        r
+    }
+
     /// What follows the opening of a data message, in the order the datagrams came:
     /// the replay check, the byte counter, roaming to the last authenticated source,
     /// key confirmation, the timers and the allowed-IPs check of the inner source.
     /// A keypair that went away meanwhile (rekey, peer removed) drops the packet.
     #[allow(clippy::too_many_arguments)]
-    pub fn commit_data(
+    fn commit_data_in_place(
         &mut self,
         now: Instant,
         wall: SystemTime,
