@@ -13,8 +13,7 @@
 //! (which moves only that thread) and uses std's sockets, every wait bounded.
 
 mod common;
-use common::{ok, wait_for, Wgd};
-use nix::sched::{setns, CloneFlags};
+use common::{in_netns, join, ok, wait_for, Wgd};
 use nix::sys::socket::{setsockopt, sockopt};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -66,25 +65,6 @@ impl Prng {
             c.copy_from_slice(&v[..c.len()]);
         }
     }
-}
-
-/// Runs `f` on a thread inside network namespace `ns` (only that thread moves).
-fn in_netns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> JoinHandle<Result<T, String>> {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-        setns(file, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns {path}: {e}"))?;
-        f()
-    })
-}
-
-fn join<T>(h: JoinHandle<Result<T, String>>, what: &str) -> Result<T, String> {
-    h.join()
-        .map_err(|_| format!("{what}: thread panicked"))
-        .and_then(|r| r.map_err(|e| format!("{what}: {e}")))
 }
 
 /// What one end of a stream saw: bytes and their SHA-256.
@@ -474,7 +454,7 @@ fn start(tag: &str, off: &[&str]) -> Wgd {
     let (args, on) = wgd_args(off);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let w = Wgd::start_with(tag, &args);
-    let want = format!("offloads: {on}\n");
+    let want = format!("offloads: {on}, data threads: ");
     assert!(
         wait_for(Duration::from_secs(5), || w.log().contains(&want)),
         "wgd did not say {want:?}:\n{}",

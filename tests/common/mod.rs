@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub fn require_root_and_tools(tools: &[&str]) {
@@ -610,4 +611,23 @@ impl Wgd {
         ]));
         public
     }
+}
+
+/// Runs `f` on a thread inside network namespace `ns` (only that thread moves).
+pub fn in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> JoinHandle<Result<T, String>> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns {path}: {e}"))?;
+        f()
+    })
+}
+
+pub fn join<T>(h: JoinHandle<Result<T, String>>, what: &str) -> Result<T, String> {
+    h.join()
+        .map_err(|_| format!("{what}: thread panicked"))
+        .and_then(|r| r.map_err(|e| format!("{what}: {e}")))
 }
