@@ -928,38 +928,58 @@ fn direct(tag: &str) -> Net {
 
 /// Kernel scenario 18: the source address is sticky but not too sticky. When the
 /// address wg1 sent from is removed, the next packet leaves from the one that
-/// replaced it, IPv4 and IPv6, at the first try.
-#[test]
-#[ignore = "needs root: network namespaces"]
-fn source_address_sticky_but_not_too_sticky() {
-    let n = direct("sk");
+/// replaced it, at the first try; wg2 then sees wg1 there.
+fn sticky_but_not_too_sticky(tag: &str, old: &str, new: &str, far: &str, plen: &str) {
+    let n = direct(tag);
     let k = &n.keys;
-    n.ip(1, &["addr", "add", "10.0.0.1/24", "dev", "veth1"]);
-    n.ip(1, &["addr", "add", "fd00:aa::1/96", "dev", "veth1"]);
-    n.ip(2, &["addr", "add", "10.0.0.2/24", "dev", "veth2"]);
-    n.ip(2, &["addr", "add", "fd00:aa::2/96", "dev", "veth2"]);
+    n.set(&["wg1", "debug"]);
+    n.set(&["wg2", "debug"]);
+    n.ip(
+        1,
+        &["addr", "add", &format!("{old}/{plen}"), "dev", "veth1"],
+    );
+    n.ip(
+        2,
+        &["addr", "add", &format!("{far}/{plen}"), "dev", "veth2"],
+    );
     n.ip(1, &["link", "set", "veth1", "up"]);
     n.ip(2, &["link", "set", "veth2", "up"]);
-    n.set(&["wg1", "wgpeer", &k.p[2], "wgendpoint", "10.0.0.2", "2"]);
+    n.set(&["wg1", "wgpeer", &k.p[2], "wgendpoint", far, "2"]);
     assert!(n.ping_soon(1, A2.0), "{}", n.w.log());
-    assert_eq!(n.endpoint("wg2", &k.p[1]), "10.0.0.1 1");
-    n.ip(1, &["addr", "add", "10.0.0.10/24", "dev", "veth1"]);
-    n.ip(1, &["addr", "del", "10.0.0.1/24", "dev", "veth1"]);
+    assert_eq!(n.endpoint("wg2", &k.p[1]), format!("{old} 1"));
+    n.ip(
+        1,
+        &["addr", "add", &format!("{new}/{plen}"), "dev", "veth1"],
+    );
+    n.ip(
+        1,
+        &["addr", "del", &format!("{old}/{plen}"), "dev", "veth1"],
+    );
     assert!(n.ping1(1, A2.0), "stuck on a removed source\n{}", n.w.log());
-    assert_eq!(n.endpoint("wg2", &k.p[1]), "10.0.0.10 1");
-    n.set(&["wg1", "wgpeer", &k.p[2], "wgendpoint", "fd00:aa::2", "2"]);
-    assert!(n.ping1(1, A2.0), "{}", n.w.log());
-    assert_eq!(n.endpoint("wg2", &k.p[1]), "fd00:aa::1 1");
-    n.ip(1, &["addr", "add", "fd00:aa::10/96", "dev", "veth1"]);
-    n.ip(1, &["addr", "del", "fd00:aa::1/96", "dev", "veth1"]);
-    assert!(n.ping1(1, A2.0), "stuck on a removed source\n{}", n.w.log());
-    assert_eq!(n.endpoint("wg2", &k.p[1]), "fd00:aa::10 1");
+    assert_eq!(n.endpoint("wg2", &k.p[1]), format!("{new} 1"));
+}
+
+/// Scenario 18 over IPv4. Linux refuses a source address that is no longer local
+/// with ENETUNREACH (ip_route_output_key_hash_rcu), which wgd does not take for a
+/// refused source (it expects EADDRNOTAVAIL or EINVAL), so it keeps sending from
+/// the removed address and every datagram is dropped.
+#[test]
+#[ignore = "defect: a removed IPv4 source fails with ENETUNREACH, which src/driver/link.rs send_failed does not retry without the source (HARDENING.md, Netns scenarios)"]
+fn source_address_sticky_but_not_too_sticky_v4() {
+    sticky_but_not_too_sticky("sk4", "10.0.0.1", "10.0.0.10", "10.0.0.2", "24");
+}
+
+/// Scenario 18 over IPv6 (a removed IPv6 source is refused with EINVAL).
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn source_address_sticky_but_not_too_sticky_v6() {
+    sticky_but_not_too_sticky("sk6", "fd00:aa::1", "fd00:aa::10", "fd00:aa::2", "96");
 }
 
 /// Kernel scenarios 19-20: replies leave from the address the peer sent to. ns1
 /// has two IPv4 and two IPv6 addresses; whichever wg2 targets, wg2's endpoint for
 /// wg1 stays that address (a reply from another would move it). Then an address
-/// on a dummy interface, reached over the veth: the reply still comes from it.
+/// on another interface of ns1, reached over the veth: the reply still comes from it.
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn reply_to_sender() {
@@ -991,9 +1011,17 @@ fn reply_to_sender() {
         assert!(pinged, "{host}\n{}", n.w.log());
         assert_eq!(n.endpoint("wg2", &k.p[1]), format!("{host} 1"));
     }
-    n.ip(1, &["link", "add", "dummy0", "type", "dummy"]);
-    n.ip(1, &["addr", "add", "10.50.0.1/24", "dev", "dummy0"]);
-    n.ip(1, &["link", "set", "dummy0", "up"]);
+    // The kernel script's dummy0; a veth pair of ns1's own does as well where the
+    // dummy module is missing: what matters is an address on another interface.
+    n.ip(
+        1,
+        &[
+            "link", "add", "other0", "type", "veth", "peer", "name", "other1",
+        ],
+    );
+    n.ip(1, &["addr", "add", "10.50.0.1/24", "dev", "other0"]);
+    n.ip(1, &["link", "set", "other0", "up"]);
+    n.ip(1, &["link", "set", "other1", "up"]);
     n.ip(2, &["route", "add", "10.50.0.0/24", "dev", "veth2"]);
     n.set(&["wg2", "wgpeer", &k.p[1], "wgendpoint", "10.50.0.1", "1"]);
     assert!(n.ping1(2, A1.0), "{}", n.w.log());
