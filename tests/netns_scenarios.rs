@@ -766,9 +766,18 @@ fn full_wg_through_wg_battery() {
 /// Kernel scenario 12: a routing loop stays bounded. wg3 (the inner tunnel's ns1
 /// end, its sockets still in rdomain 1) moves to ns0; wg1's peer endpoint is then
 /// pointed at wg3's far address, so what wg3 sends goes through wg1 and comes back
-/// to wg3; the far side is destroyed. A 10-packet flood from ns0 must not make wg3
-/// send more than 70,000 bytes (the kernel script's bound), and the sending must
-/// stop, with wgd still answering.
+/// to wg3; the far side is destroyed. After a 10-packet flood from ns0, wg3 must
+/// stop sending on its own, with wgd still answering.
+///
+/// The kernel script's bound, 70,000 bytes sent by wg3 within a second, fits the
+/// kernel, where the transmit recursion limit cuts the loop after a few passes (and
+/// its copy of the script only prints a banner when exceeded). A daemon sees each
+/// pass as a new packet from its tun, so what ends the loop is the MTU: every pass
+/// adds at least 2 × 32 bytes of WireGuard header and tag and 48 + 28 of UDP/IP to
+/// the packet, so it passes wg3 at most 1340 / 136 + 1 = 10 times before outgrowing
+/// wg3's MTU, and one round more for the pieces IP fragmentation cuts off the
+/// last; each pass sends at most a datagram of the MTU plus 32. The bound here is
+/// that: 10 pings × 11 passes × 1372 bytes (HARDENING.md records what it sends).
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn routing_loop_stays_bounded() {
@@ -799,7 +808,7 @@ fn routing_loop_stays_bounded() {
         "wg3 kept sending ({sent} bytes after {:?})",
         start.elapsed()
     );
-    assert!(sent < 70_000, "wg3 sent {sent} bytes in the loop");
+    assert!(sent < 10 * 11 * 1372, "wg3 sent {sent} bytes in the loop");
     assert!(n.w.alive(), "wgd died");
     n.set(&["wg3"]);
 }
@@ -1026,4 +1035,285 @@ fn reply_to_sender() {
     n.set(&["wg2", "wgpeer", &k.p[1], "wgendpoint", "10.50.0.1", "1"]);
     assert!(n.ping1(2, A1.0), "{}", n.w.log());
     assert_eq!(n.endpoint("wg2", &k.p[1]), "10.50.0.1 1");
+}
+
+/// A random 32-byte key in base64: any 32 bytes are a Curve25519 public key, as the
+/// kernel script's `wg genkey` used as a peer key is.
+fn random_key() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+}
+
+/// The canonical text of a prefix, as an address parser and printer independent
+/// of wgif's (std's, RFC 5952 for IPv6) write it.
+fn canonical(prefix: &str) -> String {
+    let (a, l) = prefix.split_once('/').unwrap();
+    format!("{}/{l}", a.parse::<std::net::IpAddr>().unwrap())
+}
+
+/// The `wgaip` lines of the status of `ifname`, by peer, in the order shown.
+fn aips_by_peer(w: &Wgd, ifname: &str) -> Vec<(String, Vec<String>)> {
+    let s = w.wgifconfig_ok(&[ifname]);
+    let mut peers: Vec<(String, Vec<String>)> = Vec::new();
+    for l in s.lines() {
+        if let Some(p) = l.strip_prefix("\twgpeer ") {
+            peers.push((p.to_string(), Vec::new()));
+        } else if let Some(a) = l.strip_prefix("\t\twgaip ") {
+            peers
+                .last_mut()
+                .expect("wgaip before wgpeer")
+                .1
+                .push(a.to_string());
+        }
+    }
+    peers
+}
+
+/// Kernel scenario 23, first part: one peer with 255 × 256 × 2 = 130,560 allowed IPs
+/// (`a.b.0.0/16` and `a::b/128`) set in one request, one wgifconfig command line,
+/// hence one SIOCSWG, and shown back whole: exactly those prefixes.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn allowed_ips_130k_in_one_request() {
+    let n = Net::bare("ak");
+    let dir = common::dir_of(&n.w).to_path_buf();
+    let (key, peer) = (n.keys.k[1].clone(), random_key());
+    let mut words = String::new();
+    let mut want = Vec::with_capacity(255 * 256 * 2);
+    for a in 1..=255 {
+        for b in 0..=255 {
+            for p in [format!("{a}.{b}.0.0/16"), format!("{a}::{b}/128")] {
+                words.push_str("wgaip ");
+                words.push_str(&p);
+                words.push('\n');
+                want.push(canonical(&p));
+            }
+        }
+    }
+    let file = dir.join("aips");
+    std::fs::write(&file, words).unwrap();
+    // 261,120 arguments (about 4.6 MB with their pointers) are more than exec(2)
+    // takes under the default 8 MB stack limit (a quarter of it), so the shell
+    // raises the limit before it execs wgifconfig with them.
+    let out = common::run(
+        Command::new("sh")
+            .arg("-c")
+            .arg(r#"ulimit -s 65536 && exec "$0" wg1 create wgkey "$1" wgpeer "$2" $(cat "$3")"#)
+            .arg(env!("CARGO_BIN_EXE_wgifconfig"))
+            .args([&key, &peer])
+            .arg(&file)
+            .env("WGD_SOCKET", &n.w.sock),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        n.w.log()
+    );
+    let shown = aips_by_peer(&n.w, "wg1");
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].0, peer);
+    let mut got = shown[0].1.clone();
+    assert_eq!(got.len(), 255 * 256 * 2);
+    got.sort();
+    want.sort();
+    assert!(got == want, "the prefixes shown are not the ones set");
+}
+
+/// Kernel scenario 23, second part: 40 peers × 52 allowed IPs set in one request,
+/// each peer shown with exactly its own; then 30 peers of which only the last has
+/// allowed IPs, 197 IPv6 /128s given on one command line, and a peer with none.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn peers_40_by_52_allowed_ips() {
+    let n = Net::bare("ap");
+    let keys: Vec<String> = (0..40).map(|_| random_key()).collect();
+    let mut args: Vec<String> = vec![
+        "wg1".into(),
+        "create".into(),
+        "wgkey".into(),
+        n.keys.k[1].clone(),
+    ];
+    for (a, key) in keys.iter().enumerate() {
+        args.extend(["wgpeer".into(), key.clone()]);
+        for b in 1..=52 {
+            args.extend(["wgaip".into(), format!("{}.{b}.0.0/16", a + 1)]);
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    n.set(&args);
+    let mut shown = aips_by_peer(&n.w, "wg1");
+    assert_eq!(shown.len(), 40);
+    for (a, key) in keys.iter().enumerate() {
+        let (_, aips) = shown
+            .iter_mut()
+            .find(|(p, _)| p == key)
+            .unwrap_or_else(|| panic!("peer {a} missing"));
+        aips.sort();
+        let mut want: Vec<String> = (1..=52).map(|b| format!("{}.{b}.0.0/16", a + 1)).collect();
+        want.sort();
+        assert_eq!(*aips, want, "peer {a}");
+    }
+    n.set(&["wg1", "destroy"]);
+
+    let keys: Vec<String> = (0..30).map(|_| random_key()).collect();
+    let mut args: Vec<&str> = vec!["wg2", "create"];
+    for k in &keys {
+        args.extend(["wgpeer", k]);
+    }
+    args.extend(["wgaip", "255.2.3.4/32", "wgaip", "abcd::255/128"]);
+    n.set(&args);
+    let shown = aips_by_peer(&n.w, "wg2");
+    assert_eq!(shown.len(), 30);
+    for (p, aips) in &shown {
+        if *p == keys[29] {
+            let mut a = aips.clone();
+            a.sort();
+            assert_eq!(a, ["255.2.3.4/32", "abcd::255/128"]);
+        } else {
+            assert!(aips.is_empty(), "{p}: {aips:?}");
+        }
+    }
+    n.set(&["wg2", "destroy"]);
+
+    let (none, many) = (random_key(), random_key());
+    let v6: Vec<String> = (1..=197).map(|i| format!("abcd::{i}/128")).collect();
+    let mut args: Vec<&str> = vec!["wg3", "create", "wgpeer", &none, "wgpeer", &many];
+    for a in &v6 {
+        args.extend(["wgaip", a]);
+    }
+    n.set(&args);
+    let shown = aips_by_peer(&n.w, "wg3");
+    let find = |k: &str| shown.iter().find(|(p, _)| p == k).unwrap().1.clone();
+    assert!(find(&none).is_empty());
+    let mut got = find(&many);
+    got.sort();
+    let mut want: Vec<String> = v6.iter().map(|a| canonical(a)).collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+/// Kernel scenario 27: peers whose public keys are the low-order Curve25519 points,
+/// with a 1 s persistent keepalive and an endpoint: the interface comes up with
+/// them and sends nothing there (no shared secret, so no handshake). An ordinary
+/// key with the same settings is heard at once, so the listener could tell.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn low_order_public_keys_send_nothing() {
+    const LOW_ORDER: [&str; 7] = [
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "4Ot6fDtBuK4WVuP68Z/EatoJjeucMrH9hmIFFl9JuAA=",
+        "X5yVvKNQjCSx0LFVnIPvWwREXMRYHI6G2CJO3dCfEVc=",
+        "7P///////////////////////////////////////38=",
+        "7f///////////////////////////////////////38=",
+        "7v///////////////////////////////////////38=",
+    ];
+    let n = Net::bare("lo");
+    n.set(&["wg1", "create", "wgkey", &n.keys.k[1]]);
+    for p in LOW_ORDER {
+        n.set(&[
+            "wg1",
+            "wgpeer",
+            p,
+            "wgpka",
+            "1",
+            "wgendpoint",
+            "127.0.0.1",
+            "1111",
+        ]);
+    }
+    assert_eq!(n.peers("wg1").len(), LOW_ORDER.len());
+    let listener = udp_in_ns(&n.ns0, "127.0.0.1:1111");
+    n.set(&["wg1", "up"]);
+    assert_eq!(receives(&listener, Duration::from_secs(2)), None);
+    n.set(&[
+        "wg1",
+        "wgpeer",
+        &n.keys.p[2],
+        "wgpka",
+        "1",
+        "wgendpoint",
+        "127.0.0.1",
+        "1111",
+    ]);
+    let got = receives(&listener, Duration::from_secs(5)).expect("an ordinary peer is heard");
+    assert_eq!((got[0], got.len()), (1, 148), "a handshake initiation");
+}
+
+/// The open file descriptors of a process.
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// The network namespace names with `prefix`.
+fn names_with(prefix: &str) -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Kernel scenarios 28-29, for a daemon: nothing is left behind. After traffic over
+/// IPv4 and IPv6 outer endpoints and the rdomain names deleted under the live
+/// interfaces, destroying them returns wgd to the file descriptors it had before
+/// any interface (tun devices, sockets, namespaces all closed) and removes the
+/// rdomains; the same after interfaces whose sockets live in each other's domain
+/// (the kernel's cross-namespace reference loop). wgd then exits cleanly.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn nothing_left_behind_after_teardown() {
+    let mut n = Net::bare("td");
+    let pid = n.w.pid();
+    let before = fds(pid);
+    n.configure_peers(&[], &[]);
+    for outer in ["127.0.0.1", "::1"] {
+        n.endpoints(outer, "1", outer, "2");
+        assert!(
+            n.ping_soon(1, A2.0) && n.ping_soon(2, A1.1),
+            "{}",
+            n.w.log()
+        );
+    }
+    // The count sees what the interfaces hold (tun devices, sockets, namespaces).
+    assert!(fds(pid) >= before + 6, "{} fds, {before} before", fds(pid));
+    let prefix = n.w.prefix.clone();
+    for ns in [&n.ns1, &n.ns2] {
+        ok(Command::new("ip").args(["netns", "del", ns]));
+    }
+    n.set(&["wg1", "destroy"]);
+    n.set(&["wg2", "destroy"]);
+    let settled = wait_for(Duration::from_secs(5), || fds(pid) == before);
+    assert!(settled, "wgd holds {} fds, {before} before", fds(pid));
+    assert_eq!(names_with(&prefix), Vec::<String>::new());
+
+    // Each interface's sockets in the other's routing domain.
+    n.set(&["wg1", "create", "rdomain", "1"]);
+    n.set(&[
+        "wg2",
+        "create",
+        "rdomain",
+        "2",
+        "wgrtable",
+        "1",
+        "wgkey",
+        &n.keys.k[2],
+    ]);
+    n.set(&["wg1", "wgrtable", "2", "wgkey", &n.keys.k[1]]);
+    n.set(&["wg1", "up"]);
+    n.set(&["wg2", "up"]);
+    for ns in [&n.ns1, &n.ns2] {
+        ok(Command::new("ip").args(["netns", "del", ns]));
+    }
+    n.set(&["wg1", "destroy"]);
+    n.set(&["wg2", "destroy"]);
+    let settled = wait_for(Duration::from_secs(5), || fds(pid) == before);
+    assert!(settled, "wgd holds {} fds, {before} before", fds(pid));
+    assert_eq!(names_with(&prefix), Vec::<String>::new());
+    assert!(n.w.stop().is_ok_and(|s| s.success()), "{}", n.w.log());
 }
