@@ -262,35 +262,33 @@ impl Net {
         }
         if how == Battery::Full {
             for streams in [4u16, 5, 50] {
-                let threads: Vec<_> = (0..streams)
-                    .map(|j| {
-                        let port = 5300 + j;
-                        let server = self.iperf_server(2, a2.0, port);
-                        (port, server)
-                    })
-                    .collect();
-                let clients: Vec<_> = threads
-                    .iter()
-                    .map(|(port, _)| {
-                        self.n(1, &iperf_client_args(a2.0, *port, false, how))
-                            .stdout(Stdio::null())
-                            .stderr(Stdio::piped())
-                            .spawn()
-                            .unwrap()
-                    })
-                    .collect();
-                for c in clients {
-                    let out = c.wait_with_output().unwrap();
+                let ports: Vec<u16> = (0..streams).map(|j| 5300 + j).collect();
+                // Killed (by PID) when the round ends, also when an assertion fails.
+                let _servers = Procs(
+                    ports
+                        .iter()
+                        .map(|&p| self.iperf_server(2, a2.0, p))
+                        .collect(),
+                );
+                let mut clients = Procs(
+                    ports
+                        .iter()
+                        .map(|&p| {
+                            self.n(1, &iperf_client_args(a2.0, p, false, how))
+                                .stdout(Stdio::null())
+                                .stderr(Stdio::null())
+                                .spawn()
+                                .unwrap()
+                        })
+                        .collect(),
+                );
+                for c in &mut clients.0 {
+                    let status = c.wait().unwrap();
                     assert!(
-                        out.status.success(),
-                        "{streams} parallel streams: {}\n{}",
-                        String::from_utf8_lossy(&out.stderr),
+                        status.success(),
+                        "{streams} parallel streams: {status}\n{}",
                         self.w.log()
                     );
-                }
-                for (_, mut s) in threads {
-                    let _ = s.kill();
-                    let _ = s.wait();
                 }
             }
         }
@@ -321,10 +319,9 @@ impl Net {
 
     /// One iperf3 run: a server in nsS on `addr`, the client in nsC.
     fn iperf(&self, s: u32, addr: &str, c: u32, udp: bool, port: u16, how: Battery) {
-        let mut server = self.iperf_server(s, addr, port);
+        let server = Procs(vec![self.iperf_server(s, addr, port)]);
         let out = common::run(&mut self.n(c, &iperf_client_args(addr, port, udp, how)));
-        let _ = server.kill();
-        let _ = server.wait();
+        drop(server);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -345,6 +342,18 @@ impl Net {
         } else {
             let got = v["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
             assert!(got > 0, "TCP moved nothing: {}", v["end"]);
+        }
+    }
+}
+
+/// Processes of the test, killed by their PIDs on drop.
+struct Procs(Vec<std::process::Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }
