@@ -10,19 +10,21 @@
 #   ns wgbA                         veth 10.200.0.0/24                         ns wgbB
 #   tunnel 10.201.0.1  ==  UDP 10.200.0.1:7111  <------>  10.200.0.2:7222  ==  tunnel 10.201.0.2
 #
-# Usage (root): bench/tunnel.sh [-p none|split] [-O offloads] [rounds] [seconds]
+# Usage (root): bench/tunnel.sh [-p none|split] [-O offloads] [-t threads] [rounds] [seconds]
 #   (defaults: 3 rounds of 5 s; -p split pins side A's daemon and iperf3 client to CPU 0
-#   and side B's to CPU 1; -O is passed to wgd to turn offloads off)
+#   and side B's to CPU 1; -O is passed to wgd to turn offloads off, -t sets wgd's
+#   data threads, one per CPU by default)
 # BENCH_IMPLS="wgd go2025" limits the implementations run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PIN=none
 WGD_OPTS=()
-while getopts "p:O:" opt; do
+while getopts "p:O:t:" opt; do
     case $opt in
         p) PIN=$OPTARG ;;
-        O) WGD_OPTS=(-O "$OPTARG") ;;
-        *) echo "usage: bench/tunnel.sh [-p none|split] [-O offloads] [rounds] [seconds]" >&2; exit 2 ;;
+        O) WGD_OPTS+=(-O "$OPTARG") ;;
+        t) WGD_OPTS+=(-t "$OPTARG") ;;
+        *) echo "usage: bench/tunnel.sh [-p none|split] [-O offloads] [-t threads] [rounds] [seconds]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))

@@ -980,12 +980,11 @@ fn sticky_but_not_too_sticky(tag: &str, old: &str, new: &str, far: &str, plen: &
 }
 
 /// Scenario 18 over IPv4. Linux refuses a source address that is no longer local
-/// with ENETUNREACH (ip_route_output_key_hash_rcu), which wgd does not take for a
-/// refused source (it expects EADDRNOTAVAIL or EINVAL), so it keeps sending from
-/// the removed address and every datagram is dropped.
+/// with ENETUNREACH (ip_route_output_key_hash_rcu), which wgd takes for a refused
+/// source, as EADDRNOTAVAIL and IPv6's EINVAL (a defect this test found).
 #[test]
-#[ignore = "defect: a removed IPv4 source fails with ENETUNREACH, which src/driver/link.rs send_failed does not retry without the source (HARDENING.md, Netns scenarios)"]
-fn defect_source_address_sticky_but_not_too_sticky_v4() {
+#[ignore = "needs root: network namespaces"]
+fn source_address_sticky_but_not_too_sticky_v4() {
     sticky_but_not_too_sticky("sk4", "10.0.0.1", "10.0.0.10", "10.0.0.2", "24");
 }
 

@@ -509,7 +509,8 @@ impl Link {
     }
 
     /// After a failed send. A cached source address the kernel refuses (OpenBSD says
-    /// EADDRNOTAVAIL, Linux EINVAL) is dropped for one more try without it: for data
+    /// EADDRNOTAVAIL, Linux EINVAL for IPv6 and ENETUNREACH for IPv4) is dropped for
+    /// one more try without it: for data
     /// the peer forgets it (wg_deliver_out), for a handshake message only this send
     /// does (wg_send_buf), and only a handshake message that fails again is the
     /// "Unable to send packet" message. Any other failure is silent, as there.
@@ -521,7 +522,11 @@ impl Link {
         kind: TxKind,
         log: &impl LogSink,
     ) {
-        let refused_src = m.src.is_some() && matches!(m.err, libc::EADDRNOTAVAIL | libc::EINVAL);
+        let refused_src = m.src.is_some()
+            && matches!(
+                m.err,
+                libc::EADDRNOTAVAIL | libc::EINVAL | libc::ENETUNREACH
+            );
         if !refused_src {
             self.drops.send += m.datagrams() as u64;
             return;
@@ -851,6 +856,8 @@ mod tests {
         w.b.log.take();
         // B learnt the local address A's packets came to; its replies use it.
         w.b.udp.refuse_src.set(true);
+        // The address went away: Linux says ENETUNREACH for IPv4, EINVAL for IPv6.
+        w.b.udp.src_errno.set(libc::ENETUNREACH);
         w.tun_in(false, ipv4(B_INNER, A_INNER, 84, 2));
         let sent = std::mem::take(&mut *w.b.udp.sent.borrow_mut());
         assert_eq!(sent.len(), 1);

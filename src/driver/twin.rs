@@ -86,6 +86,8 @@ pub struct MemUdp {
     pub sent: Shared<Vec<Sent>>,
     /// Sends with a source address fail (the address went away).
     pub refuse_src: Knob<bool>,
+    /// What a refused source address fails with (EADDRNOTAVAIL unless set).
+    pub src_errno: Knob<i32>,
     /// Every send fails, as if for its source address.
     pub refuse_all: Knob<bool>,
     /// Every send fails for another reason (no route).
@@ -109,6 +111,7 @@ impl MemUdp {
             inbound: Shared::default(),
             sent: Shared::default(),
             refuse_src: Knob::new(false),
+            src_errno: Knob::new(libc::EADDRNOTAVAIL),
             refuse_all: Knob::new(false),
             fail_other: Knob::new(false),
             attempts: Knob::new(0),
@@ -171,8 +174,10 @@ impl UdpEndpoint for MemUdp {
         self.batches.set(self.batches.get() + 1);
         for m in msgs {
             self.attempts.set(self.attempts.get() + 1);
-            m.err = if self.refuse_all.get() || (m.src.is_some() && self.refuse_src.get()) {
+            m.err = if self.refuse_all.get() {
                 libc::EADDRNOTAVAIL
+            } else if m.src.is_some() && self.refuse_src.get() {
+                self.src_errno.get()
             } else if self.fail_other.get() {
                 libc::ENETUNREACH
             } else if m.datagrams() > self.gso.get() {
