@@ -260,6 +260,45 @@ fn cpu_secs(pid: u32) -> f64 {
     ticks as f64 / clock_ticks()
 }
 
+/// CPU seconds of each of wgd's threads so far, by thread name.
+fn thread_cpu(pid: u32) -> Vec<(String, f64)> {
+    let tck = clock_ticks();
+    let mut v: Vec<(String, f64)> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|t| {
+            let s = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            let name = s[s.find('(')? + 1..s.rfind(')')?].to_string();
+            let rest: Vec<&str> = s[s.rfind(')')? + 2..].split(' ').collect();
+            let ticks = rest[11].parse::<u64>().ok()? + rest[12].parse::<u64>().ok()?;
+            Some((
+                format!("{name}/{}", t.file_name().to_string_lossy()),
+                ticks as f64 / tck,
+            ))
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Datagrams the kernel dropped in namespace `ns` because a UDP socket's receive
+/// buffer was full (/proc/net/snmp, Udp: RcvbufErrors).
+fn rcvbuf_errors(ns: &str) -> u64 {
+    let out = common::ok(
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{ns}"))
+            .args(["cat", "/proc/net/snmp"]),
+    );
+    let mut udp = out.lines().filter(|l| l.starts_with("Udp: "));
+    let (names, values) = (udp.next().unwrap(), udp.next().unwrap());
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .expect("RcvbufErrors")
+}
+
 fn clock_ticks() -> f64 {
     let out = common::ok(Command::new("getconf").arg("CLK_TCK"));
     out.trim().parse().expect("getconf CLK_TCK")
@@ -369,7 +408,12 @@ fn rekey(w: &mut Wgd, ping: &PingWatch, watch: &mut Watch, limit: Duration) -> O
 
 /// A flood with everything watched: a steady part (the tunnel must not notice), a
 /// forced rekey during it, then a second steady part. Returns the report line.
-fn flood_while_rekeying(tag: &str, n_sources: usize, answer_cookies: bool) -> String {
+fn flood_while_rekeying(
+    tag: &str,
+    n_sources: usize,
+    answer_cookies: bool,
+    pps: Option<u64>,
+) -> String {
     let (mut w, ping) = setup(tag);
     let spec = FloodSpec {
         ns: w.ns.clone(),
@@ -377,11 +421,12 @@ fn flood_while_rekeying(tag: &str, n_sources: usize, answer_cookies: bool) -> St
         to: VICTIM.parse().unwrap(),
         responder: public_key(&w, "wg2"),
         answer_cookies,
-        pps: None,
+        pps,
     };
     let rss0 = w.rss_kib();
     let mut watch = Watch::default();
     let (cpu0, t0, u0) = (cpu_secs(w.pid()), Instant::now(), unix_now());
+    let (threads0, rcvbuf0) = (thread_cpu(w.pid()), rcvbuf_errors(&w.ns));
     let flood = Flood::start(spec);
     // Steady: 6 s of flood against an established session.
     watch.until(&mut w, Duration::from_secs(6), |_| false);
@@ -395,14 +440,27 @@ fn flood_while_rekeying(tag: &str, n_sources: usize, answer_cookies: bool) -> St
     let u3 = unix_now();
     let st = flood.finish();
     let (cpu1, wall) = (cpu_secs(w.pid()), t0.elapsed().as_secs_f64());
+    let threads: Vec<String> = thread_cpu(w.pid())
+        .into_iter()
+        .map(|(n, c)| {
+            let c0 = threads0.iter().find(|t| t.0 == n).map_or(0.0, |t| t.1);
+            format!("{n} {:.2}", c - c0)
+        })
+        .collect();
+    let rcvbuf = rcvbuf_errors(&w.ns) - rcvbuf0;
     let answers = ping.answers();
     let (n_answers, _, tail) = ping.finish();
     let log = w.log();
     let cpu = (cpu1 - cpu0) / wall;
+    let in_steady = |a: &&f64| (**a > u0 && **a < u1) || (**a > u2 && **a < u3);
+    // ping -i 0.1: ten a second are sent.
+    let answered =
+        answers.iter().filter(in_steady).count() as f64 * 100.0 / ((u1 - u0 + u3 - u2) * 10.0);
     let report = format!(
         "{tag}: {n_sources} source(s), answer cookies {answer_cookies}: {:.0} initiations/s \
          ({} sent, {} refused by the sender's kernel, {} with mac2, {} cookies back) for {wall:.1} s; \
-         wgd CPU {:.2} s = {cpu:.2} per wall second; rekey under the flood took {took:?}; \
+         wgd CPU {:.2} s = {cpu:.2} per wall second (threads: {threads:?}); \
+         datagrams dropped for a full socket buffer {rcvbuf}; ping steady-state answered {answered:.0}%; rekey under the flood took {took:?}; \
          wgifconfig wg2: {} calls, slowest {:?}; RSS {rss0} -> max {} KiB; \
          log: {} cookie lines, {} ratelimited lines, {} lines dropped",
         st.pps(),
@@ -420,8 +478,14 @@ fn flood_while_rekeying(tag: &str, n_sources: usize, answer_cookies: bool) -> St
     );
     eprintln!("{report}");
     // The flood was one: far over the 128 handshake messages a second that put an
-    // interface under load.
+    // interface under load, and at the pace asked for.
     assert!(st.pps() > 1000.0, "{report}");
+    if let Some(pps) = pps {
+        assert!(
+            st.pps() >= 0.9 * pps as f64,
+            "the flooder fell short: {report}"
+        );
+    }
     // Cookies engage.
     assert!(
         log.contains("wg2: Sending cookie response for denied handshake message"),
@@ -438,9 +502,13 @@ fn flood_while_rekeying(tag: &str, n_sources: usize, answer_cookies: bool) -> St
         }
     }
     // The established session is untouched by the flood...
+    // ping -i 0.1 sends a little under ten a second on a busy machine (96% of that
+    // here with no flood): 80% leaves room for that and for the few datagrams the
+    // kernel drops from the socket buffer the flood shares with the tunnel, while a
+    // tunnel the flood starves answers about half (the unpaced floods).
     let steady = largest_gap(&answers, u0, u1).max(largest_gap(&answers, u2, u3));
     assert!(
-        steady <= 1.0,
+        steady <= 1.0 && answered >= 80.0,
         "the tunnel stalled under the flood: largest gap between ping answers {steady:.2} s\n{report}"
     );
     // ...and the legitimate peer handshakes through the cookie path during it.
@@ -472,27 +540,46 @@ fn flood_while_rekeying(tag: &str, n_sources: usize, answer_cookies: bool) -> St
         watch.rss_max <= rss0 + 8 * 1024,
         "wgd grew under the flood: {report}"
     );
-    assert!(took < Duration::from_secs(25));
+    // The first initiation meets the cookie, the retry 5 s (REKEY_TIMEOUT plus at
+    // most 1/3 s of jitter) later carries mac2: two tries, and room for one lost.
+    assert!(
+        took < Duration::from_secs(17),
+        "the rekey took three tries or more: {report}"
+    );
     report
 }
 
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn flood_from_one_source_meets_cookies_and_the_rate_limit() {
-    flood_while_rekeying("fl1", 1, true);
+    flood_while_rekeying("fl1", 1, true, Some(FLOOD_PPS));
 }
 
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn flood_from_many_spoofed_sources_meets_cookies() {
     // Spoofed sources never see the cookie replies.
-    flood_while_rekeying("flm", 1000, false);
+    flood_while_rekeying("flm", 1000, false, Some(FLOOD_PPS));
 }
 
 #[test]
 #[ignore = "needs root: network namespaces"]
-fn flood_from_many_sources_that_answer_cookies_meets_the_rate_limit() {
-    flood_while_rekeying("flb", 250, true);
+fn flood_from_sources_that_answer_cookies_meets_the_rate_limit() {
+    // 25 sources with real addresses (a small botnet): each gets 20 handshakes a
+    // second past the rate limiter, 500 Diffie-Hellman computations a second in all.
+    flood_while_rekeying("flb", 25, true, Some(FLOOD_PPS));
+}
+
+#[test]
+#[ignore = "defect: wgd runs the cookie path inline on the thread that reads the UDP socket; a flood faster than that path overflows the socket buffer the tunnel shares and the tunnel stalls (HARDENING.md, Floods and soak)"]
+fn defect_full_speed_flood_from_many_spoofed_sources() {
+    flood_while_rekeying("fls", 1000, false, None);
+}
+
+#[test]
+#[ignore = "defect: every handshake that passes the per-source rate limit costs a Diffie-Hellman on the data thread; 250 sources that answer cookies stall the tunnel (HARDENING.md, Floods and soak)"]
+fn defect_full_speed_flood_from_many_sources_that_answer_cookies() {
+    flood_while_rekeying("flz", 250, true, None);
 }
 
 /// One iperf3 run through the tunnel (rd1 → 192.168.5.2), in bits per second received.
@@ -613,10 +700,10 @@ fn iperf_keeps_half_its_throughput_under_a_flood_and_the_peer_rekeys() {
     );
 }
 
-/// The flood of the iperf3 test: 20,000 initiations a second, 150 times the rate that
-/// puts an interface under load (128/s), and a fifth of what one flooder thread
-/// sends unpaced here, so the flooder itself takes a small share of the two CPUs
-/// that iperf3 and wgd need.
+/// The paced floods: 20,000 initiations a second, 150 times the rate that puts an
+/// interface under load (128/s), and under a third of what one flooder thread sends
+/// unpaced here (65,000-75,000/s), so the flooder itself takes a small share of the
+/// two CPUs that wgd (and iperf3) need.
 const FLOOD_PPS: u64 = 20_000;
 
 /// The peer's last handshake on `ifname` (unix seconds), from `wgifconfig -j`.
