@@ -673,7 +673,7 @@ fn soak(tag: &str, min_cycles: usize, total: Duration, phase: Duration, blackout
             let mut fds = fd_count(pid);
             wait_for(Duration::from_secs(1), || {
                 fds = fds.min(fd_count(pid));
-                samples.last().is_none_or(|s: &Sample| fds <= s.fds)
+                samples.last().map_or(true, |s: &Sample| fds <= s.fds)
             });
             samples.push(Sample {
                 secs: t0.elapsed().as_secs(),
@@ -718,7 +718,8 @@ fn soak(tag: &str, min_cycles: usize, total: Duration, phase: Duration, blackout
         "the relay reordered nothing: {summary}"
     );
     // Forced rekeys and at least as many handshakes as there were down/ups.
-    assert!(handshakes >= 1 + cycles, "{summary}");
+    // The first handshake, then one per forced rekey (one a cycle) at least.
+    assert!(handshakes > cycles, "{summary}");
     // Flat after the warm-up (the first cycle): descriptors exactly, memory within
     // 2 MiB (allocator noise; a leak per datagram or per handshake would grow with
     // the millions of datagrams and the handshakes of the run).
