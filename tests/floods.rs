@@ -702,7 +702,7 @@ fn iperf_keeps_half_its_throughput_under_a_flood_and_the_peer_rekeys() {
 
 /// The paced floods: 20,000 initiations a second, 150 times the rate that puts an
 /// interface under load (128/s), and under a third of what one flooder thread sends
-/// unpaced here (65,000-75,000/s), so the flooder itself takes a small share of the
+/// unpaced here (56,000-84,000/s), so the flooder itself takes a small share of the
 /// two CPUs that wgd (and iperf3) need.
 const FLOOD_PPS: u64 = 20_000;
 
