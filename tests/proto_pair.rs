@@ -1275,3 +1275,35 @@ fn a_new_private_key_initiates_at_once() {
     assert_eq!(out.len(), 1, "an initiation with the new key at once");
     assert_eq!(out[0][0], 1);
 }
+
+/// Cookie replies from the network each log an event ("Unknown cookie index" here): a flood of
+/// junk ones, never drained, leaves at most MAX_QUEUED_EVENTS queued, as every other
+/// event source does (the oldest are dropped).
+#[test]
+fn junk_cookie_replies_do_not_grow_the_event_queue() {
+    use wgif::proto::consts::{COOKIE_LEN, MSG_COOKIE};
+    use wgif::proto::iface::MAX_QUEUED_EVENTS;
+    let mut p = Pair::new(31, true, true);
+    p.drain(true);
+    let n = 3 * MAX_QUEUED_EVENTS;
+    for i in 0..n as u32 {
+        let mut junk = vec![0u8; COOKIE_LEN];
+        junk[..4].copy_from_slice(&MSG_COOKIE.to_le_bytes());
+        junk[4..8].copy_from_slice(&i.wrapping_mul(2654435761).to_le_bytes());
+        let o =
+            p.a.iface
+                .decapsulate(p.now, p.wall, &mut p.rng, p.b.addr, None, &mut junk, false);
+        assert!(matches!(o, RecvOutcome::Dropped(_)), "{o:?}");
+    }
+    let mut queued = Vec::new();
+    while let Some(e) = p.a.iface.poll_event() {
+        queued.push(e.to_string());
+    }
+    assert_eq!(queued.len(), MAX_QUEUED_EVENTS, "the cap, reached");
+    assert!(
+        queued
+            .iter()
+            .all(|e| e.starts_with("Unknown cookie index from")),
+        "{queued:?}"
+    );
+}
