@@ -325,12 +325,14 @@ impl Interface {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.set_private(self.sh.private.as_ref());
                 p.last_sent_handshake = None;
-                // current/next are invalidated; previous may still decrypt stragglers.
-                for k in [p.sessions.current.take(), p.sessions.next.take()]
+                // current/next stop sending (a handshake with the new key is needed) but
+                // stay in their slots (noise_remote_expire_current): what the peer
+                // already sealed on them still opens.
+                for k in [&p.sessions.current, &p.sessions.next]
                     .into_iter()
                     .flatten()
                 {
-                    self.sh.index.remove(k.local_index);
+                    k.invalidate();
                 }
                 if let Some(st) = p.initiation.take() {
                     self.sh.index.remove(st.local_index);
