@@ -25,7 +25,7 @@ pub use event::{Ep, Event};
 use super::allowedips::AllowedIps;
 use super::consts::*;
 use super::cookie::CookieChecker;
-use super::crypto::{PrivateKey, Secret32};
+use super::crypto::{ct_eq, PrivateKey, Secret32};
 use super::deadlines::DeadlineQueue;
 use super::index::IndexTable;
 use super::peer::{OwnedAips, Peer};
@@ -301,9 +301,11 @@ impl Interface {
     }
 
     pub fn set_private_key(&mut self, key: Option<&[u8; 32]>, _now: Instant) -> Option<PeerId> {
-        let new = key.filter(|k| **k != [0u8; 32]).map(PrivateKey::from_bytes);
+        let new = key
+            .filter(|k| !ct_eq(*k, &[0u8; 32]))
+            .map(PrivateKey::from_bytes);
         let same = match (&new, &self.sh.private) {
-            (Some(a), Some(b)) => a.as_bytes() == b.as_bytes(),
+            (Some(a), Some(b)) => ct_eq(a.as_bytes(), b.as_bytes()),
             (None, None) => true,
             _ => false,
         };
