@@ -1,6 +1,7 @@
 //! Enforces the layering of the crate (see src/lib.rs): `proto` and `ioctl` stay pure
 //! (no IO, no clocks, no OS randomness), `ifconfig` knows only `ioctl`, nothing uses
-//! `driver`, and `unsafe` appears only in the driver's sys module.
+//! `driver`, and `unsafe` appears only in the driver's sys module; and secrets are
+//! compared only in constant time.
 
 mod common;
 use std::fs;
@@ -178,4 +179,62 @@ fn the_checker_finds_a_violation() {
     assert!(uses(&code, "Instant::now"));
     assert!(!uses("use std::os::unix::net;", "nix::"));
     assert!(uses("use nix::sys;", "nix::"));
+}
+
+/// Lines of `src` code that compare with `==`/`!=` something naming a secret: private
+/// keys, PSKs, `Secret32`s, key bytes (`as_bytes()`, a 32-byte array such as the
+/// all-zero "no key"). Such comparisons go through `crypto::ct_eq` (subtle) instead,
+/// whose running time does not depend on where two keys first differ.
+fn secret_compares(code: &str) -> Vec<String> {
+    const SECRET: &[&str] = &[
+        "private",
+        "psk",
+        "secret",
+        "as_bytes()",
+        "[0u8; 32]",
+        "[0; 32]",
+        "Secret32",
+        "PrivateKey",
+    ];
+    code.lines()
+        .filter(|l| l.contains("==") || l.contains("!="))
+        .filter(|l| {
+            let low = l.to_lowercase();
+            SECRET.iter().any(|s| low.contains(&s.to_lowercase()))
+        })
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn secrets_are_compared_in_constant_time() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut v = Vec::new();
+    for f in rust_files(&root) {
+        for l in secret_compares(&code_of(&f)) {
+            v.push(format!("{}: {l}", f.display()));
+        }
+    }
+    // The ioctl model's keys (private keys and PSKs among them) have a hand-written
+    // constant-time equality, not the derived one (a byte-by-byte compare that stops
+    // at the first difference).
+    let model = fs::read_to_string(root.join("ioctl/model.rs")).unwrap();
+    let key = model
+        .find("pub struct Key(")
+        .expect("ioctl::model::Key exists");
+    let derive = model[..key].rfind("#[derive(").expect("Key derives");
+    if model[derive..key].contains("PartialEq") {
+        v.push("src/ioctl/model.rs: Key derives PartialEq".to_string());
+    }
+    assert!(
+        v.is_empty(),
+        "secrets compared with ==/!= (use crypto::ct_eq / subtle):\n{}",
+        v.join("\n")
+    );
+    // The scanner itself sees what it is for.
+    assert_eq!(
+        secret_compares("let same = a.as_bytes() == b.as_bytes();\nlet n = x == 1;").len(),
+        1
+    );
+    assert_eq!(secret_compares("k.filter(|k| **k != [0u8; 32])").len(), 1);
 }

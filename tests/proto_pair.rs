@@ -1275,3 +1275,92 @@ fn a_new_private_key_initiates_at_once() {
     assert_eq!(out.len(), 1, "an initiation with the new key at once");
     assert_eq!(out[0][0], 1);
 }
+
+/// Cookie replies from the network each log an event ("Unknown cookie index" here): a flood of
+/// junk ones, never drained, leaves at most MAX_QUEUED_EVENTS queued, as every other
+/// event source does (the oldest are dropped).
+#[test]
+fn junk_cookie_replies_do_not_grow_the_event_queue() {
+    use wgif::proto::consts::{COOKIE_LEN, MSG_COOKIE};
+    use wgif::proto::iface::MAX_QUEUED_EVENTS;
+    let mut p = Pair::new(31, true, true);
+    p.drain(true);
+    let n = 3 * MAX_QUEUED_EVENTS;
+    for i in 0..n as u32 {
+        let mut junk = vec![0u8; COOKIE_LEN];
+        junk[..4].copy_from_slice(&MSG_COOKIE.to_le_bytes());
+        junk[4..8].copy_from_slice(&i.wrapping_mul(2654435761).to_le_bytes());
+        let o =
+            p.a.iface
+                .decapsulate(p.now, p.wall, &mut p.rng, p.b.addr, None, &mut junk, false);
+        assert!(matches!(o, RecvOutcome::Dropped(_)), "{o:?}");
+    }
+    let mut queued = Vec::new();
+    while let Some(e) = p.a.iface.poll_event() {
+        queued.push(e.to_string());
+    }
+    assert_eq!(queued.len(), MAX_QUEUED_EVENTS, "the cap, reached");
+    assert!(
+        queued
+            .iter()
+            .all(|e| e.starts_with("Unknown cookie index from")),
+        "{queued:?}"
+    );
+}
+
+/// A new private key stops A sending on its sessions (spec openbsd-wg-interface §1.9:
+/// current and next are invalidated, not destroyed): a packet B sealed before the
+/// change still opens at A, and A's next packet waits for a fresh handshake.
+#[test]
+fn a_new_private_key_keeps_opening_what_the_peer_already_sealed() {
+    // On A's current (A initiated).
+    let mut p = Pair::new(32, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let (o, late) = p.send(false, b"sealed before the change");
+    assert!(matches!(o, SendOutcome::Send { .. }), "{o:?}");
+    let mut k = [0u8; 32];
+    p.rng.fill_bytes(&mut k);
+    p.a.iface.set_private_key(Some(&k), p.now);
+    assert!(matches!(p.deliver(true, late), RecvOutcome::Tun(_)));
+    assert_eq!(
+        p.a.tun.last(),
+        Some(&ipv4(B_IP, A_IP, b"sealed before the change"))
+    );
+    let (o, _) = p.send(true, b"after");
+    assert_eq!(o, SendOutcome::Staged, "not sealed on the old session");
+    let out = p.drain(true);
+    assert_eq!(lens(&out), vec![148], "an initiation with the new key");
+
+    // On A's next (B initiated; B's first data confirms it at A).
+    let mut p = Pair::new(33, true, true);
+    let (o, _) = p.send(false, b"y");
+    assert_eq!(o, SendOutcome::Staged);
+    let init = p.drain(false);
+    p.deliver(true, init[0].clone());
+    let resp = p.drain(true);
+    assert_eq!(lens(&resp), vec![92]);
+    p.deliver(false, resp[0].clone());
+    let late = p.drain(false);
+    assert_eq!(
+        late.len(),
+        1,
+        "B's staged packet, sealed on the new session"
+    );
+    let mut k = [0u8; 32];
+    p.rng.fill_bytes(&mut k);
+    p.a.iface.set_private_key(Some(&k), p.now);
+    assert!(matches!(
+        p.deliver(true, late[0].clone()),
+        RecvOutcome::Tun(_)
+    ));
+    assert_eq!(p.a.tun.last(), Some(&ipv4(B_IP, A_IP, b"y")));
+    let (o, _) = p.send(true, b"after");
+    assert_eq!(
+        o,
+        SendOutcome::Staged,
+        "the confirmed session stays invalid"
+    );
+    let out = p.drain(true);
+    assert_eq!(lens(&out), vec![148], "an initiation with the new key");
+}

@@ -5,7 +5,7 @@ use super::link::{Clock, Env};
 use super::reresolve::EndpointNames;
 use crate::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec};
 use crate::ioctl::{abi, codec};
-use crate::proto::crypto::PrivateKey;
+use crate::proto::crypto::{ct_eq, PrivateKey};
 use crate::proto::{ConfigError, Interface, PeerId};
 use rand_core::CryptoRngCore;
 use std::io;
@@ -73,7 +73,9 @@ pub fn set_wg_interface<C: Clock, R: CryptoRngCore, L>(
     if let Some(key) = &req.private {
         let mut current = proto.private_key();
         // The stored key is clamped: compare with the given one clamped the same way.
-        let differs = current.as_ref() != Some(PrivateKey::from_bytes(&key.0).as_bytes());
+        let differs = !current
+            .as_ref()
+            .is_some_and(|c| ct_eq(c, PrivateKey::from_bytes(&key.0).as_bytes()));
         current.zeroize();
         if differs {
             let k = if key.is_zero() { None } else { Some(&key.0) };

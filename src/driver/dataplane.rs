@@ -284,7 +284,9 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
                                 queued = true;
                             } else {
                                 link.drops.input += 1;
-                                if link.debug {
+                                // Once a second at most: a flood fills the queue, and a
+                                // line per datagram would make the log its bottleneck.
+                                if link.debug && link.note_handshake_drop(now) {
                                     env.log.log(
                                         Level::Debug,
                                         &format!(

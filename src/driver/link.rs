@@ -327,6 +327,8 @@ pub struct Link {
     /// Handshake messages seen in the current one-second window.
     load_window: (Instant, u32),
     under_load_until: Option<Instant>,
+    /// When a full handshake queue was last logged.
+    handshake_drop_logged: Option<Instant>,
 }
 
 /// Reads tun packets into the transmit arena, split into segments at the stride
@@ -452,7 +454,20 @@ impl Link {
             armed: None,
             load_window: (now, 0),
             under_load_until: None,
+            handshake_drop_logged: None,
         }
+    }
+
+    /// Whether a handshake message dropped for a full queue at `now` is to be logged
+    /// (the first in a second).
+    pub(super) fn note_handshake_drop(&mut self, now: Instant) -> bool {
+        let due = self.handshake_drop_logged.map_or(true, |t| {
+            now.saturating_duration_since(t) >= Duration::from_secs(1)
+        });
+        if due {
+            self.handshake_drop_logged = Some(now);
+        }
+        due
     }
 
     /// Whether the interface is under load after counting `pkt` if it is a
@@ -908,6 +923,59 @@ mod tests {
             !log.contains(&"wg2: Unable to send packet".into()),
             "{log:?}"
         );
+    }
+
+    #[test]
+    fn a_full_handshake_queue_drops_and_says_so_once_a_second() {
+        use super::super::handshakes::MAX_QUEUED_HANDSHAKES;
+        let mut w = World::new();
+        w.b.dp.link().debug = true;
+        w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 1));
+        let init = w.a.udp.sent.borrow()[0].data.clone();
+        for _ in 0..MAX_QUEUED_HANDSHAKES + 10 {
+            w.b.udp
+                .inbound
+                .borrow_mut()
+                .push_back((w.a.udp.addr, init.clone()));
+        }
+        // The workers' side only: the control thread has not taken any yet.
+        w.on(
+            false,
+            |dp, bufs, env| while !dp.udp_readable(false, bufs, env) {},
+        );
+        assert_eq!(w.b.dp.handshakes.len(), MAX_QUEUED_HANDSHAKES);
+        assert_eq!(w.b.dp.link().drops.input, 10);
+        let said = |w: &World| {
+            w.b.log
+                .take()
+                .iter()
+                .filter(|l| *l == "wg2: Dropping handshakepacket from 127.0.0.1")
+                .count()
+        };
+        assert_eq!(said(&w), 1, "once, not per datagram");
+        w.b.udp
+            .inbound
+            .borrow_mut()
+            .push_back((w.a.udp.addr, init.clone()));
+        w.on(
+            false,
+            |dp, bufs, env| while !dp.udp_readable(false, bufs, env) {},
+        );
+        assert_eq!((w.b.dp.link().drops.input, said(&w)), (11, 0));
+        w.clock.advance(Duration::from_secs(1));
+        w.b.udp.inbound.borrow_mut().push_back((w.a.udp.addr, init));
+        w.on(
+            false,
+            |dp, bufs, env| while !dp.udp_readable(false, bufs, env) {},
+        );
+        assert_eq!(
+            (w.b.dp.link().drops.input, said(&w)),
+            (12, 1),
+            "a second later"
+        );
+        // The control thread drains the queue.
+        w.read_udp(false);
+        assert!(w.b.dp.handshakes.is_empty());
     }
 
     #[test]

@@ -90,7 +90,8 @@ pub struct MemUdp {
     pub src_errno: Knob<i32>,
     /// Every send fails, as if for its source address.
     pub refuse_all: Knob<bool>,
-    /// Every send fails for another reason (no route).
+    /// Every send fails for a reason that is not the source address (a firewall's
+    /// EPERM; no route, ENETUNREACH, is also what Linux says for a removed source).
     pub fail_other: Knob<bool>,
     /// Sends attempted (a GSO run counts once).
     pub attempts: Knob<u32>,
@@ -179,7 +180,7 @@ impl UdpEndpoint for MemUdp {
             } else if m.src.is_some() && self.refuse_src.get() {
                 self.src_errno.get()
             } else if self.fail_other.get() {
-                libc::ENETUNREACH
+                libc::EPERM
             } else if m.datagrams() > self.gso.get() {
                 libc::EINVAL
             } else {

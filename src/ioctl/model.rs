@@ -7,14 +7,22 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// `WG_KEY_LEN`.
 pub const WG_KEY_LEN: usize = 32;
 
-/// A 32-byte Curve25519 key or pre-shared key; zeroed on drop, never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+/// A 32-byte Curve25519 key or pre-shared key; zeroed on drop, never printed by `Debug`,
+/// compared in constant time (private keys and PSKs are secrets).
+#[derive(Clone, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct Key(pub [u8; WG_KEY_LEN]);
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
 
 impl Key {
     /// The all-zero key (meaning "no key" for private keys and PSKs on SIOCSWG).

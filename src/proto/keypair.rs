@@ -7,6 +7,8 @@ use super::crypto::Secret32;
 use super::replay::ReplayWindow;
 use super::wire::put_type;
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
+use ring::error::Unspecified;
+use std::ops::RangeFrom;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -18,8 +20,8 @@ pub fn counter_usable(counter: u64) -> bool {
 
 /// One session's keys and counters.
 pub struct Keypair {
-    send: LessSafeKey,
-    recv: LessSafeKey,
+    send: SessionKey,
+    recv: SessionKey,
     send_counter: AtomicU64,
     replay: Mutex<ReplayWindow>,
     valid: AtomicBool,
@@ -45,10 +47,53 @@ fn nonce(counter: u64) -> Nonce {
     Nonce::assume_unique_for_key(n)
 }
 
-fn key(k: &Secret32) -> Option<LessSafeKey> {
-    UnboundKey::new(&CHACHA20_POLY1305, &k.0)
-        .ok()
-        .map(LessSafeKey::new)
+fn key(k: &Secret32) -> Option<SessionKey> {
+    let key = SessionKey(k.clone());
+    key.ring().map(|_| key)
+}
+
+/// A transport key kept as its 32 bytes, zeroed when the keypair goes (rotated out,
+/// expired, its peer removed: spec §7.2 zero_key_material). ring's `LessSafeKey` has
+/// no zeroize, and overwriting one in place does not wipe it: it is an enum sized for
+/// AES-GCM's key schedule (544 bytes) of which ChaCha20-Poly1305 uses 32, and every
+/// move copies the other ~500 bytes from wherever the value was built, stack residue
+/// that can hold earlier copies of keys (tests/key_hygiene.rs found them in freed
+/// keypairs). So the ring key is built on the stack for each call: for ChaCha20-Poly1305
+/// that is a copy of the 32 bytes into eight words (ring 0.17 algorithm.rs
+/// `chacha20_poly1305_init`, chacha.rs `Key::new`): +2 instructions per seal and +9 per
+/// open after inlining (HARDENING.md, "Key hygiene"). The methods mirror `LessSafeKey`'s.
+struct SessionKey(Secret32);
+
+impl SessionKey {
+    fn ring(&self) -> Option<LessSafeKey> {
+        UnboundKey::new(&CHACHA20_POLY1305, &self.0 .0)
+            .ok()
+            .map(LessSafeKey::new)
+    }
+
+    fn seal_in_place_separate_tag<A: AsRef<[u8]>>(
+        &self,
+        nonce: Nonce,
+        aad: Aad<A>,
+        in_out: &mut [u8],
+    ) -> Result<Tag, Unspecified> {
+        self.ring()
+            .ok_or(Unspecified)?
+            .seal_in_place_separate_tag(nonce, aad, in_out)
+    }
+
+    fn open_in_place_separate_tag<'a, A: AsRef<[u8]>>(
+        &self,
+        nonce: Nonce,
+        aad: Aad<A>,
+        tag: Tag,
+        in_out: &'a mut [u8],
+        ciphertext: RangeFrom<usize>,
+    ) -> Result<&'a mut [u8], Unspecified> {
+        self.ring()
+            .ok_or(Unspecified)?
+            .open_in_place_separate_tag(nonce, aad, tag, in_out, ciphertext)
+    }
 }
 
 impl Keypair {

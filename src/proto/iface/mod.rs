@@ -27,7 +27,7 @@ pub use send::{Planned, SendGrant};
 use super::allowedips::AllowedIps;
 use super::consts::*;
 use super::cookie::CookieChecker;
-use super::crypto::{PrivateKey, Secret32};
+use super::crypto::{ct_eq, PrivateKey, Secret32};
 use super::deadlines::DeadlineQueue;
 use super::index::IndexTable;
 use super::peer::{OwnedAips, Peer};
@@ -306,9 +306,11 @@ impl Interface {
     }
 
     pub fn set_private_key(&mut self, key: Option<&[u8; 32]>, _now: Instant) -> Option<PeerId> {
-        let new = key.filter(|k| **k != [0u8; 32]).map(PrivateKey::from_bytes);
+        let new = key
+            .filter(|k| !ct_eq(*k, &[0u8; 32]))
+            .map(PrivateKey::from_bytes);
         let same = match (&new, &self.sh.private) {
-            (Some(a), Some(b)) => a.as_bytes() == b.as_bytes(),
+            (Some(a), Some(b)) => ct_eq(a.as_bytes(), b.as_bytes()),
             (None, None) => true,
             _ => false,
         };
@@ -330,12 +332,14 @@ impl Interface {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.set_private(self.sh.private.as_ref());
                 p.last_sent_handshake = None;
-                // current/next are invalidated; previous may still decrypt stragglers.
-                for k in [p.sessions.current.take(), p.sessions.next.take()]
+                // current/next stop sending (a handshake with the new key is needed) but
+                // stay in their slots (noise_remote_expire_current): what the peer
+                // already sealed on them still opens.
+                for k in [&p.sessions.current, &p.sessions.next]
                     .into_iter()
                     .flatten()
                 {
-                    self.sh.index.remove(k.local_index);
+                    k.invalidate();
                 }
                 if let Some(st) = p.initiation.take() {
                     self.sh.index.remove(st.local_index);

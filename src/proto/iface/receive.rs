@@ -125,9 +125,7 @@ impl Interface {
             return Some(RecvOutcome::Handled);
         }
         if !self.sh.limiter.allow(now, from.ip()) {
-            self.sh
-                .events
-                .push_back(Event::Ratelimited { from: from.ip() });
+            self.sh.event(Event::Ratelimited { from: from.ip() });
             return Some(RecvOutcome::Dropped(DropReason::RateLimited));
         }
         None
@@ -147,16 +145,14 @@ impl Interface {
         let (Some(private), Some(public)) = (self.sh.private.clone(), self.sh.public) else {
             // Without a key the cookie checker has no mac1 key: every MAC is wrong.
             self.sh
-                .events
-                .push_back(Event::InvalidInitiationMac { from: from.ip() });
+                .event(Event::InvalidInitiationMac { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::NoIdentity);
         };
         if let Some(o) = self.gate(now, rng, from, local, buf, under_load, true) {
             return o;
         }
         let invalid = |sh: &mut Shared| {
-            sh.events
-                .push_back(Event::InvalidInitiation { from: from.ip() });
+            sh.event(Event::InvalidInitiation { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };
         let Some(msg) = Initiation::new_checked(buf) else {
@@ -253,9 +249,7 @@ impl Interface {
     ) -> RecvOutcome {
         let Some(private) = self.sh.private.clone() else {
             // Without a key the cookie checker has no mac1 key: every MAC is wrong.
-            self.sh
-                .events
-                .push_back(Event::InvalidResponseMac { from: from.ip() });
+            self.sh.event(Event::InvalidResponseMac { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::NoIdentity);
         };
         if let Some(o) = self.gate(now, rng, from, local, buf, under_load, false) {
@@ -265,13 +259,11 @@ impl Interface {
             return RecvOutcome::Dropped(DropReason::Malformed);
         };
         let unknown = |sh: &mut Shared| {
-            sh.events
-                .push_back(Event::UnknownResponse { from: from.ip() });
+            sh.event(Event::UnknownResponse { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };
         let invalid = |sh: &mut Shared| {
-            sh.events
-                .push_back(Event::InvalidResponse { from: from.ip() });
+            sh.event(Event::InvalidResponse { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };
         let idx = msg.receiver();
@@ -325,26 +317,19 @@ impl Interface {
             return RecvOutcome::Dropped(DropReason::Malformed);
         };
         let Some(entry) = self.sh.index.get(msg.receiver()).copied() else {
-            self.sh
-                .events
-                .push_back(Event::UnknownCookieIndex { from: from.ip() });
+            self.sh.event(Event::UnknownCookieIndex { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
         let Some(p) = self.peers.get_mut(&entry.peer) else {
-            self.sh
-                .events
-                .push_back(Event::UnknownCookieIndex { from: from.ip() });
+            self.sh.event(Event::UnknownCookieIndex { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
         if !p.cookie.consume_reply(now, &msg) {
             self.sh
-                .events
-                .push_back(Event::CookieDecryptFailed { from: from.ip() });
+                .event(Event::CookieDecryptFailed { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::Invalid);
         }
-        self.sh
-            .events
-            .push_back(Event::ReceivingCookie { from: from.ip() });
+        self.sh.event(Event::ReceivingCookie { from: from.ip() });
         RecvOutcome::Handled
     }
 
