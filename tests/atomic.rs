@@ -1,6 +1,6 @@
-//! Failed requests change nothing (issue 12, item 6): an SIOCSWG with an rtable out of
-//! range keeps the peers and the key it also asked to replace; an SIOCSIFFLAGS whose
-//! bind fails sets neither UP nor DEBUG.
+//! Failed requests change nothing (ARCHITECTURE.md, apply.rs): an SIOCSWG with an
+//! rtable out of range keeps the peers and the key it also asked to replace; an
+//! SIOCSIFFLAGS whose bind fails sets neither UP nor DEBUG.
 
 mod common;
 

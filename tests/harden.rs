@@ -1,4 +1,4 @@
-//! wgd against an unprivileged local user (issue 12, items 1–4): each test creates a
+//! wgd against an unprivileged local user (wgd.8, Control socket): each test creates a
 //! user of its own and runs an attack on the control socket as that user (this test
 //! binary re-run as the `attacker` helper with the user's uid). While it runs, a ping
 //! through a tunnel of the same daemon must keep answering (no gap over 1 s), root's

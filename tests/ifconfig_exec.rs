@@ -243,7 +243,7 @@ fn auto_create_then_generic_verbs_then_siocswg_then_addresses() {
         &format!("wg0 10.0.0.1/24 wgkey {K1} up wgport 7 mtu 1400 wgpeer {K2} wgaip 10.0.0.2/32"),
     );
     assert_eq!((o.code, o.err.as_str(), o.out.as_str()), (0, "", ""));
-    // Spec §2.1: create, the generic verbs at once, one SIOCSWG, then the address.
+    // openbsd-wg-interface spec §2.1: create, the generic verbs at once, one SIOCSWG, then the address.
     assert_eq!(
         f.acts(),
         vec![

@@ -1,5 +1,6 @@
 //! The wg(4) EXAMPLES scenario through wgifconfig against a real wgd, plus the
-//! scenarios of the wgd issue that need only wgd on both ends (root, namespaces).
+//! acceptance scenarios (docs/design/netns-scenarios.md, and the generic requests of
+//! openbsd-wg-interface spec §2.4) that need only wgd on both ends (root, namespaces).
 
 mod common;
 use common::{wait_for, Wgd};
@@ -356,7 +357,7 @@ fn link_local_only_with_inet6() {
     assert_eq!(inet6("wg2"), Vec::<String>::new());
 }
 
-/// Generic requests on a real wgd, with spec §2.4's messages: a port in use makes
+/// Generic requests on a real wgd, with openbsd-wg-interface spec §2.4's messages: a port in use makes
 /// `up` fail (fatal), an MTU outside 1..9000 is a warning and changes nothing, and
 /// `-rdomain` brings the interface back without its addresses.
 #[test]

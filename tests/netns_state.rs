@@ -1,6 +1,6 @@
-//! Routing-domain namespaces that change under wgd (issue 12, item 8; wgd.8, ROUTING
-//! DOMAINS): a namespace deleted under a live interface stays that interface's rdomain
-//! and gets its name back when the rdomain is used again; names left by a wgd killed
+//! Routing-domain namespaces that change under wgd (wgd.8, Routing domains): a
+//! namespace deleted under a live interface stays that interface's rdomain and gets its
+//! name back when the rdomain is used again; names left by a wgd killed
 //! with SIGKILL are taken over by the next one and removed when it exits.
 //!
 //! ```text

@@ -1193,7 +1193,7 @@ fn down_purges_staged_packets() {
 }
 
 /// Initiations of one peer closer together than 20 ms are a flood and dropped (spec
-/// §5.1's INITIATION_SPACING); 20 ms apart they are consumed. Two interfaces with A's
+/// §4.2 step 7, INITIATION_SPACING); 20 ms apart they are consumed. Two interfaces with A's
 /// key stand for A making a fresh initiation at the chosen moments.
 #[test]
 fn initiations_closer_than_twenty_ms_are_dropped() {
@@ -1255,7 +1255,7 @@ fn initiations_closer_than_twenty_ms_are_dropped() {
 }
 
 /// A new private key starts over: the next packet sends an initiation at once, even
-/// within REKEY_TIMEOUT of the last one (spec §1.9: the key change resets the
+/// within REKEY_TIMEOUT of the last one (openbsd-wg-interface spec §1.9: the key change resets the
 /// handshake state).
 #[test]
 fn a_new_private_key_initiates_at_once() {

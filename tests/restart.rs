@@ -1,4 +1,4 @@
-//! Restart that loses nothing configured (issue 16, item 4; wgd.8, RESTART): wgd is
+//! Restart that loses nothing configured (wgd.8, RESTART; README.md, "Restart"): wgd is
 //! killed with SIGKILL, the test runs what contrib/wgd.service runs (its ExecStart= and
 //! ExecStartPost= lines, read from the unit, binaries mapped to the ones just built),
 //! and the interfaces of the hostname.wgN files are back and pass traffic within

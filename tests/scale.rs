@@ -1,9 +1,9 @@
-//! A large configuration (issue 12, item 5): one SIOCSWG with 100k peers x 10 allowed
-//! IPs on wg3, read back with wgifconfig, then `-wgpeerall`, set again, and `destroy`.
-//! `-wgpeerall` and `destroy` answer in under a second (optimised builds; a debug build
-//! gets a looser bound, printed with the figures), and a ping through wg1/wg2 of the same
-//! daemon keeps answering throughout (no gap over 1 s in either build: the daemon
-//! serves the big request in slices between packets, and what it cannot slice must
+//! A large configuration (wgd.8, Large configurations): one SIOCSWG with 100k peers x 10
+//! allowed IPs on wg3, read back with wgifconfig, then `-wgpeerall`, set again, and
+//! `destroy`. `-wgpeerall` and `destroy` answer in under a second (optimised builds; a
+//! debug build gets a looser bound, printed with the figures), and a ping through wg1/wg2
+//! of the same daemon keeps answering throughout (no gap over 1 s in either build: the
+//! daemon serves the big request in slices between packets, and what it cannot slice must
 //! be fast). The figures go to stderr for BENCHMARKS.md.
 //!
 //! ```text

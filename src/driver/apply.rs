@@ -613,7 +613,7 @@ mod tests {
         assert_eq!(w.get().peers[0].endpoint, None);
     }
 
-    /// Spec §1.9's HAS_PKA quirk: a peer that existed when the interface went down
+    /// openbsd-wg-interface spec §1.9's HAS_PKA quirk: a peer that existed when the interface went down
     /// keeps its interval until up; a peer created since takes a new one.
     #[test]
     fn pka_is_ignored_for_peers_that_were_there_at_down() {

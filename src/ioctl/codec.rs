@@ -1,7 +1,8 @@
 //! The checked codec between the typed model (`model.rs`) and the packed buffer that
 //! `wg_data_io.wgd_interface` points to: a `wg_interface_io` header, then each peer's
-//! `wg_peer_io` immediately followed by its `wg_aip_io` records (spec §1.7), and,
-//! with wgif's `WG_PEER_HAS_HOSTNAME` (wg.4), one 256-byte `wg_hostname_io` record.
+//! `wg_peer_io` immediately followed by its `wg_aip_io` records (openbsd-wg-interface
+//! spec §1.7), and, with wgif's `WG_PEER_HAS_HOSTNAME` (wg.4), one 256-byte
+//! `wg_hostname_io` record.
 //!
 //! Decoding never panics and never allocates from a count it has not checked
 //! against the bytes actually present: every count is first bounded by the remaining
@@ -590,7 +591,7 @@ pub fn decode(b: &[u8], dir: Dir) -> Result<InterfaceIo, DecodeError> {
     Ok(model)
 }
 
-/// What the driver answers to SIOCGWG (spec §1.8): the updated `wgd_size` and the
+/// What the driver answers to SIOCGWG (openbsd-wg-interface spec §1.8): the updated `wgd_size` and the
 /// buffer, or no buffer when `capacity` is too small (the size query).
 /// `unprivileged` callers get only the 80-byte header with port and rtable.
 pub fn get_reply(
