@@ -152,6 +152,7 @@ fn names_with_prefix(prefix: &str) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wgnetstart)"]
 fn killed_wgd_comes_back_with_its_hostname_interfaces() {
     let unit = service_section(UNIT);
     let mut w = Wgd::start_with(
@@ -381,6 +382,7 @@ fn the_unit_exposure_is_at_most_6() {
 /// with no_new_privs (as systemd would run it, simulated with setpriv(1)): the
 /// wg(4) example, two interfaces in two rdomains, passes traffic.
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wgnetstart)"]
 fn wgd_works_with_only_the_units_capabilities() {
     common::require_tools(&["setpriv"]);
     let s = service_section(UNIT);

@@ -61,6 +61,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd)"]
 fn hundred_thousand_peers_set_read_remove_destroy() {
     let mut w = Wgd::start("sc");
     w.example();
@@ -136,6 +137,7 @@ fn hundred_thousand_peers_set_read_remove_destroy() {
 /// client's SIOCGWG size loop (a reply of about 218 MB, over the old 64 MiB frame
 /// limit that refused anything above about 322k peers).
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd)"]
 fn the_abi_limit_of_peers_is_readable() {
     let w = Wgd::start("sm");
     w.wgifconfig_ok(&["wg4", "create"]);

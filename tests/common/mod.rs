@@ -13,11 +13,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn require_root_and_tools(tools: &[&str]) {
+/// Fails the test unless it runs as root, saying `why` root is needed. Root tests are
+/// ignored by default (`#[ignore = "needs root: ..."]`); this is what a user without root
+/// sees when running them anyway (`--run-ignored all`, `--include-ignored`).
+pub fn require_root(why: &str) {
     assert!(
         nix::unistd::geteuid().is_root(),
-        "this test needs root (network namespaces, tun devices); run ./scripts/test.sh as root"
+        "this test needs root ({why}): run it as root, as ./scripts/test.sh does \
+         (cargo nextest run --run-ignored all; TESTING.md)"
     );
+}
+
+pub fn require_root_and_tools(tools: &[&str]) {
+    require_root("network namespaces, tun devices");
     assert!(
         Path::new("/dev/net/tun").exists(),
         "this test needs /dev/net/tun"
