@@ -17,7 +17,7 @@
 //! one peer with 1M aips 11.9 ms (goals: 50 ms and 200 ms).
 
 use super::abi::{self, aip_io, interface_io, peer_io, InterfaceFlags, PeerFlags};
-use super::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec, WG_KEY_LEN};
+use super::model::{cut_description, AipIo, InterfaceIo, Key, PeerIo, Timespec, WG_KEY_LEN};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use zeroize::Zeroizing;
@@ -309,12 +309,9 @@ fn encode_peer(out: &mut [u8], p: &PeerIo, dir: Dir) {
         if dir == Dir::Set {
             flags |= PeerFlags::SET_DESCRIPTION;
         }
-        // At most 63 bytes and a NUL, cut on a character boundary.
-        let mut n = d.len().min(abi::IFDESCRSIZE - 1);
-        while !d.is_char_boundary(n) {
-            n -= 1;
-        }
-        out[peer_io::DESCRIPTION..peer_io::DESCRIPTION + n].copy_from_slice(&d.as_bytes()[..n]);
+        // At most 63 bytes, then the NUL the zeroed buffer already holds.
+        let d = cut_description(d).as_bytes();
+        out[peer_io::DESCRIPTION..peer_io::DESCRIPTION + d.len()].copy_from_slice(d);
     }
     put_u32(out, peer_io::FLAGS, flags.bits());
     put_u64(out, peer_io::TXBYTES, p.tx_bytes);
