@@ -1,13 +1,17 @@
 //! Shared harness of the root network tests: a wgd of the test's own, running in a
 //! fresh network namespace with `lo` up (so its UDP traffic stays on that loopback),
 //! with its own control socket and rdomain prefix; everything is removed on drop.
-//! A missing privilege or tool fails the test with the reason.
+//! A missing privilege or tool fails the test with the reason. [`pair`] is the other
+//! harness: two protocol engines joined in memory, for the protocol tests.
 //!
 //! wgd is started with `nsenter --net=` (not `ip netns exec`, which would give it a
 //! private mount namespace and hide the rdomain namespaces it creates); see README.md,
 //! "How the root tests stay apart".
 
 #![allow(dead_code)]
+
+/// The two-node harness of the protocol tests (no root, no processes).
+pub mod pair;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
