@@ -1,4 +1,4 @@
-//! The Debian package (issue 16, item 3; README.md, "Debian package"): `cargo deb`
+//! The Debian package (README.md, "Debian package"): `cargo deb`
 //! builds it from the binaries already built (`--no-build --profile dev`, so CI
 //! needs no release build), `dpkg-deb` shows the right files, paths and
 //! dependencies, `dpkg --root` installs it into a scratch root (never the host's
@@ -97,6 +97,7 @@ fn exec_lines(unit: &Path) -> Vec<Vec<String>> {
 }
 
 #[test]
+#[ignore = "needs root: dpkg --root, then the installed wgd in a network namespace"]
 fn the_package_builds_installs_and_runs() {
     common::require_root_and_tools(&["dpkg", "dpkg-deb", "dpkg-query", "ip", "nsenter", "ping"]);
     let tmp = TempDir::new("deb");

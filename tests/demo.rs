@@ -51,6 +51,7 @@ impl Drop for Made {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (scripts/demo.sh)"]
 fn demo_runs_and_cleans_up() {
     common::require_root_and_tools(&["ip", "nsenter", "ping", "openssl"]);
     let pid = std::process::id();

@@ -1,4 +1,4 @@
-//! Handshake-initiation floods against wgd (issue 15, item 4; issue 13's "cookie path
+//! Handshake-initiation floods against wgd (and the "cookie path
 //! under load" test): initiations with a valid mac1 from one source and from many
 //! sources, while a legitimate peer keeps a tunnel up and rekeys. Checked: the cookie
 //! reply and the rate limiter engage (wgd's debug lines and the cookies the flooder
@@ -571,13 +571,13 @@ fn flood_from_sources_that_answer_cookies_meets_the_rate_limit() {
 }
 
 #[test]
-#[ignore = "defect: wgd runs the cookie path inline on the thread that reads the UDP socket; a flood faster than that path overflows the socket buffer the tunnel shares and the tunnel stalls (HARDENING.md, Floods and soak)"]
+#[ignore = "defect: at ~100,000 initiations/s on two cores the control thread's cookie path is the bottleneck and the legitimate initiation is dropped at the full handshake queue (HARDENING.md, Floods and soak)"]
 fn defect_full_speed_flood_from_many_spoofed_sources() {
     flood_while_rekeying("fls", 1000, false, None);
 }
 
 #[test]
-#[ignore = "defect: every handshake that passes the per-source rate limit costs a Diffie-Hellman on the data thread; 250 sources that answer cookies stall the tunnel (HARDENING.md, Floods and soak)"]
+#[ignore = "defect: 250 sources that answer cookies at full speed keep the handshake queue full: pings fall to 75% and the legitimate rekey takes 21 s (HARDENING.md, Floods and soak)"]
 fn defect_full_speed_flood_from_many_sources_that_answer_cookies() {
     flood_while_rekeying("flz", 250, true, None);
 }
@@ -606,7 +606,7 @@ fn iperf(w: &Wgd, secs: u32) -> f64 {
         .unwrap_or_else(|| panic!("iperf3: {j}"))
 }
 
-/// Issue 13: while iperf3 runs through the tunnel, a flood of handshake initiations
+/// While iperf3 runs through the tunnel, a flood of handshake initiations
 /// from another address (the cookie path under load) leaves at least half of the
 /// throughput measured without it, and the legitimate peer still rekeys during it.
 /// Unloaded and loaded runs alternate, so a neighbour's load on the machine falls on

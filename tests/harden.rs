@@ -1,6 +1,6 @@
-//! wgd against an unprivileged local user (issue 12, items 1–4): each test creates a
-//! user of its own and runs an attack on the control socket as that user (this test
-//! binary re-run as the `attacker` helper with the user's uid). While it runs, a ping
+//! wgd against an unprivileged local user (wgd.8, Control socket): each test creates a user
+//! of its own and runs an attack on the control socket as that user (this test binary
+//! re-run as the `helper_attacker` helper with the user's uid). While it runs, a ping
 //! through a tunnel of the same daemon must keep answering (no gap over 1 s), root's
 //! wgifconfig must keep working, and wgd's memory must stay bounded.
 //!
@@ -54,8 +54,8 @@ fn reply(s: &mut UnixStream, wait: Duration) -> Option<Result<ReplyBody, String>
 /// The attacker's side, run by the tests below as their test user: not a test of its
 /// own (it returns at once without the attack named in its environment).
 #[test]
-#[ignore = "helper process: the other tests run it as their test user"]
-fn attacker() {
+#[ignore = "helper process: the other tests run it as their test user (.config/nextest.toml leaves helper_ out)"]
+fn helper_attacker() {
     let Ok(kind) = std::env::var(ATTACK) else {
         return;
     };
@@ -238,7 +238,7 @@ fn spawn_attacker(
         .args([
             "--ignored",
             "--exact",
-            "attacker",
+            "helper_attacker",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -353,6 +353,7 @@ fn field<T: std::str::FromStr>(report: &str, line: &str, after: &str) -> T {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and a test user"]
 fn pipelined_requests_with_unread_replies_stay_bounded() {
     let (mut w, user, ping, rss0) = setup("hpl");
     let o = attack(&mut w, &user, "pipeline", 6);
@@ -364,6 +365,7 @@ fn pipelined_requests_with_unread_replies_stay_bounded() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and a test user"]
 fn bursts_of_requests_do_not_stall_the_tunnels() {
     let (mut w, user, ping, rss0) = setup("hbu");
     let o = attack(&mut w, &user, "burst", 6);
@@ -372,6 +374,7 @@ fn bursts_of_requests_do_not_stall_the_tunnels() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and a test user"]
 fn a_user_cannot_take_every_connection() {
     let (mut w, user, ping, rss0) = setup("hho");
     let o = attack(&mut w, &user, "hold", 4);
@@ -388,6 +391,7 @@ fn a_user_cannot_take_every_connection() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and a test user"]
 fn large_and_unfinished_frames_from_a_user() {
     let (mut w, user, ping, rss0) = setup("hlo");
     let o = attack(&mut w, &user, "loris", 20);
@@ -411,6 +415,7 @@ fn large_and_unfinished_frames_from_a_user() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and a test user"]
 fn a_stuck_log_reader_does_not_stop_the_tunnels() {
     // wgd's stderr is a pipe nobody reads; wg1 logs a line for every packet sent to a
     // peer without an endpoint, far more than the pipe holds (64 KiB).
@@ -455,6 +460,7 @@ fn a_stuck_log_reader_does_not_stop_the_tunnels() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and a test user"]
 fn many_users_leave_room_for_root() {
     // Fifteen users hold 16 connections each: the 240 that users may share. A
     // sixteenth user is refused (EAGAIN), root is not.

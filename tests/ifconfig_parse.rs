@@ -1,5 +1,5 @@
 //! Argument lists → the exact requests (generic verbs in order, the one SIOCSWG,
-//! the address requests) or the exact error text, from spec §2.
+//! the address requests) or the exact error text, from openbsd-wg-interface spec §2.
 
 use std::net::SocketAddr;
 use wgif::ifconfig::parse::{parse_collect, AddrOp, Af, GenericOp, Plan};

@@ -1,5 +1,5 @@
-//! Status text from hand-written model values, expected text written from spec §3
-//! (tabs and all).
+//! Status text from hand-written model values, expected text written from
+//! openbsd-wg-interface spec §3 (tabs and all).
 
 use wgif::ifconfig::parse::Af;
 use wgif::ifconfig::print::{status, View};

@@ -1,6 +1,6 @@
-//! The wg_data_io codec against golden buffers built field by field from the spec's
-//! offset tables (tests/golden/make_goldens.py), plus truncation, lying counts,
-//! random mutation and round-trip properties.
+//! The wg_data_io codec against golden buffers built field by field from the offset tables
+//! of openbsd-wg-interface spec §1.3–1.6 (tests/golden/make_goldens.py), plus truncation,
+//! lying counts, random mutation and round-trip properties.
 
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};

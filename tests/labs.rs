@@ -72,31 +72,37 @@ fn lab(name: &str, hops: usize, tools: &[&str]) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and iptables (scripts/lab.sh)"]
 fn lab_point_to_point() {
     lab("p2p", 3, &[]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and iptables (scripts/lab.sh)"]
 fn lab_relay() {
     lab("relay", 4, &[]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and iptables (scripts/lab.sh)"]
 fn lab_nat() {
     lab("nat", 6, &["iptables"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and iptables (scripts/lab.sh)"]
 fn lab_full_tunnel() {
     lab("full", 3, &["iptables"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and iptables (scripts/lab.sh)"]
 fn lab_ipv6() {
     lab("ipv6", 2, &[]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and iptables (scripts/lab.sh)"]
 fn lab_dual_stack() {
     lab("dual", 4, &[]);
 }
@@ -122,6 +128,7 @@ fn lab_list_and_unknown_name() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, tun devices and iptables (scripts/lab.sh)"]
 fn an_interrupted_lab_removes_what_it_made() {
     common::require_root_and_tools(&["ip", "nsenter", "ping", "openssl", "bash", "awk"]);
     let mut child = Command::new("bash")

@@ -150,26 +150,31 @@ fn interop(tag: &str, outer: &str, psk: bool, wgd_initiates: bool) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn interop_v4_outer_wgd_initiates() {
     interop("i4", "127.0.0.1", false, true);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn interop_v4_outer_go_initiates_with_psk() {
     interop("g4", "127.0.0.1", true, false);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn interop_v6_outer_wgd_initiates_with_psk() {
     interop("i6", "::1", true, true);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn interop_v6_outer_go_initiates() {
     interop("g6", "::1", false, false);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn roaming_follows_the_peer() {
     let mut w = Wgd::start("ro");
     let go = start_go(&mut w, "wgoro");
@@ -226,6 +231,7 @@ fn roaming_follows_the_peer() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn hostile_control_input_while_traffic_flows() {
     use std::os::unix::net::UnixStream;
     let w = Wgd::start("ho");

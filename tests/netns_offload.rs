@@ -536,51 +536,61 @@ fn wgd_pair_v6(tag: &str, off: &[&str]) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_v6_all_offloads_on() {
     wgd_pair_v6("va", &[]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_v6_all_offloads_off() {
     wgd_pair_v6("vn", &["all"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_all_offloads_on() {
     wgd_pair("oa", &[]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_without_tun_tso() {
     wgd_pair("o1", &["tun-tso"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_without_tun_uso() {
     wgd_pair("o2", &["tun-uso"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_without_tun_gro() {
     wgd_pair("o3", &["tun-gro"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_without_udp_gso() {
     wgd_pair("o4", &["udp-gso"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_without_udp_gro() {
     wgd_pair("o5", &["udp-gro"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_without_mmsg() {
     wgd_pair("o6", &["mmsg"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn wgd_all_offloads_off() {
     wgd_pair("on", &["all"]);
 }
@@ -647,41 +657,49 @@ fn wgd_go(tag: &str, off: &[&str]) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn go_wgd_all_offloads_on() {
     wgd_go("ga", &[]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn go_wgd_all_offloads_off() {
     wgd_go("gn", &["all"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn go_wgd_without_tun_tso() {
     wgd_go("g1", &["tun-tso"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn go_wgd_without_tun_uso() {
     wgd_go("g2", &["tun-uso"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn go_wgd_without_tun_gro() {
     wgd_go("g3", &["tun-gro"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn go_wgd_without_udp_gso() {
     wgd_go("g4", &["udp-gso"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn go_wgd_without_udp_gro() {
     wgd_go("g5", &["udp-gro"]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wireguard-go)"]
 fn go_wgd_without_mmsg() {
     wgd_go("g6", &["mmsg"]);
 }

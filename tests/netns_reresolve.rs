@@ -44,6 +44,7 @@ fn wgifconfig_with_hosts(w: &Wgd, hosts: &std::path::Path, args: &[&str]) -> Str
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd)"]
 fn named_endpoint_follows_a_changed_answer() {
     common::require_root_and_tools(&["ip", "nsenter", "unshare", "mount", "ping"]);
     let hosts = std::env::temp_dir().join(format!("wgt-rr-hosts-{}", std::process::id()));
@@ -125,6 +126,7 @@ fn named_endpoint_follows_a_changed_answer() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd)"]
 fn an_address_endpoint_forgets_the_name() {
     common::require_root_and_tools(&["ip", "nsenter", "unshare", "mount"]);
     let hosts = std::env::temp_dir().join(format!("wgt-rf-hosts-{}", std::process::id()));
@@ -170,6 +172,7 @@ fn an_address_endpoint_forgets_the_name() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd)"]
 fn a_bad_host_name_record_is_refused_and_changes_nothing() {
     use wgif::ioctl::client::{CallError, Client};
     use wgif::ioctl::codec::{self, Dir};

@@ -1,5 +1,5 @@
 //! The acceptance scenarios of the Linux kernel's WireGuard selftest
-//! (tools/testing/selftests/wireguard/netns.sh; /work/shared/design/netns-scenarios.md
+//! (tools/testing/selftests/wireguard/netns.sh; docs/design/netns-scenarios.md
 //! numbers them) that apply to a userspace daemon, run against wgd with wgifconfig
 //! in place of `ip link add type wireguard` and `wg set`/`wg show`.
 //!

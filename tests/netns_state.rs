@@ -1,6 +1,6 @@
-//! Routing-domain namespaces that change under wgd (issue 12, item 8; wgd.8, ROUTING
-//! DOMAINS): a namespace deleted under a live interface stays that interface's rdomain
-//! and gets its name back when the rdomain is used again; names left by a wgd killed
+//! Routing-domain namespaces that change under wgd (wgd.8, Routing domains): a
+//! namespace deleted under a live interface stays that interface's rdomain and gets its
+//! name back when the rdomain is used again; names left by a wgd killed
 //! with SIGKILL are taken over by the next one and removed when it exits.
 //!
 //! ```text
@@ -20,6 +20,7 @@ fn link_in(ns: &str, ifname: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd)"]
 fn a_deleted_rdomain_name_comes_back_with_its_interface() {
     let w = Wgd::start("nsdl");
     w.example();
@@ -41,6 +42,7 @@ fn a_deleted_rdomain_name_comes_back_with_its_interface() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd)"]
 fn a_name_taken_by_another_namespace_is_refused() {
     let w = Wgd::start("nstk");
     w.example();
@@ -56,6 +58,7 @@ fn a_name_taken_by_another_namespace_is_refused() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd)"]
 fn names_left_by_a_killed_wgd_are_taken_over() {
     let mut w = Wgd::start("nskl");
     w.example();

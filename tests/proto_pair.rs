@@ -1,182 +1,14 @@
-//! Two proto::Interfaces on a simulated clock, wired by an in-memory network.
+//! Two proto::Interfaces on a simulated clock, wired by an in-memory network
+//! (tests/common/pair.rs).
 
+mod common;
+use common::pair::{ipv4, Pair, A_IP, B_IP};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 use wgif::proto::crypto::PrivateKey;
 use wgif::proto::{Event, Interface, RecvOutcome, SendOutcome, HEADROOM, TAILROOM};
-
-pub struct Node {
-    pub iface: Interface,
-    pub addr: SocketAddr,
-    pub tun: Vec<Vec<u8>>,
-    pub events: Vec<String>,
-}
-
-pub struct Pair {
-    pub a: Node,
-    pub b: Node,
-    pub now: Instant,
-    pub wall: SystemTime,
-    pub rng: StdRng,
-    pub a_id: u64,
-    pub b_id: u64,
-}
-
-const A_IP: [u8; 4] = [10, 0, 0, 1];
-const B_IP: [u8; 4] = [10, 0, 0, 2];
-
-pub fn ipv4(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0u8; 20 + payload.len()];
-    p[0] = 0x45;
-    let len = p.len() as u16;
-    p[2..4].copy_from_slice(&len.to_be_bytes());
-    p[8] = 64;
-    p[9] = 17;
-    p[12..16].copy_from_slice(&src);
-    p[16..20].copy_from_slice(&dst);
-    p[20..].copy_from_slice(payload);
-    p
-}
-
-impl Pair {
-    /// A (peer id 1 on B) and B (peer id 2 on A); endpoints configured per flags.
-    pub fn new(seed: u64, a_knows_b: bool, b_knows_a: bool) -> Pair {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let now = Instant::now();
-        let wall = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut ka = [0u8; 32];
-        let mut kb = [0u8; 32];
-        rng.fill_bytes(&mut ka);
-        rng.fill_bytes(&mut kb);
-        let pa = PrivateKey::from_bytes(&ka).public_key();
-        let pb = PrivateKey::from_bytes(&kb).public_key();
-        let a_addr: SocketAddr = "127.0.0.1:1001".parse().unwrap();
-        let b_addr: SocketAddr = "127.0.0.2:1002".parse().unwrap();
-        let mut a = Interface::new(now, &mut rng);
-        let mut b = Interface::new(now, &mut rng);
-        a.set_private_key(Some(&ka), now);
-        b.set_private_key(Some(&kb), now);
-        a.add_peer(2, &pb, now).unwrap();
-        b.add_peer(1, &pa, now).unwrap();
-        a.add_aip(2, IpAddr::V4(Ipv4Addr::from(B_IP)), 32).unwrap();
-        b.add_aip(1, IpAddr::V4(Ipv4Addr::from(A_IP)), 32).unwrap();
-        if a_knows_b {
-            a.set_endpoint(2, Some(b_addr));
-        }
-        if b_knows_a {
-            b.set_endpoint(1, Some(a_addr));
-        }
-        a.up(now);
-        b.up(now);
-        let node = |iface, addr| Node {
-            iface,
-            addr,
-            tun: Vec::new(),
-            events: Vec::new(),
-        };
-        Pair {
-            a: node(a, a_addr),
-            b: node(b, b_addr),
-            now,
-            wall,
-            rng,
-            a_id: 1,
-            b_id: 2,
-        }
-    }
-
-    pub fn advance(&mut self, d: Duration) {
-        self.now += d;
-        self.wall += d;
-    }
-
-    /// Sends an inner packet from `from_a ? A : B` to the other side.
-    pub fn send(&mut self, from_a: bool, payload: &[u8]) -> (SendOutcome, Vec<u8>) {
-        let (src, dst) = if from_a { (A_IP, B_IP) } else { (B_IP, A_IP) };
-        let pkt = ipv4(src, dst, payload);
-        let mut buf = vec![0u8; HEADROOM + pkt.len() + TAILROOM];
-        buf[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(&pkt);
-        let node = if from_a { &mut self.a } else { &mut self.b };
-        let o = node
-            .iface
-            .encapsulate(self.now, self.wall, &mut self.rng, &mut buf, pkt.len());
-        if let SendOutcome::Send { range, .. } = &o {
-            buf = buf[range.clone()].to_vec();
-        }
-        (o, buf)
-    }
-
-    /// Drains one side's queued datagrams, returning them.
-    pub fn drain(&mut self, from_a: bool) -> Vec<Vec<u8>> {
-        let node = if from_a { &mut self.a } else { &mut self.b };
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 65536];
-        while let Some(t) = node.iface.poll_transmit(&mut buf) {
-            out.push(buf[..t.len].to_vec());
-        }
-        while let Some(e) = node.iface.poll_event() {
-            node.events.push(e.to_string());
-        }
-        out
-    }
-
-    /// Delivers one datagram to a side.
-    pub fn deliver(&mut self, to_a: bool, mut dgram: Vec<u8>) -> RecvOutcome {
-        let from = if to_a { self.b.addr } else { self.a.addr };
-        let node = if to_a { &mut self.a } else { &mut self.b };
-        let local = Some(node.addr.ip());
-        let o = node.iface.decapsulate(
-            self.now,
-            self.wall,
-            &mut self.rng,
-            from,
-            local,
-            &mut dgram,
-            false,
-        );
-        if let RecvOutcome::Tun(r) = &o {
-            node.tun.push(dgram[r.clone()].to_vec());
-        }
-        while let Some(e) = node.iface.poll_event() {
-            node.events.push(e.to_string());
-        }
-        o
-    }
-
-    /// A stages `payload`, its initiation reaches B: returns B's response, not yet
-    /// delivered.
-    pub fn response_to_staged(&mut self, payload: &[u8]) -> Vec<u8> {
-        let (o, _) = self.send(true, payload);
-        assert_eq!(o, SendOutcome::Staged);
-        let init = self.drain(true);
-        assert_eq!(init.len(), 1, "one initiation");
-        self.deliver(false, init[0].clone());
-        let resp = self.drain(false);
-        assert_eq!(resp.len(), 1, "one response");
-        assert_eq!((resp[0][0], resp[0].len()), (2, 92), "a response");
-        resp.into_iter().next().unwrap()
-    }
-
-    /// Moves datagrams both ways until quiet (bounded).
-    pub fn pump(&mut self) {
-        for _ in 0..50 {
-            let ab = self.drain(true);
-            let ba = self.drain(false);
-            if ab.is_empty() && ba.is_empty() {
-                return;
-            }
-            for d in ab {
-                self.deliver(false, d);
-            }
-            for d in ba {
-                self.deliver(true, d);
-            }
-        }
-        panic!("network did not go quiet");
-    }
-}
 
 #[test]
 fn handshake_then_data_both_ways() {
@@ -364,8 +196,7 @@ fn persistent_keepalive_on_sends_at_once() {
     p.pump();
     p.a.iface.set_persistent_keepalive(2, 25, p.now);
     assert_eq!(p.a.iface.poll_timeout(), Some(p.now));
-    let (now, wall) = (p.now, p.wall);
-    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    p.timers(true);
     let out = p.drain(true);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].len(), 32, "a keepalive");
@@ -393,8 +224,7 @@ fn staged_packets_before_up_are_flushed_after_up() {
     }
     assert!(p.drain(true).is_empty());
     p.a.iface.up(p.now);
-    let (now, wall) = (p.now, p.wall);
-    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    p.timers(true);
     p.pump();
     // 128 kept, the two oldest dropped.
     assert_eq!(p.b.tun.len(), 128);
@@ -504,8 +334,7 @@ fn unanswered_handshake_sends_20_initiations_then_gives_up() {
         if t > p.now {
             p.advance(t - p.now);
         }
-        let (now, wall) = (p.now, p.wall);
-        p.a.iface.handle_timeout(now, wall, &mut p.rng);
+        p.timers(true);
         inits += p.drain(true).iter().filter(|d| d.len() == 148).count();
         if p.a.events.iter().any(|e| e.contains("giving up")) {
             break;
@@ -523,8 +352,7 @@ fn unanswered_handshake_sends_20_initiations_then_gives_up() {
     // Key material is zeroed 540 s later.
     let t = p.a.iface.poll_timeout().unwrap();
     p.advance(t - p.now);
-    let (now, wall) = (p.now, p.wall);
-    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    p.timers(true);
     p.drain(true);
     assert!(p
         .a
@@ -589,8 +417,7 @@ fn o_range(o: &SendOutcome) -> std::ops::Range<usize> {
 fn pka_without_endpoint_logs_bad_sa_like_openbsd() {
     let mut p = Pair::new(15, false, false);
     p.a.iface.set_persistent_keepalive(2, 10, p.now);
-    let (now, wall) = (p.now, p.wall);
-    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    p.timers(true);
     assert!(p.drain(true).is_empty());
     assert!(p
         .a
@@ -795,12 +622,8 @@ fn initiator_rekeys_on_receive_after_165_s_once() {
 impl Pair {
     /// Runs both sides' due timers at the current simulated time.
     fn tick(&mut self) {
-        self.a
-            .iface
-            .handle_timeout(self.now, self.wall, &mut self.rng);
-        self.b
-            .iface
-            .handle_timeout(self.now, self.wall, &mut self.rng);
+        self.timers(true);
+        self.timers(false);
     }
 
     /// Advances in small steps, running timers, and returns what each side sent
@@ -1013,8 +836,7 @@ fn replayed_response_is_invalid_and_a_stray_one_unknown() {
     );
     // Once the session's keys are zeroed (540 s) its index is gone: "Unknown".
     p.advance(Duration::from_secs(541));
-    let (now, wall) = (p.now, p.wall);
-    p.a.iface.handle_timeout(now, wall, &mut p.rng);
+    p.timers(true);
     p.drain(true);
     p.a.events.clear();
     p.deliver(true, resp.clone());
@@ -1193,7 +1015,7 @@ fn down_purges_staged_packets() {
 }
 
 /// Initiations of one peer closer together than 20 ms are a flood and dropped (spec
-/// §5.1's INITIATION_SPACING); 20 ms apart they are consumed. Two interfaces with A's
+/// §4.2 step 7, INITIATION_SPACING); 20 ms apart they are consumed. Two interfaces with A's
 /// key stand for A making a fresh initiation at the chosen moments.
 #[test]
 fn initiations_closer_than_twenty_ms_are_dropped() {
@@ -1255,7 +1077,7 @@ fn initiations_closer_than_twenty_ms_are_dropped() {
 }
 
 /// A new private key starts over: the next packet sends an initiation at once, even
-/// within REKEY_TIMEOUT of the last one (spec §1.9: the key change resets the
+/// within REKEY_TIMEOUT of the last one (openbsd-wg-interface spec §1.9: the key change resets the
 /// handshake state).
 #[test]
 fn a_new_private_key_initiates_at_once() {

@@ -1,4 +1,4 @@
-//! Restart that loses nothing configured (issue 16, item 4; wgd.8, RESTART): wgd is
+//! Restart that loses nothing configured (wgd.8, RESTART; README.md, "Restart"): wgd is
 //! killed with SIGKILL, the test runs what contrib/wgd.service runs (its ExecStart= and
 //! ExecStartPost= lines, read from the unit, binaries mapped to the ones just built),
 //! and the interfaces of the hostname.wgN files are back and pass traffic within
@@ -152,6 +152,7 @@ fn names_with_prefix(prefix: &str) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wgnetstart)"]
 fn killed_wgd_comes_back_with_its_hostname_interfaces() {
     let unit = service_section(UNIT);
     let mut w = Wgd::start_with(
@@ -381,6 +382,7 @@ fn the_unit_exposure_is_at_most_6() {
 /// with no_new_privs (as systemd would run it, simulated with setpriv(1)): the
 /// wg(4) example, two interfaces in two rdomains, passes traffic.
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wgnetstart)"]
 fn wgd_works_with_only_the_units_capabilities() {
     common::require_tools(&["setpriv"]);
     let s = service_section(UNIT);

@@ -1,4 +1,4 @@
-//! Soak (issue 15, item 5): traffic through a lossy, reordering, duplicating path
+//! Soak: traffic through a lossy, reordering, duplicating path
 //! for a while, with rekeys forced along the way; then wgd is killed with SIGKILL
 //! at a random moment and restarted as tests/restart.rs does (wgd, then wgnetstart
 //! with the hostname.wgN files). Checked: the tunnel recovers after each fault;

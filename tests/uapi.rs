@@ -120,6 +120,7 @@ fn sections(conf: &str) -> Vec<Vec<(String, String)>> {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wg(8), wireguard-go)"]
 fn setconf_then_showconf_round_trips_and_wgifconfig_sees_it() {
     let mut w = start("ua1");
     let name = create(&mut w, 1);
@@ -199,6 +200,7 @@ fn setconf_then_showconf_round_trips_and_wgifconfig_sees_it() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wg(8), wireguard-go)"]
 fn one_prefix_is_removed_by_protocol_and_by_wgaip() {
     let mut w = start("ua2");
     let name = create(&mut w, 2);
@@ -297,6 +299,7 @@ fn one_prefix_is_removed_by_protocol_and_by_wgaip() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wg(8), wireguard-go)"]
 fn bad_input_gets_an_errno_and_changes_nothing() {
     let mut w = start("ua3");
     let name = create(&mut w, 3);
@@ -400,6 +403,7 @@ fn bad_input_gets_an_errno_and_changes_nothing() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wg(8), wireguard-go)"]
 fn a_user_gets_eperm_on_set_and_no_keys_on_get() {
     let mut w = start("ua4");
     let name = create(&mut w, 4);
@@ -459,6 +463,7 @@ fn a_user_gets_eperm_on_set_and_no_keys_on_get() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wg(8), wireguard-go)"]
 fn stale_sockets_are_replaced_and_other_files_left_alone() {
     let mut w = start("ua5");
     // A socket nobody serves, as a killed daemon leaves it.
@@ -522,6 +527,7 @@ fn now() -> i64 {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wg(8), wireguard-go)"]
 fn wg_show_dump_agrees_with_wgifconfig_after_traffic() {
     let mut w = start("ua6");
     let (a, b) = (format!("wg{}", unit(7)), format!("wg{}", unit(8)));
@@ -633,6 +639,7 @@ fn wg_show_dump_agrees_with_wgifconfig_after_traffic() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wg(8), wireguard-go)"]
 fn wg_quick_brings_up_a_tunnel_to_wireguard_go_and_down_removes_it() {
     common::require_tools(&["wg-quick", "wireguard-go", "wg"]);
     let mut w = start("ua7");
@@ -787,6 +794,7 @@ fn wg_quick_brings_up_a_tunnel_to_wireguard_go_and_down_removes_it() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wg(8), wireguard-go)"]
 fn an_unfinished_request_is_dropped_in_bounded_time() {
     let mut w = start("ua8");
     let name = create(&mut w, 10);
@@ -821,8 +829,8 @@ fn an_unfinished_request_is_dropped_in_bounded_time() {
 /// The user's side of `a_user_is_bounded_like_on_the_control_socket`, run by it as
 /// its test user (returns at once without its environment).
 #[test]
-#[ignore = "helper process: run as the test user by the test below"]
-fn user_side() {
+#[ignore = "helper process: run as the test user by the test below (.config/nextest.toml leaves helper_ out)"]
+fn helper_user_side() {
     let Ok(sock) = std::env::var("UAPI_USER_SOCK") else {
         return;
     };
@@ -858,6 +866,7 @@ fn user_side() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and tun devices (wgd, wg(8), wireguard-go)"]
 fn a_user_is_bounded_like_on_the_control_socket() {
     let mut w = start("ua9");
     let name = create(&mut w, 11);
@@ -868,7 +877,7 @@ fn a_user_is_bounded_like_on_the_control_socket() {
         .args([
             "--ignored",
             "--exact",
-            "user_side",
+            "helper_user_side",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -1,6 +1,7 @@
 //! SIOCSWG and SIOCGWG: the one place that translates between the ioctl model and
 //! the protocol engine, with if_wg.c's semantics (spec openbsd-wg-interface §1.8–1.9).
 
+use super::errno;
 use super::link::{Clock, Env};
 use super::reresolve::EndpointNames;
 use crate::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec};
@@ -15,10 +16,6 @@ use zeroize::Zeroizing;
 
 /// OpenBSD's protocol version for `p_protocol_version` (0 = latest).
 const WG_PROTOCOL_VERSION: i32 = 1;
-
-fn errno_of(e: &io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(libc::EIO)
-}
 
 /// The socket side of an interface's wg configuration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,7 +83,7 @@ pub fn set_wg_interface<C: Clock, R: CryptoRngCore, L>(
     if port != sock.port || rtable != sock.rtable {
         // if_wg.c forgets the cached sources first, whether or not the bind works.
         proto.clear_src_cache();
-        let port = rebind(rtable, port).map_err(|e| errno_of(&e))?;
+        let port = rebind(rtable, port).map_err(|e| errno::of(&e))?;
         *sock = SocketConf { port, rtable };
     }
     Ok(())
@@ -615,7 +612,7 @@ mod tests {
         assert_eq!(w.get().peers[0].endpoint, None);
     }
 
-    /// Spec §1.9's HAS_PKA quirk: a peer that existed when the interface went down
+    /// openbsd-wg-interface spec §1.9's HAS_PKA quirk: a peer that existed when the interface went down
     /// keeps its interval until up; a peer created since takes a new one.
     #[test]
     fn pka_is_ignored_for_peers_that_were_there_at_down() {
@@ -759,6 +756,7 @@ mod tests {
 
     mod random_requests {
         use super::*;
+        use crate::proto::allowedips::masked;
         use proptest::prelude::*;
 
         /// Peer records over a small key space, so that requests meet the same peers,
@@ -834,7 +832,7 @@ mod tests {
                     let mut prefixes: Vec<(IpAddr, u8)> = g
                         .peers
                         .iter()
-                        .flat_map(|p| p.aips.iter().map(|a| (masked4(a.addr, a.cidr), a.cidr)))
+                        .flat_map(|p| p.aips.iter().map(|a| (masked(a.addr, a.cidr), a.cidr)))
                         .collect();
                     let n = prefixes.len();
                     prefixes.sort();
@@ -842,16 +840,6 @@ mod tests {
                     prop_assert_eq!(prefixes.len(), n, "a prefix owned twice");
                 }
             }
-        }
-
-        fn masked4(a: IpAddr, cidr: u8) -> IpAddr {
-            let IpAddr::V4(v) = a else { return a };
-            let m = if cidr == 0 {
-                0
-            } else {
-                u32::MAX << (32 - cidr)
-            };
-            IpAddr::V4(Ipv4Addr::from(u32::from(v) & m))
         }
     }
 

@@ -65,10 +65,6 @@ fn if_token(unit: u32, which: usize) -> Token {
     Token(IF_BASE + unit as usize * 4 + which)
 }
 
-fn io_errno(e: &io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(libc::EIO)
-}
-
 pub struct Daemon {
     opts: Options,
     log: Arc<Logger>,
@@ -413,7 +409,7 @@ impl Daemon {
         if let Request::ListInterfaces = req {
             let mut all = Vec::new();
             for w in self.ifs.values_mut() {
-                all.push(w.info().map_err(|e| io_errno(&e))?);
+                all.push(w.info().map_err(|e| super::errno::of(&e))?);
             }
             all.sort_by_key(|i| i.index);
             return Ok(Response::Interfaces(all));
@@ -435,7 +431,7 @@ impl Daemon {
                 .get_mut(&unit)
                 .map(|w| w.info().map(Response::Info))
                 .unwrap()
-                .map_err(|e| io_errno(&e)),
+                .map_err(|e| super::errno::of(&e)),
             Request::GetWg { size } => {
                 let w = &self.ifs[&unit];
                 let bound = w.dp.udp().map(|u| u.local_port());
@@ -460,7 +456,9 @@ impl Daemon {
                 // Linux drops a link's IPv6 state below 1280 and, raised again, makes it
                 // anew with a link-local address at once.
                 let ipv6_revived = w.mtu < IPV6_MIN_MTU && mtu >= IPV6_MIN_MTU;
-                w.rtnl.set_mtu(w.index, mtu).map_err(|e| io_errno(&e))?;
+                w.rtnl
+                    .set_mtu(w.index, mtu)
+                    .map_err(|e| super::errno::of(&e))?;
                 if ipv6_revived {
                     w.no_auto_link_local();
                     w.drop_link_local();
@@ -496,7 +494,7 @@ impl Daemon {
                 });
                 w.rtnl
                     .add_addr_v4(w.index, a.addr, a.prefixlen, brd)
-                    .map_err(|e| io_errno(&e))?;
+                    .map_err(|e| super::errno::of(&e))?;
                 self.set_up(unit)
             }
             Request::AddInet6(a) => {
@@ -506,26 +504,26 @@ impl Daemon {
                 let w = self.ifs.get_mut(&unit).unwrap();
                 w.rtnl
                     .add_addr_v6(w.index, a.addr, a.prefixlen)
-                    .map_err(|e| io_errno(&e))?;
+                    .map_err(|e| super::errno::of(&e))?;
                 if !w.v6_order.contains(&a.addr) {
                     w.v6_order.push(a.addr);
                 }
                 w.ensure_link_local(&mut self.rng)
-                    .map_err(|e| io_errno(&e))?;
+                    .map_err(|e| super::errno::of(&e))?;
                 self.set_up(unit)
             }
             Request::DelInet(a) => {
                 let w = self.ifs.get_mut(&unit).unwrap();
                 w.rtnl
                     .del_addr(w.index, IpAddr::V4(a))
-                    .map_err(|e| io_errno(&e))
+                    .map_err(|e| super::errno::of(&e))
                     .map(|_| Response::Done)
             }
             Request::DelInet6(a) => {
                 let w = self.ifs.get_mut(&unit).unwrap();
                 w.rtnl
                     .del_addr(w.index, IpAddr::V6(a))
-                    .map_err(|e| io_errno(&e))
+                    .map_err(|e| super::errno::of(&e))
                     .map(|_| Response::Done)
             }
             Request::Create | Request::ListInterfaces => unreachable!("handled above"),
@@ -604,21 +602,21 @@ impl Daemon {
         if self.ifs.contains_key(&unit) {
             return Err(libc::EEXIST);
         }
-        let tun = Tun::open(name, &self.opts.offloads).map_err(|e| io_errno(&e))?;
+        let tun = Tun::open(name, &self.opts.offloads).map_err(|e| super::errno::of(&e))?;
         for n in &tun.notices {
             self.log.log(Level::Warning, &format!("wgd: {n}"));
         }
         let index = self
             .rtnl
             .link_index(name)
-            .map_err(|e| io_errno(&e))?
+            .map_err(|e| super::errno::of(&e))?
             .ok_or(libc::ENXIO)?;
         self.rtnl
             .set_mtu(index, DEFAULT_MTU)
-            .map_err(|e| io_errno(&e))?;
+            .map_err(|e| super::errno::of(&e))?;
         // Best effort: the default queue only loses more of a burst.
         let _ = self.rtnl.set_txqlen(index, TXQUEUELEN);
-        let rtnl = Rtnl::new().map_err(|e| io_errno(&e))?;
+        let rtnl = Rtnl::new().map_err(|e| super::errno::of(&e))?;
         let mut proto = Interface::new(Instant::now(), &mut self.rng);
         proto.set_mtu(DEFAULT_MTU as usize);
         // Drain the engine's creation events (none are visible without debug).
@@ -655,7 +653,7 @@ impl Daemon {
             .register(w.dp.tun.as_raw_fd(), data_token(unit, 0))
         {
             self.forget_plane(unit, &w.dp);
-            return Err(io_errno(&e));
+            return Err(super::errno::of(&e));
         }
         self.ifs.insert(unit, w);
         self.uapi_listen(unit, name);
@@ -709,8 +707,10 @@ impl Daemon {
             // Nothing changes unless the bind and the link work (debug included).
             let socks = w
                 .bind(&self.namespaces, &self.opts.offloads)
-                .map_err(|e| io_errno(&e))?;
-            w.rtnl.set_up(w.index, true).map_err(|e| io_errno(&e))?;
+                .map_err(|e| super::errno::of(&e))?;
+            w.rtnl
+                .set_up(w.index, true)
+                .map_err(|e| super::errno::of(&e))?;
             // wg_bind writes the port it got back: a kernel-chosen one stays.
             w.sock.port = socks.local_port();
             self.replace_udp(unit, Some(socks));
@@ -747,11 +747,13 @@ impl Daemon {
         }
         let (target, created) = if rdomain == 0 {
             (
-                super::netns::Netns::current().map_err(|e| io_errno(&e))?,
+                super::netns::Netns::current().map_err(|e| super::errno::of(&e))?,
                 false,
             )
         } else {
-            self.namespaces.ensure(rdomain).map_err(|e| io_errno(&e))?
+            self.namespaces
+                .ensure(rdomain)
+                .map_err(|e| super::errno::of(&e))?
         };
         if created {
             self.created_ns.insert(rdomain);
@@ -769,16 +771,16 @@ impl Daemon {
         }
         let w = self.ifs.get_mut(&unit).unwrap();
         // Everything that can fail without changing anything comes first.
-        let (v4, v6) = w.rtnl.addrs(w.index).map_err(|e| io_errno(&e))?;
+        let (v4, v6) = w.rtnl.addrs(w.index).map_err(|e| super::errno::of(&e))?;
         let mut rtnl = if rdomain == 0 {
             Rtnl::new()
         } else {
             rtnl_in(&target)
         }
-        .map_err(|e| io_errno(&e))?;
+        .map_err(|e| super::errno::of(&e))?;
         w.rtnl
             .move_to_netns(w.index, &target)
-            .map_err(|e| io_errno(&e))?;
+            .map_err(|e| super::errno::of(&e))?;
         // The link is in the new namespace now: so is the interface's state, whatever
         // follows.
         let index = rtnl.link_index(&w.name);
@@ -787,7 +789,9 @@ impl Daemon {
         if rdomain != 0 {
             let _ = self.namespaces.hold(rdomain, &target);
         }
-        let index = index.map_err(|e| io_errno(&e))?.ok_or(libc::ENXIO)?;
+        let index = index
+            .map_err(|e| super::errno::of(&e))?
+            .ok_or(libc::ENXIO)?;
         w.index = index;
         // The move gave the link fresh IPv6 state with the namespace's defaults.
         w.no_auto_link_local();

@@ -30,7 +30,7 @@ pub enum Level {
     Debug = 7,
 }
 
-/// The log(9) level if_wg.c r1.47 gives each message (spec §5.3's table).
+/// The log(9) level if_wg.c r1.47 gives each message (openbsd-wg-interface spec §5.3's table).
 pub fn event_level(ev: &Event) -> Level {
     use Event::*;
     match ev {

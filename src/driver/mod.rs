@@ -6,7 +6,8 @@
 //! - [`control`]: one control-socket connection; [`uapi`]: the configuration
 //!   protocol of wg(8) on each interface's own socket.
 //! - [`wgif`]: the state of one wgN interface.
-//! - [`options`], [`log`]: the command line and where messages go.
+//! - [`options`], [`log`]: the command line and where messages go; [`errno`]: the
+//!   errno a reply carries for an error.
 //! - [`sys`]: the raw libc calls (the only `unsafe` in the crate).
 //! - [`tun`], [`udp`], [`netns`], [`netlink`]: the OS objects an interface uses.
 //! - [`offload`]: which kernel offloads are on (`wgd -O`); [`gso`], [`gro`],
@@ -20,6 +21,7 @@ pub mod checksum;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;
+pub mod errno;
 pub mod gro;
 pub mod gso;
 pub mod handshakes;

@@ -58,15 +58,11 @@ impl AsFd for Netns {
     }
 }
 
-fn errno(e: nix::Error) -> io::Error {
-    io::Error::from_raw_os_error(e as i32)
-}
-
 /// Runs `f` on a thread inside `ns` and returns its result.
 pub fn run_in<T: Send>(ns: &Netns, f: impl FnOnce() -> T + Send) -> io::Result<T> {
     std::thread::scope(|s| {
         s.spawn(|| {
-            setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(errno)?;
+            setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
             Ok(f())
         })
         .join()
@@ -149,7 +145,7 @@ impl NetnsManager {
         )
         .map_err(|e| {
             let _ = fs::remove_file(&path);
-            errno(e)
+            io::Error::from(e)
         })
     }
 
@@ -194,7 +190,7 @@ impl NetnsManager {
         File::create(&path)?;
         let p = path.clone();
         let made = std::thread::spawn(move || -> io::Result<()> {
-            unshare(CloneFlags::CLONE_NEWNET).map_err(errno)?;
+            unshare(CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
             mount(
                 Some("/proc/thread-self/ns/net"),
                 &p,
@@ -202,7 +198,7 @@ impl NetnsManager {
                 MsFlags::MS_BIND,
                 None::<&str>,
             )
-            .map_err(errno)
+            .map_err(io::Error::from)
         })
         .join()
         .map_err(|_| io::Error::other("namespace creator panicked"))?;
@@ -267,8 +263,8 @@ fn prepare_netns_dir() -> io::Result<()> {
             MsFlags::MS_BIND | MsFlags::MS_REC,
             None::<&str>,
         )
-        .map_err(errno)?;
-        shared(MsFlags::MS_SHARED | MsFlags::MS_REC).map_err(errno)?;
+        .map_err(io::Error::from)?;
+        shared(MsFlags::MS_SHARED | MsFlags::MS_REC).map_err(io::Error::from)?;
     }
     Ok(())
 }

@@ -23,10 +23,11 @@ use super::control::{After, TURN_BYTES};
 use super::outbox::Outbox;
 use crate::ioctl::frame::{MAX_FRAME, MAX_UNPRIVILEGED_FRAME};
 use crate::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo, WG_KEY_LEN};
+use crate::proto::allowedips::masked;
 use mio::net::UnixStream;
 use std::fmt::Write as _;
 use std::io::{self, Read};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -100,27 +101,6 @@ fn parse_prefix(v: &str) -> Result<AipIo, i32> {
         return Err(libc::EINVAL);
     }
     Ok(AipIo { addr, cidr })
-}
-
-fn masked(addr: IpAddr, cidr: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(v) => {
-            let m = if cidr == 0 {
-                0
-            } else {
-                u32::MAX << (32 - cidr.min(32))
-            };
-            IpAddr::V4(Ipv4Addr::from(u32::from(v) & m))
-        }
-        IpAddr::V6(v) => {
-            let m = if cidr == 0 {
-                0
-            } else {
-                u128::MAX << (128 - cidr.min(128))
-            };
-            IpAddr::V6(Ipv6Addr::from(u128::from(v) & m))
-        }
-    }
 }
 
 /// The lines of one `set=1` request, in order, into the model. A peer's lines go to

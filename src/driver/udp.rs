@@ -28,10 +28,6 @@ const BIND_RETRIES: usize = 100;
 /// kernels; newer ones allow more).
 pub const GSO_MAX_SEGMENTS: usize = 64;
 
-fn errno(e: nix::Error) -> io::Error {
-    io::Error::from_raw_os_error(e as i32)
-}
-
 fn new_socket(family: AddressFamily) -> io::Result<OwnedFd> {
     let fd = socket(
         family,
@@ -39,7 +35,7 @@ fn new_socket(family: AddressFamily) -> io::Result<OwnedFd> {
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         None,
     )
-    .map_err(errno)?;
+    .map_err(io::Error::from)?;
     if setsockopt(&fd, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
         let _ = setsockopt(&fd, sockopt::RcvBuf, &SOCKET_BUFFER);
     }
@@ -54,24 +50,24 @@ type Opener<'a> = &'a dyn Fn(AddressFamily) -> io::Result<OwnedFd>;
 
 fn bind_v4(open: Opener, port: u16) -> io::Result<UdpSocket> {
     let fd = open(AddressFamily::Inet)?;
-    setsockopt(&fd, sockopt::Ipv4PacketInfo, &true).map_err(errno)?;
+    setsockopt(&fd, sockopt::Ipv4PacketInfo, &true).map_err(io::Error::from)?;
     bind(
         fd.as_raw_fd(),
         &SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)),
     )
-    .map_err(errno)?;
+    .map_err(io::Error::from)?;
     Ok(UdpSocket::from(fd))
 }
 
 fn bind_v6(open: Opener, port: u16) -> io::Result<UdpSocket> {
     let fd = open(AddressFamily::Inet6)?;
-    setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(errno)?;
-    setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true).map_err(errno)?;
+    setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(io::Error::from)?;
+    setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true).map_err(io::Error::from)?;
     bind(
         fd.as_raw_fd(),
         &SockaddrIn6::from(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)),
     )
-    .map_err(errno)?;
+    .map_err(io::Error::from)?;
     Ok(UdpSocket::from(fd))
 }
 
@@ -263,7 +259,9 @@ impl UdpEndpoint for UdpSockets {
             let m = msgs[i];
             if m.segment != 0 && (!gso || m.len <= m.segment) {
                 // A run the socket may not send whole (GSO went off meanwhile).
-                msgs[i].err = self.send_each(arena, &m).map_or(0, |e| os_errno(&e));
+                msgs[i].err = self
+                    .send_each(arena, &m)
+                    .map_or(0, |e| super::errno::of(&e));
                 i += 1;
                 continue;
             }
@@ -296,7 +294,7 @@ impl UdpEndpoint for UdpSockets {
             let e = e.or_else(|| (sent == 0).then(|| io::Error::from_raw_os_error(libc::EIO)));
             let Some(e) = e else { continue };
             let failed = msgs[i];
-            let code = os_errno(&e);
+            let code = super::errno::of(&e);
             if failed.segment != 0 && (code == libc::EIO || code == libc::EINVAL) {
                 // EIO: no GSO on this path (the kernel needs checksum offload on the
                 // device); EINVAL: the run or its source is not acceptable. One by one
@@ -309,7 +307,9 @@ impl UdpEndpoint for UdpSockets {
                             "udp-gso refused by the kernel ({e}); sending datagrams one by one"
                         ));
                 }
-                msgs[i].err = self.send_each(arena, &failed).map_or(0, |e| os_errno(&e));
+                msgs[i].err = self
+                    .send_each(arena, &failed)
+                    .map_or(0, |e| super::errno::of(&e));
             } else {
                 msgs[i].err = code;
             }
@@ -328,10 +328,6 @@ impl UdpEndpoint for UdpSockets {
     fn take_notices(&self) -> Vec<String> {
         std::mem::take(&mut self.notices.lock().unwrap_or_else(|e| e.into_inner()))
     }
-}
-
-fn os_errno(e: &io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(libc::EIO)
 }
 
 fn normalize_ip(ip: IpAddr) -> IpAddr {

@@ -58,10 +58,6 @@ pub fn parse_name(name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-fn errno(e: i32) -> io::Error {
-    io::Error::from_raw_os_error(e)
-}
-
 impl WgIf {
     /// Flags as OpenBSD reports them.
     pub fn flags(&self) -> u32 {
@@ -178,7 +174,7 @@ pub fn bind_in(
     // OpenBSD answers EINVAL for a routing table that does not exist.
     let ns = namespaces
         .open(rtable)?
-        .ok_or_else(|| errno(libc::EINVAL))?;
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
     let socks = run_in(&ns, || UdpSockets::bind(port, offloads))??;
     namespaces.hold(rtable, &ns)?;
     Ok(socks)

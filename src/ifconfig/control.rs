@@ -2,6 +2,7 @@
 //! OpenBSD ioctl it would issue. The real implementation talks to wgd over its
 //! control socket; tests use an in-memory fake.
 
+use crate::ioctl::client::strerror;
 use crate::ioctl::model::InterfaceIo;
 use crate::ioctl::request::{IfInfo, Inet4Addr, Inet6Addr};
 use std::fmt;
@@ -56,15 +57,6 @@ impl fmt::Display for CtlError {
     }
 }
 
-/// strerror(3) text for a Linux errno, without Rust's " (os error N)" suffix.
-pub fn strerror(errno: i32) -> String {
-    let s = std::io::Error::from_raw_os_error(errno).to_string();
-    match s.rfind(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
 /// One method per request wgifconfig makes; names follow the OpenBSD ioctls.
 pub trait Control {
     /// SIOCIFCREATE.
@@ -95,15 +87,4 @@ pub trait Control {
     fn get_wg(&mut self, ifname: &str) -> Result<InterfaceIo, CtlError>;
     /// SIOCSWG.
     fn set_wg(&mut self, ifname: &str, wg: &InterfaceIo) -> Result<(), CtlError>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strerror_has_no_rust_suffix() {
-        assert_eq!(strerror(EEXIST), "File exists");
-        assert_eq!(strerror(EPERM), "Operation not permitted");
-    }
 }

@@ -9,12 +9,9 @@ use super::key::load_key;
 use super::resolve::Resolve;
 use super::strtonum::strtonum;
 use crate::ioctl::codec;
-use crate::ioctl::model::{InterfaceIo, Key, PeerIo};
+use crate::ioctl::model::{cut_description, InterfaceIo, Key, PeerIo};
 use crate::ioctl::request::{Inet4Addr, Inet6Addr};
 use std::net::{Ipv4Addr, Ipv6Addr};
-
-/// `IFDESCRSIZE` − 1: the longest peer description the kernel keeps.
-pub const PEER_DESCR_MAX: usize = 63;
 
 /// The address family named after the interface (default `inet`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,14 +288,6 @@ fn arg<'a>(args: &'a [String], i: usize, verb: &str) -> Result<&'a str, String> 
         .ok_or_else(|| format!("'{verb}' requires argument"))
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
-}
-
 /// Reads `args` (the parameters after the interface name and the optional address
 /// family). Each generic verb is passed to `act` the moment it is read; an `Err`
 /// from `act` stops the parse with that message. Errors are the text printed
@@ -452,7 +441,7 @@ pub fn parse(
             }
             "wgdescr" | "wgdescription" => {
                 let v = arg(args, i, w)?;
-                st.peer("wgdescr")?.description = Some(truncate(v, PEER_DESCR_MAX));
+                st.peer("wgdescr")?.description = Some(cut_description(v).to_string());
                 consumed = 2;
             }
             "-wgdescr" | "-wgdescription" => {

@@ -3,7 +3,7 @@
 //! `wgnetstart -n`) works while wgd is stopped.
 
 use super::control::{Control, CtlError};
-use crate::ioctl::client::{default_socket_path, CallError, Client};
+use crate::ioctl::client::{default_socket_path, strerror, CallError, Client};
 use crate::ioctl::model::InterfaceIo;
 use crate::ioctl::request::{IfInfo, Inet4Addr, Inet6Addr};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -45,7 +45,7 @@ pub fn map_err(e: CallError) -> CtlError {
     match e {
         CallError::Errno(errno) => CtlError::Errno {
             errno,
-            text: CallError::strerror(errno),
+            text: strerror(errno),
         },
         CallError::NotRunning(_) => CtlError::Transport(format!("{e}; start it with: wgd")),
         other => CtlError::Transport(other.to_string()),

@@ -115,7 +115,8 @@ bitflags! {
     }
 }
 
-/// Most allowed IPs one buffer may carry (the issue asks for 1M in one request).
+/// Most allowed IPs one buffer may carry: room for 1M in one request (100k peers x 10,
+/// wgd.8, Large configurations), with a margin.
 pub const MAX_AIPS: usize = 1 << 21;
 /// Most peers one buffer may carry (OpenBSD's per-interface limit, 2^20).
 pub const MAX_PEERS: usize = 1 << 20;

@@ -45,16 +45,17 @@ pub enum CallError {
     Transport(String),
 }
 
-impl CallError {
-    /// strerror(3) text of an errno, without Rust's " (os error N)" suffix.
-    pub fn strerror(errno: i32) -> String {
-        let s = io::Error::from_raw_os_error(errno).to_string();
-        match s.rfind(" (os error ") {
-            Some(i) => s[..i].to_string(),
-            None => s,
-        }
+/// strerror(3) text of a Linux errno, without Rust's " (os error N)" suffix: what
+/// OpenBSD's programs print after the failed request's name.
+pub fn strerror(errno: i32) -> String {
+    let s = io::Error::from_raw_os_error(errno).to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
+}
 
+impl CallError {
     pub fn errno(&self) -> Option<i32> {
         match self {
             CallError::Errno(e) => Some(*e),
@@ -66,7 +67,7 @@ impl CallError {
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CallError::Errno(e) => f.write_str(&CallError::strerror(*e)),
+            CallError::Errno(e) => f.write_str(&strerror(*e)),
             CallError::NotRunning(p) => {
                 write!(f, "wgd is not running (no socket at {})", p.display())
             }
@@ -254,4 +255,16 @@ fn unexpected(r: &Response) -> CallError {
         Response::Interfaces(_) => "Interfaces",
     };
     CallError::Transport(format!("wgd answered with an unexpected {kind} response"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strerror_has_no_rust_suffix() {
+        // Linux's EEXIST and EPERM, as the wire carries them.
+        assert_eq!(strerror(17), "File exists");
+        assert_eq!(strerror(1), "Operation not permitted");
+    }
 }

@@ -1,7 +1,8 @@
 //! The checked codec between the typed model (`model.rs`) and the packed buffer that
 //! `wg_data_io.wgd_interface` points to: a `wg_interface_io` header, then each peer's
-//! `wg_peer_io` immediately followed by its `wg_aip_io` records (spec §1.7), and,
-//! with wgif's `WG_PEER_HAS_HOSTNAME` (wg.4), one 256-byte `wg_hostname_io` record.
+//! `wg_peer_io` immediately followed by its `wg_aip_io` records (openbsd-wg-interface
+//! spec §1.7), and, with wgif's `WG_PEER_HAS_HOSTNAME` (wg.4), one 256-byte
+//! `wg_hostname_io` record.
 //!
 //! Decoding never panics and never allocates from a count it has not checked
 //! against the bytes actually present: every count is first bounded by the remaining
@@ -16,7 +17,7 @@
 //! one peer with 1M aips 11.9 ms (goals: 50 ms and 200 ms).
 
 use super::abi::{self, aip_io, interface_io, peer_io, InterfaceFlags, PeerFlags};
-use super::model::{AipIo, InterfaceIo, Key, PeerIo, Timespec, WG_KEY_LEN};
+use super::model::{cut_description, AipIo, InterfaceIo, Key, PeerIo, Timespec, WG_KEY_LEN};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use zeroize::Zeroizing;
@@ -308,12 +309,9 @@ fn encode_peer(out: &mut [u8], p: &PeerIo, dir: Dir) {
         if dir == Dir::Set {
             flags |= PeerFlags::SET_DESCRIPTION;
         }
-        // At most 63 bytes and a NUL, cut on a character boundary.
-        let mut n = d.len().min(abi::IFDESCRSIZE - 1);
-        while !d.is_char_boundary(n) {
-            n -= 1;
-        }
-        out[peer_io::DESCRIPTION..peer_io::DESCRIPTION + n].copy_from_slice(&d.as_bytes()[..n]);
+        // At most 63 bytes, then the NUL the zeroed buffer already holds.
+        let d = cut_description(d).as_bytes();
+        out[peer_io::DESCRIPTION..peer_io::DESCRIPTION + d.len()].copy_from_slice(d);
     }
     put_u32(out, peer_io::FLAGS, flags.bits());
     put_u64(out, peer_io::TXBYTES, p.tx_bytes);
@@ -590,7 +588,7 @@ pub fn decode(b: &[u8], dir: Dir) -> Result<InterfaceIo, DecodeError> {
     Ok(model)
 }
 
-/// What the driver answers to SIOCGWG (spec §1.8): the updated `wgd_size` and the
+/// What the driver answers to SIOCGWG (openbsd-wg-interface spec §1.8): the updated `wgd_size` and the
 /// buffer, or no buffer when `capacity` is too small (the size query).
 /// `unprivileged` callers get only the 80-byte header with port and rtable.
 pub fn get_reply(

@@ -13,6 +13,20 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// `WG_KEY_LEN`.
 pub const WG_KEY_LEN: usize = 32;
 
+/// The longest peer description the interface keeps, in bytes: `IFDESCRSIZE` less the
+/// NUL.
+pub const PEER_DESCR_MAX: usize = super::abi::IFDESCRSIZE - 1;
+
+/// `d` as the interface keeps it: at most [`PEER_DESCR_MAX`] bytes, cut on a character
+/// boundary so that the text stays UTF-8.
+pub fn cut_description(d: &str) -> &str {
+    let mut end = d.len().min(PEER_DESCR_MAX);
+    while !d.is_char_boundary(end) {
+        end -= 1;
+    }
+    &d[..end]
+}
+
 /// A 32-byte Curve25519 key or pre-shared key; zeroed on drop, never printed by `Debug`,
 /// compared in constant time (private keys and PSKs are secrets).
 #[derive(Clone, Eq, Zeroize, ZeroizeOnDrop)]
@@ -116,4 +130,25 @@ pub struct InterfaceIo {
     /// `WG_INTERFACE_REPLACE_PEERS`.
     pub replace_peers: bool,
     pub peers: Vec<PeerIo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_cut_to_63_bytes_on_a_character_boundary() {
+        assert_eq!(PEER_DESCR_MAX, 63);
+        assert_eq!(cut_description("office"), "office");
+        let exact = "a".repeat(63);
+        assert_eq!(cut_description(&exact), exact);
+        assert_eq!(cut_description(&"a".repeat(64)), exact);
+        // 62 ASCII bytes then a 2-byte 'é' straddling byte 63: the 'é' goes whole.
+        let straddling = format!("{}é", "a".repeat(62));
+        assert_eq!(cut_description(&straddling), "a".repeat(62));
+        // 21 three-byte characters are exactly 63 bytes and stay.
+        let cjk = "語".repeat(21);
+        assert_eq!(cut_description(&format!("{cjk}x")), cjk);
+        assert_eq!(cut_description(""), "");
+    }
 }

@@ -20,6 +20,28 @@ impl std::fmt::Display for BadCidr {
     }
 }
 
+/// `addr` with the bits past the first `cidr` cleared: the prefix `addr/cidr` names, as
+/// the table stores it and as SIOCGWG and wg(8) report it. A length beyond the family's
+/// width keeps the whole address.
+pub fn masked(addr: IpAddr, cidr: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let keep = match cidr {
+                0 => 0,
+                c => u32::MAX << (32 - u32::from(c.min(32))),
+            };
+            IpAddr::V4(Ipv4Addr::from(u32::from(a) & keep))
+        }
+        IpAddr::V6(a) => {
+            let keep = match cidr {
+                0 => 0,
+                c => u128::MAX << (128 - u32::from(c.min(128))),
+            };
+            IpAddr::V6(Ipv6Addr::from(u128::from(a) & keep))
+        }
+    }
+}
+
 struct Family<T> {
     bits: u8,
     /// `maps[len]`: masked address → owner.
@@ -285,21 +307,21 @@ mod tests {
         assert!(t.is_empty());
     }
 
+    #[test]
+    fn masked_clears_the_host_bits() {
+        assert_eq!(masked(ip("10.1.2.3"), 8), ip("10.0.0.0"));
+        assert_eq!(masked(ip("10.1.2.3"), 0), ip("0.0.0.0"));
+        assert_eq!(masked(ip("10.1.2.3"), 31), ip("10.1.2.2"));
+        assert_eq!(masked(ip("10.1.2.3"), 32), ip("10.1.2.3"));
+        assert_eq!(masked(ip("10.1.2.3"), 40), ip("10.1.2.3"));
+        assert_eq!(masked(ip("2001:db8::1"), 32), ip("2001:db8::"));
+        assert_eq!(masked(ip("2001:db8:ffff::1"), 33), ip("2001:db8:8000::"));
+        assert_eq!(masked(ip("2001:db8::1"), 128), ip("2001:db8::1"));
+        assert_eq!(masked(ip("2001:db8::1"), 0), ip("::"));
+    }
+
     /// Reference: a list of (masked prefix, len, owner) scanned linearly.
     struct Linear(Vec<(IpAddr, u8, u32)>);
-
-    fn masked(a: IpAddr, l: u8) -> IpAddr {
-        match a {
-            IpAddr::V4(v) => {
-                let m = if l == 0 { 0 } else { u32::MAX << (32 - l) };
-                IpAddr::V4(Ipv4Addr::from(u32::from(v) & m))
-            }
-            IpAddr::V6(v) => {
-                let m = if l == 0 { 0 } else { u128::MAX << (128 - l) };
-                IpAddr::V6(Ipv6Addr::from(u128::from(v) & m))
-            }
-        }
-    }
 
     impl Linear {
         fn insert(&mut self, a: IpAddr, l: u8, v: u32) {

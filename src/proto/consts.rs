@@ -1,4 +1,4 @@
-//! Every protocol constant, each with its source (spec = /work/shared/spec/wireguard-protocol.md).
+//! Every protocol constant, each with its source (spec = docs/spec/wireguard-protocol.md).
 
 use std::time::Duration;
 

@@ -155,7 +155,7 @@ pub fn consume_initiation_finish(
     ))
 }
 
-/// Builds message 2 except MACs (spec §4.3); returns the final chaining key for §4.5.
+/// Builds message 2 except MACs (spec §4.3); returns the final chaining key for spec §4.5.
 pub fn create_response(
     msg: &mut [u8; RESPONSE_LEN],
     st: &ResponderState,

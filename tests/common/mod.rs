@@ -1,7 +1,8 @@
 //! Shared harness of the root network tests: a wgd of the test's own, running in a
 //! fresh network namespace with `lo` up (so its UDP traffic stays on that loopback),
 //! with its own control socket and rdomain prefix; everything is removed on drop.
-//! A missing privilege or tool fails the test with the reason.
+//! A missing privilege or tool fails the test with the reason. [`pair`] is the other
+//! harness: two protocol engines joined in memory, for the protocol tests.
 //!
 //! wgd is started with `nsenter --net=` (not `ip netns exec`, which would give it a
 //! private mount namespace and hide the rdomain namespaces it creates); see README.md,
@@ -9,16 +10,27 @@
 
 #![allow(dead_code)]
 
+/// The two-node harness of the protocol tests (no root, no processes).
+pub mod pair;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub fn require_root_and_tools(tools: &[&str]) {
+/// Fails the test unless it runs as root, saying `why` root is needed. Root tests are
+/// ignored by default (`#[ignore = "needs root: ..."]`); this is what a user without root
+/// sees when running them anyway (`--run-ignored all`, `--include-ignored`).
+pub fn require_root(why: &str) {
     assert!(
         nix::unistd::geteuid().is_root(),
-        "this test needs root (network namespaces, tun devices); run ./scripts/test.sh as root"
+        "this test needs root ({why}): run it as root, as ./scripts/test.sh does \
+         (cargo nextest run --run-ignored all; TESTING.md)"
     );
+}
+
+pub fn require_root_and_tools(tools: &[&str]) {
+    require_root("network namespaces, tun devices");
     assert!(
         Path::new("/dev/net/tun").exists(),
         "this test needs /dev/net/tun"

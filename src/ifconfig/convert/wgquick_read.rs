@@ -5,8 +5,8 @@
 
 use super::model::{normalize_text, Config, Endpoint, IfAddr, LineError, Note, Peer};
 use crate::ifconfig::key::load_key;
-use crate::ifconfig::parse::PEER_DESCR_MAX;
 use crate::ifconfig::strtonum::strtonum;
+use crate::ioctl::model::{cut_description, PEER_DESCR_MAX};
 use crate::ioctl::model::{AipIo, Key};
 use std::net::IpAddr;
 
@@ -157,18 +157,14 @@ pub fn parse_port(p: &str) -> Result<u16, String> {
 /// A comment as a description: at most [`PEER_DESCR_MAX`] bytes, as the interface
 /// keeps it (a longer one is cut, with a note).
 fn description(c: &str, line: usize, notes: &mut Vec<Note>) -> String {
-    if c.len() <= PEER_DESCR_MAX {
-        return c.to_string();
+    let kept = cut_description(c);
+    if kept.len() < c.len() {
+        notes.push(Note {
+            line,
+            text: format!("description longer than {PEER_DESCR_MAX} bytes, cut"),
+        });
     }
-    let mut end = PEER_DESCR_MAX;
-    while !c.is_char_boundary(end) {
-        end -= 1;
-    }
-    notes.push(Note {
-        line,
-        text: format!("description longer than {PEER_DESCR_MAX} bytes, cut"),
-    });
-    c[..end].to_string()
+    kept.to_string()
 }
 
 /// A PreUp/PostUp command as a `!` line carries it: netstart splits the line into

@@ -43,7 +43,7 @@ pub const MAX_QUEUED_TRANSMITS: usize = 4096;
 use super::fasthash::{FastMap, FastSet};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::{Instant, SystemTime};
 
@@ -503,7 +503,7 @@ impl Interface {
         if cidr > max {
             return Err(ConfigError::BadCidr);
         }
-        let masked = mask(addr, cidr);
+        let masked = crate::proto::allowedips::masked(addr, cidr);
         let Some((owner, slot)) = self.aips.get(masked, cidr) else {
             return Ok(());
         };
@@ -531,7 +531,7 @@ impl Interface {
         if cidr > max {
             return Err(ConfigError::BadCidr);
         }
-        let masked = mask(addr, cidr);
+        let masked = crate::proto::allowedips::masked(addr, cidr);
         let mut given = addr;
         let slot = self.peers.get(&id).map_or(0, |p| p.aips.next_slot());
         // One probe: insert, and look at whom the prefix belonged to.
@@ -718,33 +718,13 @@ fn remove_owned_aips(table: &mut AllowedIps<(PeerId, u32)>, id: PeerId, owned: &
     }
 }
 
-fn mask(addr: IpAddr, cidr: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(a) => {
-            let m = if cidr == 0 {
-                0
-            } else {
-                u32::MAX << (32 - cidr.min(32) as u32)
-            };
-            IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
-        }
-        IpAddr::V6(a) => {
-            let m = if cidr == 0 {
-                0
-            } else {
-                u128::MAX << (128 - cidr.min(128) as u32)
-            };
-            IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::receive::inner_src_len;
     use super::send::inner_dst;
     use super::*;
     use crate::proto::{HEADROOM, TAILROOM};
+    use std::net::Ipv4Addr;
 
     #[test]
     fn interface_can_move_between_threads() {
@@ -857,26 +837,6 @@ mod tests {
         assert_eq!(inner_src_len(&v6), None);
         assert_eq!(inner_dst(&[0x70; 40]), None);
         assert_eq!(inner_dst(&[]), None);
-    }
-
-    #[test]
-    fn masks() {
-        assert_eq!(
-            mask("10.1.2.3".parse().unwrap(), 8),
-            "10.0.0.0".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(
-            mask("10.1.2.3".parse().unwrap(), 0),
-            "0.0.0.0".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(
-            mask("2001:db8::1".parse().unwrap(), 32),
-            "2001:db8::".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(
-            mask("2001:db8::1".parse().unwrap(), 128),
-            "2001:db8::1".parse::<IpAddr>().unwrap()
-        );
     }
 
     /// A fresh engine at `t` (its RNG seeded: tests never ask the OS).
@@ -1005,7 +965,7 @@ mod tests {
             // A small space, so that prefixes meet often; host bits set at random.
             let cidr = rng.gen_range(20..=24u8);
             let addr = v4(0x0a00_0000 | rng.gen_range(0..64u32) << 8 | rng.gen_range(0..4u32));
-            let key = (mask(addr, cidr), cidr);
+            let key = (crate::proto::allowedips::masked(addr, cidr), cidr);
             match rng.gen_range(0..10) {
                 0..=4 => {
                     i.add_aip(id, addr, cidr).unwrap();
@@ -1034,7 +994,7 @@ mod tests {
                     .unwrap()
                     .aips
                     .into_iter()
-                    .map(|(a, c)| (mask(a, c), c))
+                    .map(|(a, c)| (crate::proto::allowedips::masked(a, c), c))
                     .collect();
                 got.sort();
                 let want: Vec<(IpAddr, u8)> = owner
@@ -1047,7 +1007,7 @@ mod tests {
             let probe = v4(0x0a00_0000 | rng.gen_range(0..64u32) << 8 | rng.gen_range(0..256u32));
             let want = owner
                 .iter()
-                .filter(|((a, c), _)| mask(probe, *c) == *a)
+                .filter(|((a, c), _)| crate::proto::allowedips::masked(probe, *c) == *a)
                 .max_by_key(|((_, c), _)| *c)
                 .map(|(_, o)| *o);
             assert_eq!(
