@@ -648,10 +648,7 @@ impl Daemon {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(unit, w.dp.clone());
-        if let Err(e) = self
-            .workers
-            .register(w.dp.tun.as_raw_fd(), data_token(unit, 0))
-        {
+        if let Err(e) = self.workers.register(&w.dp.tun, data_token(unit, 0)) {
             self.forget_plane(unit, &w.dp);
             return Err(super::errno::of(&e));
         }
@@ -820,32 +817,30 @@ impl Daemon {
     /// ones and no longer on the old, which close once no batch holds them.
     fn replace_udp(&mut self, unit: u32, new: Option<UdpSockets>) {
         let Some(w) = self.ifs.get(&unit) else { return };
-        let fds = |u: &UdpSockets| {
-            [(1, &u.v4), (2, &u.v6)]
-                .into_iter()
-                .filter_map(|(slot, s)| s.as_ref().map(|s| (slot, s.as_raw_fd())))
-                .collect::<Vec<_>>()
-        };
         if let Some(old) = w.dp.udp() {
-            for (_, fd) in fds(&old) {
-                self.workers.deregister(fd);
+            for s in [&old.v4, &old.v6].into_iter().flatten() {
+                self.workers.deregister(s);
             }
         }
-        let new_fds = new.as_ref().map(fds).unwrap_or_default();
         drop(w.dp.set_udp(new));
-        for (slot, fd) in new_fds {
-            if let Err(e) = self.workers.register(fd, data_token(unit, slot)) {
-                self.log.log(
-                    Level::Err,
-                    &format!("wgd: {}: cannot wait on its socket: {e}", w.name),
-                );
+        // Registered once the plane has them: a socket already readable then is
+        // reported at once (EPOLL_CTL_ADD looks), so nothing that came meanwhile waits.
+        if let Some(u) = w.dp.udp() {
+            for (slot, s) in [(1, &u.v4), (2, &u.v6)] {
+                let Some(s) = s else { continue };
+                if let Err(e) = self.workers.register(s, data_token(unit, slot)) {
+                    self.log.log(
+                        Level::Err,
+                        &format!("wgd: {}: cannot wait on its socket: {e}", w.name),
+                    );
+                }
             }
         }
     }
 
     /// Takes the interface's data plane from the workers.
     fn forget_plane(&self, unit: u32, dp: &DataPlane<Tun, UdpSockets>) {
-        self.workers.deregister(dp.tun.as_raw_fd());
+        self.workers.deregister(&dp.tun);
         self.planes
             .write()
             .unwrap_or_else(|e| e.into_inner())
