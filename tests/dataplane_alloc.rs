@@ -683,7 +683,6 @@ impl World {
             p.add_aip(id, IpAddr::V4(inner.into()), 32).unwrap();
             p.set_endpoint(id, Some(ep));
             p.up(now);
-            l.up = true;
         }
         World {
             a,

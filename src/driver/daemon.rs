@@ -545,7 +545,7 @@ impl Daemon {
         model: &crate::ioctl::model::InterfaceIo,
     ) -> Result<(), i32> {
         let w = self.ifs.get_mut(&unit).ok_or(libc::ENXIO)?;
-        let (up, namespaces, offloads) = (w.dp.link().up, &self.namespaces, &self.opts.offloads);
+        let (up, namespaces, offloads) = (w.dp.link().up(), &self.namespaces, &self.opts.offloads);
         let mut rebound = None;
         let r = apply::set_wg_interface(
             &mut w.dp.link().proto,
@@ -699,7 +699,7 @@ impl Daemon {
     fn set_flags(&mut self, unit: u32, flags: u32) -> Result<(), i32> {
         let want_up = flags & iff::UP != 0;
         let w = self.ifs.get_mut(&unit).unwrap();
-        let was_up = w.dp.link().up;
+        let was_up = w.dp.link().up();
         if want_up && !was_up {
             // Nothing changes unless the bind and the link work (debug included).
             let socks = w
@@ -714,7 +714,6 @@ impl Daemon {
             let w = &self.ifs[&unit];
             let mut l = w.dp.link();
             l.debug = flags & iff::DEBUG != 0;
-            l.up = true;
             l.proto
                 .up_and_flush(Instant::now(), SystemTime::now(), &mut self.rng);
             drop(l);
@@ -723,7 +722,6 @@ impl Daemon {
             {
                 let mut l = w.dp.link();
                 l.debug = flags & iff::DEBUG != 0;
-                l.up = false;
                 l.proto.down(Instant::now());
             }
             let _ = w.rtnl.set_up(w.index, false);
@@ -806,7 +804,7 @@ impl Daemon {
             }
         }
         let _ = w.rtnl.set_mtu(index, w.mtu);
-        if w.dp.link().up {
+        if w.dp.link().up() {
             let _ = w.rtnl.set_up(index, true);
         }
         self.release_namespaces();
@@ -1500,7 +1498,7 @@ impl Daemon {
                 w.mtu = mtu;
                 w.dp.set_mtu(mtu as usize);
             }
-            if up == w.dp.link().up {
+            if up == w.dp.link().up() {
                 continue;
             }
             let flags = if up {

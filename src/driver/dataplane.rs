@@ -146,7 +146,7 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
         if bad > 0 || ticket.is_some() {
             let mut link = self.link();
             link.drops.output_other += bad;
-            if !link.up {
+            if !link.up() {
                 link.drops.output_other += bufs.segs.len() as u64;
                 bufs.segs.clear();
             }

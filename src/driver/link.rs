@@ -318,7 +318,6 @@ pub(super) fn push_datagram(
 pub struct Link {
     pub name: String,
     pub proto: Interface,
-    pub up: bool,
     pub debug: bool,
     pub drops: Drops,
     /// The deadline the control thread sleeps toward for this engine: a worker that
@@ -448,7 +447,6 @@ impl Link {
         Link {
             name: name.to_string(),
             proto,
-            up: false,
             debug: false,
             drops: Drops::default(),
             armed: None,
@@ -456,6 +454,11 @@ impl Link {
             under_load_until: None,
             handshake_drop_logged: None,
         }
+    }
+
+    /// Whether the interface is up (the engine's state: one copy).
+    pub fn up(&self) -> bool {
+        self.proto.is_up()
     }
 
     /// Whether a handshake message dropped for a full queue at `now` is to be logged
@@ -662,7 +665,6 @@ mod tests {
                 p.up(now);
                 // Setup events ("Peer N created") are not what the tests look at.
                 while p.poll_event().is_some() {}
-                l.up = true;
             }
             World {
                 a,
@@ -792,7 +794,8 @@ mod tests {
     #[test]
     fn interface_down_drops_tun_packets() {
         let mut w = World::new();
-        w.a.dp.link().up = false;
+        let now = w.clock.now();
+        w.a.dp.link().proto.down(now);
         w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 1));
         assert!(w.a.udp.sent.borrow().is_empty());
         assert_eq!(w.a.dp.link().drops.output_other, 1);

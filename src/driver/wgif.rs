@@ -63,7 +63,7 @@ impl WgIf {
     pub fn flags(&self) -> u32 {
         let mut f = iff::BROADCAST | iff::MULTICAST | iff::NOARP;
         let l = self.dp.link();
-        if l.up {
+        if l.up() {
             f |= iff::UP | iff::RUNNING;
         }
         if l.debug {
