@@ -1,31 +1,30 @@
-//! The data path of one wg interface: packets from its tun device are sealed and sent
-//! over UDP, datagrams are opened and written to the tun, the engine's queued
-//! messages go out and its events reach the debug log, and the "under load" state
-//! (spec §5.4) is tracked. It works over the [`TunDevice`] and [`UdpEndpoint`]
-//! traits, so the same code runs on the real devices in the daemon and on in-memory
-//! twins (driver/twin.rs) in the tests; time comes from a [`Clock`] and messages go
-//! to a [`LogSink`].
+//! The pieces of one interface's data path that the data plane (driver/dataplane.rs)
+//! puts together: the [`Link`] (the protocol engine with the interface's drop
+//! counters and debug flag, behind the plane's lock), the batch buffers
+//! ([`DataBufs`], one set per worker, allocated once), and the batch steps that need
+//! no lock:
+//! - tun → UDP: [`fill_tx`] reads packets (each a super-packet with its virtio-net
+//!   header when the tun has offloads) and splits them into segments laid at a fixed
+//!   stride in one arena, to be sealed in place; [`push_datagram`] makes consecutive
+//!   datagrams of equal size to one endpoint one UDP_SEGMENT message.
+//! - UDP → tun: [`deliver`] hands each opened packet to the tun, coalescing a flow's
+//!   packets into one write (driver/gro.rs).
 //!
-//! Packets move in batches through [`DataBufs`], allocated once:
-//! - tun → UDP: reads (each a super-packet with its virtio-net header when the tun
-//!   has offloads) are split into segments laid at a fixed stride in one arena, each
-//!   segment sealed in place; consecutive datagrams of equal size to one endpoint
-//!   become one UDP_SEGMENT message, and all messages leave in one sendmmsg.
-//! - UDP → tun: one recvmmsg brings up to 64 messages (each a GRO run of datagrams);
-//!   every datagram is opened in place and the packets of one flow are coalesced
-//!   into one tun write (driver/gro.rs).
-//!
-//! The clock is read once per batch. A call handles a bounded number of batches and
-//! says whether it drained its source, so one busy direction cannot starve the other.
+//! The IO seams it works over live beside their implementations: [`TunDevice`] in
+//! tun.rs, [`UdpEndpoint`] in udp.rs, [`Clock`] in clock.rs, each with an in-memory
+//! twin in twin.rs; they are re-exported here.
 
+pub use super::clock::{Clock, SystemClock};
 use super::gro::Coalescer;
 use super::gso::{self, VnetHdr, VNET_HDR_LEN};
 use super::log::{event_level, Level, LogSink};
+pub use super::tun::{TunDevice, TunMode};
+pub use super::udp::{RecvMeta, TxMsg, UdpEndpoint};
 use crate::proto::wire;
 use crate::proto::{DataKey, Interface, Planned, SendGrant, TxKind, HEADROOM, TAILROOM};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Largest datagram or tun packet handled (a 64 KiB IP packet plus our overhead).
 pub const BUF_SIZE: usize = 65536 + HEADROOM + TAILROOM;
@@ -61,114 +60,6 @@ pub(super) const TX_TAIL: usize = TAILROOM;
 const GSO_MAX_BYTES: usize = 65000;
 /// Batches per call before yielding to the other sources of the loop.
 pub(super) const BATCHES_PER_CALL: usize = 16;
-
-/// What the tun device was opened with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TunMode {
-    /// Every read and write starts with a virtio_net_hdr.
-    pub vnet_hdr: bool,
-    /// The kernel accepted USO: reads may be UDP super-packets.
-    pub uso: bool,
-    /// Decrypted TCP segments of one flow may be written as one super-packet.
-    pub gro_tcp: bool,
-    /// The same for UDP datagrams (needs `uso`).
-    pub gro_udp: bool,
-}
-
-/// A tun device: one packet (with its virtio-net header in `vnet_hdr` mode) per read
-/// or write; `WouldBlock` when empty.
-pub trait TunDevice {
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
-    fn write(&self, pkt: &[u8]) -> io::Result<usize>;
-    fn mode(&self) -> TunMode;
-}
-
-/// One received message: a datagram, or with `segment` > 0 a GRO run of datagrams of
-/// that size (the last may be shorter). `len` 0: nothing usable arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecvMeta {
-    pub len: usize,
-    pub from: SocketAddr,
-    /// The local address the datagram was sent to.
-    pub local: Option<IpAddr>,
-    pub segment: usize,
-}
-
-impl Default for RecvMeta {
-    fn default() -> Self {
-        RecvMeta {
-            len: 0,
-            from: SocketAddr::from(([0, 0, 0, 0], 0)),
-            local: None,
-            segment: 0,
-        }
-    }
-}
-
-/// One message to send: `arena[off..off+len]`, a datagram, or with `segment` > 0 a
-/// run of datagrams of that size (the last may be shorter). `err` is set by the send
-/// (0: sent).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TxMsg {
-    pub off: usize,
-    pub len: usize,
-    pub segment: usize,
-    pub to: SocketAddr,
-    pub src: Option<IpAddr>,
-    pub err: i32,
-}
-
-impl TxMsg {
-    /// How many datagrams it carries.
-    pub fn datagrams(&self) -> usize {
-        if self.segment == 0 {
-            1
-        } else {
-            self.len.div_ceil(self.segment)
-        }
-    }
-}
-
-/// The interface's UDP sockets (one per family, same port).
-pub trait UdpEndpoint {
-    /// Receives a batch from the socket of `v6`'s family: message i into
-    /// `arena[i*slot..]`, its addresses into `metas[i]`. Returns the count and
-    /// whether the socket is now empty (it gave fewer than it could: a later
-    /// datagram wakes the loop again, so no read is spent to learn it). `WouldBlock`
-    /// when empty to begin with.
-    fn recv_batch(
-        &self,
-        v6: bool,
-        arena: &mut [u8],
-        slot: usize,
-        metas: &mut [RecvMeta],
-    ) -> io::Result<(usize, bool)>;
-    /// Sends every message from `arena`, each from its `src` when given; each
-    /// message's outcome lands in its `err`.
-    fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]);
-    /// Most datagrams one message may carry (1: no GSO).
-    fn max_segments(&self) -> usize;
-    /// Offloads the kernel refused since last asked, for the log.
-    fn take_notices(&self) -> Vec<String>;
-}
-
-/// Monotonic time for the engine, wall time for TAI64N and last-handshake.
-pub trait Clock {
-    fn now(&self) -> Instant;
-    fn wall(&self) -> SystemTime;
-}
-
-/// The system's clocks.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-    fn wall(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
 
 /// What the data path needs besides the devices: clocks, randomness, the log.
 pub struct Env<'a, C, R, L> {

@@ -18,6 +18,7 @@
 
 pub mod apply;
 pub mod checksum;
+pub mod clock;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;

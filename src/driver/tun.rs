@@ -4,13 +4,33 @@
 //! part of that gets the rest, and the reason is kept for the log. The device lives
 //! as long as the fd.
 
-use super::link::{TunDevice, TunMode};
 use super::offload::Offloads;
 use super::sys;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+
+/// What the tun device was opened with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TunMode {
+    /// Every read and write starts with a virtio_net_hdr.
+    pub vnet_hdr: bool,
+    /// The kernel accepted USO: reads may be UDP super-packets.
+    pub uso: bool,
+    /// Decrypted TCP segments of one flow may be written as one super-packet.
+    pub gro_tcp: bool,
+    /// The same for UDP datagrams (needs `uso`).
+    pub gro_udp: bool,
+}
+
+/// A tun device: one packet (with its virtio-net header in `vnet_hdr` mode) per read
+/// or write; `WouldBlock` when empty.
+pub trait TunDevice {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn write(&self, pkt: &[u8]) -> io::Result<usize>;
+    fn mode(&self) -> TunMode;
+}
 
 pub struct Tun {
     file: File,

@@ -3,8 +3,10 @@
 //! the kernel's), a simulated clock ([`SimClock`]) and a log that records
 //! ([`Recorder`]). The daemon's logic runs on them without root, devices or sockets.
 
-use super::link::{Clock, RecvMeta, TunDevice, TunMode, TxMsg, UdpEndpoint};
+use super::clock::Clock;
 use super::log::{Level, LogSink};
+use super::tun::{TunDevice, TunMode};
+use super::udp::{RecvMeta, TxMsg, UdpEndpoint};
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};

@@ -7,7 +7,6 @@
 //! GSO (EIO) gets single datagrams from then on, said once. A host without one of
 //! the families (booted with ipv6.disable=1, say) gets the other alone.
 
-use super::link::{RecvMeta, TxMsg, UdpEndpoint};
 use super::offload::Offloads;
 use super::sys::{self, Outgoing, Received, MMSG_MAX};
 use nix::sys::socket::{
@@ -74,6 +73,75 @@ fn bind_v6(open: Opener, port: u16) -> io::Result<UdpSocket> {
 /// The kernel has no such address family (or it was disabled at boot).
 fn family_missing(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::EAFNOSUPPORT)
+}
+
+/// One received message: a datagram, or with `segment` > 0 a GRO run of datagrams of
+/// that size (the last may be shorter). `len` 0: nothing usable arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvMeta {
+    pub len: usize,
+    pub from: SocketAddr,
+    /// The local address the datagram was sent to.
+    pub local: Option<IpAddr>,
+    pub segment: usize,
+}
+
+impl Default for RecvMeta {
+    fn default() -> Self {
+        RecvMeta {
+            len: 0,
+            from: SocketAddr::from(([0, 0, 0, 0], 0)),
+            local: None,
+            segment: 0,
+        }
+    }
+}
+
+/// One message to send: `arena[off..off+len]`, a datagram, or with `segment` > 0 a
+/// run of datagrams of that size (the last may be shorter). `err` is set by the send
+/// (0: sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxMsg {
+    pub off: usize,
+    pub len: usize,
+    pub segment: usize,
+    pub to: SocketAddr,
+    pub src: Option<IpAddr>,
+    pub err: i32,
+}
+
+impl TxMsg {
+    /// How many datagrams it carries.
+    pub fn datagrams(&self) -> usize {
+        if self.segment == 0 {
+            1
+        } else {
+            self.len.div_ceil(self.segment)
+        }
+    }
+}
+
+/// The interface's UDP sockets (one per family, same port).
+pub trait UdpEndpoint {
+    /// Receives a batch from the socket of `v6`'s family: message i into
+    /// `arena[i*slot..]`, its addresses into `metas[i]`. Returns the count and
+    /// whether the socket is now empty (it gave fewer than it could: a later
+    /// datagram wakes the loop again, so no read is spent to learn it). `WouldBlock`
+    /// when empty to begin with.
+    fn recv_batch(
+        &self,
+        v6: bool,
+        arena: &mut [u8],
+        slot: usize,
+        metas: &mut [RecvMeta],
+    ) -> io::Result<(usize, bool)>;
+    /// Sends every message from `arena`, each from its `src` when given; each
+    /// message's outcome lands in its `err`.
+    fn send_batch(&self, arena: &[u8], msgs: &mut [TxMsg]);
+    /// Most datagrams one message may carry (1: no GSO).
+    fn max_segments(&self) -> usize;
+    /// Offloads the kernel refused since last asked, for the log.
+    fn take_notices(&self) -> Vec<String>;
 }
 
 pub struct UdpSockets {
