@@ -3,11 +3,11 @@
 //! counters and debug flag, behind the plane's lock), the batch buffers
 //! ([`DataBufs`], one set per worker, allocated once), and the batch steps that need
 //! no lock:
-//! - tun → UDP: [`fill_tx`] reads packets (each a super-packet with its virtio-net
+//! - tun → UDP: `fill_tx` reads packets (each a super-packet with its virtio-net
 //!   header when the tun has offloads) and splits them into segments laid at a fixed
-//!   stride in one arena, to be sealed in place; [`push_datagram`] makes consecutive
+//!   stride in one arena, to be sealed in place; `push_datagram` makes consecutive
 //!   datagrams of equal size to one endpoint one UDP_SEGMENT message.
-//! - UDP → tun: [`deliver`] hands each opened packet to the tun, coalescing a flow's
+//! - UDP → tun: `deliver` hands each opened packet to the tun, coalescing a flow's
 //!   packets into one write (driver/gro.rs).
 //!
 //! The IO seams it works over live beside their implementations: [`TunDevice`] in
