@@ -174,7 +174,7 @@ struct Outgoing {
 }
 
 /// Everything but the peers, so a peer and the rest can be borrowed at once.
-struct Shared {
+struct IfaceState {
     private: Option<PrivateKey>,
     public: Option<[u8; 32]>,
     index: IndexTable<IndexEntry>,
@@ -185,10 +185,10 @@ struct Shared {
     out: VecDeque<Outgoing>,
     events: VecDeque<Event>,
     /// Peers owed an immediate keepalive/staged flush (up, pka 0→n); done by the next
-    /// `handle_timeout`, which `poll_timeout` makes due at `kick_at`.
-    kicks: Vec<PeerId>,
-    kick_set: FastSet<PeerId>,
-    kick_at: Option<Instant>,
+    /// `handle_timeout`, which `poll_timeout` makes due at `owed_at`.
+    owed: Vec<PeerId>,
+    owed_set: FastSet<PeerId>,
+    owed_at: Option<Instant>,
     /// Peers whose timers an entry point may have changed; re-queued before it returns.
     touched: Vec<PeerId>,
     /// `encapsulate`'s one-packet batch, kept so that it allocates once.
@@ -197,7 +197,7 @@ struct Shared {
 
 /// One wgN's protocol state.
 pub struct Interface {
-    sh: Shared,
+    sh: IfaceState,
     peers: FastMap<PeerId, Peer>,
     /// Creation order (`Peer::seq` → id): SIOCGWG's order, removal in O(log peers).
     order: BTreeMap<u64, PeerId>,
@@ -212,7 +212,7 @@ fn ep(p: &Peer) -> Ep {
     Ep(p.endpoint.map(|e| e.ip()))
 }
 
-impl Shared {
+impl IfaceState {
     fn queue(
         &mut self,
         to: SocketAddr,
@@ -233,11 +233,11 @@ impl Shared {
         });
     }
 
-    fn kick(&mut self, id: PeerId, now: Instant) {
-        if self.kick_set.insert(id) {
-            self.kicks.push(id);
+    fn owe_keepalive(&mut self, id: PeerId, now: Instant) {
+        if self.owed_set.insert(id) {
+            self.owed.push(id);
         }
-        self.kick_at = Some(self.kick_at.map_or(now, |t| t.min(now)));
+        self.owed_at = Some(self.owed_at.map_or(now, |t| t.min(now)));
     }
 
     fn event(&mut self, e: Event) {
@@ -268,7 +268,7 @@ impl Shared {
 impl Interface {
     pub fn new(_now: Instant, _rng: &mut impl rand_core::CryptoRngCore) -> Interface {
         Interface {
-            sh: Shared {
+            sh: IfaceState {
                 private: None,
                 public: None,
                 index: IndexTable::new(),
@@ -278,9 +278,9 @@ impl Interface {
                 mtu: 1420,
                 out: VecDeque::new(),
                 events: VecDeque::new(),
-                kicks: Vec::new(),
-                kick_set: FastSet::default(),
-                kick_at: None,
+                owed: Vec::new(),
+                owed_set: FastSet::default(),
+                owed_at: None,
                 touched: Vec::new(),
                 grants: Vec::new(),
             },
@@ -395,7 +395,7 @@ impl Interface {
         remove_owned_aips(&mut self.aips, id, &p.aips);
         self.by_public.remove(&p.public);
         self.order.remove(&p.seq);
-        self.sh.kick_set.remove(&id);
+        self.sh.owed_set.remove(&id);
         self.sh.event(Event::PeerDestroyed(id));
     }
 
@@ -412,9 +412,9 @@ impl Interface {
         self.by_public = FastMap::default();
         self.aips.clear();
         self.timerq.clear();
-        self.sh.kicks.clear();
-        self.sh.kick_set.clear();
-        self.sh.kick_at = None;
+        self.sh.owed.clear();
+        self.sh.owed_set.clear();
+        self.sh.owed_at = None;
     }
 
     pub fn peer_by_public(&self, public: &[u8; 32]) -> Option<PeerId> {
@@ -470,7 +470,7 @@ impl Interface {
             // wg_timers_set_persistent_keepalive runs the keepalive at once for any
             // non-zero interval, a changed one too.
             if secs > 0 && self.sh.up {
-                self.sh.kick(id, now);
+                self.sh.owe_keepalive(id, now);
             }
         }
     }
@@ -618,7 +618,7 @@ impl Interface {
                 p.timers.enable();
                 p.pka_frozen = false;
                 if p.pka > 0 || !p.staged.is_empty() {
-                    self.sh.kick(id, now);
+                    self.sh.owe_keepalive(id, now);
                 }
             }
         }
@@ -632,7 +632,7 @@ impl Interface {
         rng: &mut R,
     ) {
         self.up(now);
-        self.run_kicks(now, wall, rng);
+        self.send_owed_keepalives(now, wall, rng);
     }
 
     /// `set_persistent_keepalive` and, for a 0→n change while up, the keepalive at once.
@@ -645,7 +645,7 @@ impl Interface {
         rng: &mut R,
     ) {
         self.set_persistent_keepalive(id, secs, now);
-        self.run_kicks(now, wall, rng);
+        self.send_owed_keepalives(now, wall, rng);
     }
 
     pub fn down(&mut self, _now: Instant) {
@@ -661,9 +661,9 @@ impl Interface {
             }
         }
         self.sh.out.clear();
-        self.sh.kicks.clear();
-        self.sh.kick_set.clear();
-        self.sh.kick_at = None;
+        self.sh.owed.clear();
+        self.sh.owed_set.clear();
+        self.sh.owed_at = None;
         // Disabled timers have no deadlines: every entry is stale.
         self.timerq.clear();
     }

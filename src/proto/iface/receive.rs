@@ -93,7 +93,7 @@ impl Interface {
 
     /// mac1/mac2/cookie/rate-limit gate for types 1 and 2 (spec §5.4). Some(outcome) = stop.
     #[allow(clippy::too_many_arguments)]
-    fn gate<R: rand_core::CryptoRngCore>(
+    fn admit_handshake<R: rand_core::CryptoRngCore>(
         &mut self,
         now: Instant,
         rng: &mut R,
@@ -148,10 +148,10 @@ impl Interface {
                 .event(Event::InvalidInitiationMac { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::NoIdentity);
         };
-        if let Some(o) = self.gate(now, rng, from, local, buf, under_load, true) {
+        if let Some(o) = self.admit_handshake(now, rng, from, local, buf, under_load, true) {
             return o;
         }
-        let invalid = |sh: &mut Shared| {
+        let invalid = |sh: &mut IfaceState| {
             sh.event(Event::InvalidInitiation { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };
@@ -252,17 +252,17 @@ impl Interface {
             self.sh.event(Event::InvalidResponseMac { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::NoIdentity);
         };
-        if let Some(o) = self.gate(now, rng, from, local, buf, under_load, false) {
+        if let Some(o) = self.admit_handshake(now, rng, from, local, buf, under_load, false) {
             return o;
         }
         let Some(msg) = Response::new_checked(buf) else {
             return RecvOutcome::Dropped(DropReason::Malformed);
         };
-        let unknown = |sh: &mut Shared| {
+        let unknown = |sh: &mut IfaceState| {
             sh.event(Event::UnknownResponse { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };
-        let invalid = |sh: &mut Shared| {
+        let invalid = |sh: &mut IfaceState| {
             sh.event(Event::InvalidResponse { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };

@@ -33,7 +33,7 @@ pub(super) fn inner_dst(pkt: &[u8]) -> Option<IpAddr> {
     }
 }
 
-impl Shared {
+impl IfaceState {
     /// Sends an initiation to `p` (spec §4.1, §7.3). `retry` keeps the attempt counter.
     pub(super) fn send_initiation<R: rand_core::CryptoRngCore>(
         &mut self,

@@ -9,15 +9,15 @@ use crate::proto::timers::TimerKind;
 use std::time::{Instant, SystemTime};
 
 impl Interface {
-    pub(super) fn run_kicks<R: rand_core::CryptoRngCore>(
+    pub(super) fn send_owed_keepalives<R: rand_core::CryptoRngCore>(
         &mut self,
         now: Instant,
         wall: SystemTime,
         rng: &mut R,
     ) {
-        self.sh.kick_at = None;
-        self.sh.kick_set.clear();
-        for id in std::mem::take(&mut self.sh.kicks) {
+        self.sh.owed_at = None;
+        self.sh.owed_set.clear();
+        for id in std::mem::take(&mut self.sh.owed) {
             if let Some(p) = self.peers.get_mut(&id) {
                 self.sh.send_keepalive(p, now, wall, &mut *rng);
                 self.timerq
@@ -33,8 +33,8 @@ impl Interface {
         rng: &mut impl rand_core::CryptoRngCore,
     ) {
         self.sh.limiter.gc(now);
-        if self.sh.kick_at.is_some_and(|t| t <= now) {
-            self.run_kicks(now, wall, rng);
+        if self.sh.owed_at.is_some_and(|t| t <= now) {
+            self.send_owed_keepalives(now, wall, rng);
         }
         // Only the peers with an entry due: O(log peers) each, none for the others.
         while let Some(id) = self.timerq.pop_due(now) {
@@ -116,7 +116,7 @@ impl Interface {
             .timerq
             .peek()
             .into_iter()
-            .chain(self.sh.kick_at)
+            .chain(self.sh.owed_at)
             .chain(self.sh.limiter.gc_due())
             .min();
         // The queue's invariant, checked against the linear scan it replaces.
