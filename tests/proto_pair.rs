@@ -1186,3 +1186,38 @@ fn a_new_private_key_keeps_opening_what_the_peer_already_sealed() {
     let out = p.drain(true);
     assert_eq!(lens(&out), vec![148], "an initiation with the new key");
 }
+
+/// `Interface::sealed_len` is the stride the data path lays sealed segments at: it
+/// must be the length of the datagram `encapsulate` makes, for every inner length,
+/// with and without an MTU to pad to.
+#[test]
+fn sealed_len_is_the_sealed_datagram_length() {
+    let mut p = Pair::new(31, true, false);
+    p.send(true, b"hello");
+    p.pump();
+    for mtu in [0usize, 1420, 100] {
+        p.b.iface.set_mtu(mtu);
+        for n in [0usize, 1, 7, 12, 13, 40, 80, 95, 200] {
+            let payload = vec![0x5a; n];
+            let (o, dgram) = p.send(false, &payload);
+            assert!(matches!(o, SendOutcome::Send { .. }), "{o:?}");
+            let inner = 20 + n;
+            assert_eq!(
+                dgram.len(),
+                p.b.iface.sealed_len(inner),
+                "mtu {mtu}, inner {inner}"
+            );
+            if mtu != 0 && inner > mtu {
+                continue;
+            }
+            // 16-byte header and tag around the plaintext padded to 16, but not
+            // beyond the MTU (spec §6.3).
+            let padded = if mtu == 0 {
+                inner.next_multiple_of(16)
+            } else {
+                inner.next_multiple_of(16).min(mtu)
+            };
+            assert_eq!(dgram.len(), 16 + padded + 16, "mtu {mtu}, inner {inner}");
+        }
+    }
+}
