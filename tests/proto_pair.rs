@@ -1221,3 +1221,67 @@ fn sealed_len_is_the_sealed_datagram_length() {
         }
     }
 }
+
+/// Every datagram one side has queued, with the local source address it is to leave
+/// from (None: the kernel chooses).
+fn transmits(p: &mut Pair, of_a: bool) -> Vec<(u8, Option<IpAddr>)> {
+    let node = if of_a { &mut p.a } else { &mut p.b };
+    let mut buf = vec![0u8; 65536];
+    let mut out = Vec::new();
+    while let Some(t) = node.iface.poll_transmit(&mut buf) {
+        out.push((buf[0], t.src));
+    }
+    out
+}
+
+/// The cached local source is dropped before a handshake is retried (RetransmitHandshake)
+/// and before the one sent after no reply (NewHandshake), as if_wg.c's
+/// wg_timers_run_retry_handshake and wg_timers_run_new_handshake clear it: the address
+/// may be what kept the handshake from getting through.
+#[test]
+fn the_cached_source_is_dropped_before_a_handshake_retry() {
+    let a_ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let initiations = |t: &[(u8, Option<IpAddr>)]| -> Vec<Option<IpAddr>> {
+        t.iter()
+            .filter(|(ty, _)| *ty == 1)
+            .map(|(_, s)| *s)
+            .collect()
+    };
+
+    // RetransmitHandshake: A's keypair is old, its next packet asks for a new handshake
+    // (from the cached source, learnt from B's datagrams), which gets no answer.
+    let mut p = Pair::new(32, true, true);
+    p.send(true, b"x");
+    p.pump();
+    p.advance(Duration::from_secs(121));
+    let (o, _) = p.send(true, b"late");
+    assert!(
+        matches!(o, SendOutcome::Send { src: Some(s), .. } if s == a_ip),
+        "{o:?}"
+    );
+    assert_eq!(initiations(&transmits(&mut p, true)), vec![Some(a_ip)]);
+    p.advance(Duration::from_millis(5_000 + 334));
+    p.timers(true);
+    assert_eq!(
+        initiations(&transmits(&mut p, true)),
+        vec![None],
+        "the retry"
+    );
+
+    // NewHandshake: A sent data and heard nothing for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT.
+    let mut p = Pair::new(33, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let (o, _) = p.send(true, b"unanswered");
+    assert!(
+        matches!(o, SendOutcome::Send { src: Some(s), .. } if s == a_ip),
+        "{o:?}"
+    );
+    p.advance(Duration::from_millis(15_000 + 334));
+    p.timers(true);
+    assert_eq!(
+        initiations(&transmits(&mut p, true)),
+        vec![None],
+        "after silence"
+    );
+}
