@@ -242,3 +242,41 @@ echo wg3
         "wgnetstart: unknown option -x\nusage: wgnetstart [-n] [-d dir] [wgN ...]\n"
     );
 }
+
+/// Configuring (not `-n`), wgnetstart waits for wgd's socket at most
+/// `$WGNETSTART_WAIT` seconds, then goes on without it: a boot with no wgd must not
+/// hang. Here there is no socket and no hostname.wgN file.
+#[test]
+fn wgnetstart_binary_waits_for_the_socket_a_bounded_time() {
+    let dir = common::TempDir::new("netstart-wait");
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wgnetstart"))
+        .env("WGNETSTART_DIR", &dir)
+        .env("WGD_SOCKET", dir.join("absent.sock"))
+        .env("WGNETSTART_WAIT", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Bounded: 30 s is far beyond the 1 s it is told to wait.
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("wgnetstart still waiting for the socket after 30 s (WGNETSTART_WAIT=1)");
+    };
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(900),
+        "it did not wait for the socket: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(status.code(), Some(0), "nothing to configure");
+}
