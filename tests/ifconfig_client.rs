@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use wgif::ioctl::codec::{self, Dir};
 use wgif::ioctl::frame::{self, ReplyBody, RequestBody};
 use wgif::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo};
-use wgif::ioctl::request::{IfInfo, Request, Response};
+use wgif::ioctl::request::{IfInfo, Inet4Addr, Request, Response};
 
 const K1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const K2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
@@ -21,6 +21,7 @@ const K2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
 struct State {
     ifs: BTreeMap<String, (IfInfo, InterfaceIo)>,
     sets: Vec<InterfaceIo>,
+    inet: Vec<(String, Inet4Addr)>,
 }
 
 fn answer(st: &mut State, body: RequestBody) -> Result<Response, i32> {
@@ -72,6 +73,11 @@ fn answer(st: &mut State, body: RequestBody) -> Result<Response, i32> {
                 size,
                 data: data.map(|d| d.to_vec()).unwrap_or_default(),
             })
+        }
+        Request::AddInet(a) => {
+            st.ifs.get(&name).ok_or(6)?;
+            st.inet.push((name, a));
+            Ok(Response::Done)
         }
         _ => Err(25),
     }
@@ -279,4 +285,24 @@ fn wgnetstart_binary_waits_for_the_socket_a_bounded_time() {
         start.elapsed()
     );
     assert_eq!(status.code(), Some(0), "nothing to configure");
+}
+
+/// An IPv4 address set with wgifconfig reaches wgd as the one request that adds it.
+#[test]
+fn binary_adds_an_ipv4_address_over_the_socket() {
+    let dir = scratch();
+    let sock = dir.join("wgd.sock");
+    let state = serve(&sock);
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_wgifconfig"));
+    assert_eq!(wgifconfig(&bin, &sock, "wg5 create").0, 0);
+    let (code, _, err) = wgifconfig(&bin, &sock, "wg5 inet 10.5.0.1/24");
+    assert_eq!((code, err.as_str()), (0, ""));
+    let added: Vec<(String, std::net::Ipv4Addr, u8)> = state
+        .lock()
+        .unwrap()
+        .inet
+        .iter()
+        .map(|(n, a)| (n.clone(), a.addr, a.prefixlen))
+        .collect();
+    assert_eq!(added, vec![("wg5".into(), [10, 5, 0, 1].into(), 24)]);
 }
