@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use wgif::ioctl::codec::{self, Dir};
 use wgif::ioctl::frame::{self, ReplyBody, RequestBody};
 use wgif::ioctl::model::{AipIo, InterfaceIo, Key, PeerIo};
-use wgif::ioctl::request::{IfInfo, Request, Response};
+use wgif::ioctl::request::{IfInfo, Inet4Addr, Request, Response};
 
 const K1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const K2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
@@ -21,6 +21,7 @@ const K2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
 struct State {
     ifs: BTreeMap<String, (IfInfo, InterfaceIo)>,
     sets: Vec<InterfaceIo>,
+    inet: Vec<(String, Inet4Addr)>,
 }
 
 fn answer(st: &mut State, body: RequestBody) -> Result<Response, i32> {
@@ -72,6 +73,11 @@ fn answer(st: &mut State, body: RequestBody) -> Result<Response, i32> {
                 size,
                 data: data.map(|d| d.to_vec()).unwrap_or_default(),
             })
+        }
+        Request::AddInet(a) => {
+            st.ifs.get(&name).ok_or(6)?;
+            st.inet.push((name, a));
+            Ok(Response::Done)
         }
         _ => Err(25),
     }
@@ -241,4 +247,62 @@ echo wg3
         String::from_utf8(bad.stderr).unwrap(),
         "wgnetstart: unknown option -x\nusage: wgnetstart [-n] [-d dir] [wgN ...]\n"
     );
+}
+
+/// Configuring (not `-n`), wgnetstart waits for wgd's socket at most
+/// `$WGNETSTART_WAIT` seconds, then goes on without it: a boot with no wgd must not
+/// hang. Here there is no socket and no hostname.wgN file.
+#[test]
+fn wgnetstart_binary_waits_for_the_socket_a_bounded_time() {
+    let dir = common::TempDir::new("netstart-wait");
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wgnetstart"))
+        .env("WGNETSTART_DIR", &dir)
+        .env("WGD_SOCKET", dir.join("absent.sock"))
+        .env("WGNETSTART_WAIT", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Bounded: 30 s is far beyond the 1 s it is told to wait.
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("wgnetstart still waiting for the socket after 30 s (WGNETSTART_WAIT=1)");
+    };
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(900),
+        "it did not wait for the socket: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(status.code(), Some(0), "nothing to configure");
+}
+
+/// An IPv4 address set with wgifconfig reaches wgd as the one request that adds it.
+#[test]
+fn binary_adds_an_ipv4_address_over_the_socket() {
+    let dir = scratch();
+    let sock = dir.join("wgd.sock");
+    let state = serve(&sock);
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_wgifconfig"));
+    assert_eq!(wgifconfig(&bin, &sock, "wg5 create").0, 0);
+    let (code, _, err) = wgifconfig(&bin, &sock, "wg5 inet 10.5.0.1/24");
+    assert_eq!((code, err.as_str()), (0, ""));
+    let added: Vec<(String, std::net::Ipv4Addr, u8)> = state
+        .lock()
+        .unwrap()
+        .inet
+        .iter()
+        .map(|(n, a)| (n.clone(), a.addr, a.prefixlen))
+        .collect();
+    assert_eq!(added, vec![("wg5".into(), [10, 5, 0, 1].into(), 24)]);
 }

@@ -1186,3 +1186,102 @@ fn a_new_private_key_keeps_opening_what_the_peer_already_sealed() {
     let out = p.drain(true);
     assert_eq!(lens(&out), vec![148], "an initiation with the new key");
 }
+
+/// `Interface::sealed_len` is the stride the data path lays sealed segments at: it
+/// must be the length of the datagram `encapsulate` makes, for every inner length,
+/// with and without an MTU to pad to.
+#[test]
+fn sealed_len_is_the_sealed_datagram_length() {
+    let mut p = Pair::new(31, true, false);
+    p.send(true, b"hello");
+    p.pump();
+    for mtu in [0usize, 1420, 100] {
+        p.b.iface.set_mtu(mtu);
+        for n in [0usize, 1, 7, 12, 13, 40, 80, 95, 200] {
+            let payload = vec![0x5a; n];
+            let (o, dgram) = p.send(false, &payload);
+            assert!(matches!(o, SendOutcome::Send { .. }), "{o:?}");
+            let inner = 20 + n;
+            assert_eq!(
+                dgram.len(),
+                p.b.iface.sealed_len(inner),
+                "mtu {mtu}, inner {inner}"
+            );
+            if mtu != 0 && inner > mtu {
+                continue;
+            }
+            // 16-byte header and tag around the plaintext padded to 16, but not
+            // beyond the MTU (spec §6.3).
+            let padded = if mtu == 0 {
+                inner.next_multiple_of(16)
+            } else {
+                inner.next_multiple_of(16).min(mtu)
+            };
+            assert_eq!(dgram.len(), 16 + padded + 16, "mtu {mtu}, inner {inner}");
+        }
+    }
+}
+
+/// Every datagram one side has queued, with the local source address it is to leave
+/// from (None: the kernel chooses).
+fn transmits(p: &mut Pair, of_a: bool) -> Vec<(u8, Option<IpAddr>)> {
+    let node = if of_a { &mut p.a } else { &mut p.b };
+    let mut buf = vec![0u8; 65536];
+    let mut out = Vec::new();
+    while let Some(t) = node.iface.poll_transmit(&mut buf) {
+        out.push((buf[0], t.src));
+    }
+    out
+}
+
+/// The cached local source is dropped before a handshake is retried (RetransmitHandshake)
+/// and before the one sent after no reply (NewHandshake), as if_wg.c's
+/// wg_timers_run_retry_handshake and wg_timers_run_new_handshake clear it: the address
+/// may be what kept the handshake from getting through.
+#[test]
+fn the_cached_source_is_dropped_before_a_handshake_retry() {
+    let a_ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let initiations = |t: &[(u8, Option<IpAddr>)]| -> Vec<Option<IpAddr>> {
+        t.iter()
+            .filter(|(ty, _)| *ty == 1)
+            .map(|(_, s)| *s)
+            .collect()
+    };
+
+    // RetransmitHandshake: A's keypair is old, its next packet asks for a new handshake
+    // (from the cached source, learnt from B's datagrams), which gets no answer.
+    let mut p = Pair::new(32, true, true);
+    p.send(true, b"x");
+    p.pump();
+    p.advance(Duration::from_secs(121));
+    let (o, _) = p.send(true, b"late");
+    assert!(
+        matches!(o, SendOutcome::Send { src: Some(s), .. } if s == a_ip),
+        "{o:?}"
+    );
+    assert_eq!(initiations(&transmits(&mut p, true)), vec![Some(a_ip)]);
+    p.advance(Duration::from_millis(5_000 + 334));
+    p.timers(true);
+    assert_eq!(
+        initiations(&transmits(&mut p, true)),
+        vec![None],
+        "the retry"
+    );
+
+    // NewHandshake: A sent data and heard nothing for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT.
+    let mut p = Pair::new(33, true, true);
+    p.send(true, b"x");
+    p.pump();
+    let (o, _) = p.send(true, b"unanswered");
+    assert!(
+        matches!(o, SendOutcome::Send { src: Some(s), .. } if s == a_ip),
+        "{o:?}"
+    );
+    p.advance(Duration::from_millis(15_000 + 334));
+    p.timers(true);
+    assert_eq!(
+        initiations(&transmits(&mut p, true)),
+        vec![None],
+        "after silence"
+    );
+}

@@ -216,6 +216,32 @@ mod tests {
             ))
         );
         assert_eq!(parse_command(&v(&["--json"])), Err(CliError::Usage));
+        // Flags without j, and long options, are ifconfig's text (or its usage),
+        // never the JSON status.
+        assert_eq!(
+            parse_command(&v(&["-a"])),
+            Ok((
+                Format::Text,
+                Invocation::All {
+                    ifaliases: false,
+                    af: None
+                }
+            ))
+        );
+        assert_eq!(
+            parse_command(&v(&["-A", "inet"])),
+            Ok((
+                Format::Text,
+                Invocation::All {
+                    ifaliases: true,
+                    af: Some(Af::Inet)
+                }
+            ))
+        );
+        assert_eq!(
+            parse_command(&v(&["-C"])),
+            Ok((Format::Text, Invocation::Cloners))
+        );
         assert_eq!(
             parse_command(&v(&["wg1", "up"])),
             Ok((Format::Text, parse_cli(&v(&["wg1", "up"])).unwrap()))

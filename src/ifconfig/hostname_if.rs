@@ -190,6 +190,21 @@ mod tests {
         );
     }
 
+    #[test]
+    fn blank_and_comment_lines_are_skipped() {
+        let ifc = |s: &str| HnCommand::Ifconfig(s.to_string());
+        // Empty, blank and comment lines (indented or not) produce no command,
+        // neither on their own nor between other lines.
+        assert_eq!(
+            parse_hostname_if("wg0", "\n   \n\t\n# up\n  # mtu 1300\n"),
+            vec![]
+        );
+        assert_eq!(
+            parse_hostname_if("wg0", "# wg0\n\nmtu 1300\n   \n  #down\nup\n"),
+            vec![ifc("mtu 1300"), ifc("up")]
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,80}") {

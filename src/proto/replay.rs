@@ -72,6 +72,22 @@ impl ReplayWindow {
 mod tests {
     use super::*;
 
+    /// `greatest` is the largest counter accepted, not the last one; rejected
+    /// counters do not move it (the property test below draws counters around it).
+    #[test]
+    fn greatest_is_the_largest_accepted_counter() {
+        let mut w = ReplayWindow::new();
+        assert_eq!(w.greatest(), None);
+        assert!(w.check_and_update(0));
+        assert_eq!(w.greatest(), Some(0));
+        assert!(w.check_and_update(7));
+        assert!(w.check_and_update(3));
+        assert!(!w.check_and_update(7));
+        assert_eq!(w.greatest(), Some(7));
+        assert!(w.check_and_update(5000));
+        assert_eq!(w.greatest(), Some(5000));
+    }
+
     /// The kernel's selftest/counter.c sequence (also OpenBSD's noise_counter_test),
     /// with T_LIM = COUNTER_WINDOW_SIZE + 1.
     #[test]

@@ -498,3 +498,31 @@ impl Interface {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A decrypted packet too short for its version's header is not a packet: None,
+    /// never an index past its end (an authenticated peer could send one).
+    #[test]
+    fn short_inner_packets_have_no_source() {
+        for n in 1..40 {
+            let mut v6 = vec![0u8; n];
+            v6[0] = 0x60;
+            assert_eq!(inner_src_len(&v6), None, "IPv6, {n} bytes");
+            if n < 20 {
+                let mut v4 = vec![0u8; n];
+                v4[0] = 0x45;
+                assert_eq!(inner_src_len(&v4), None, "IPv4, {n} bytes");
+            }
+        }
+        let mut v6 = vec![0u8; 40];
+        v6[0] = 0x60;
+        v6[23] = 1;
+        assert_eq!(
+            inner_src_len(&v6),
+            Some((IpAddr::V6(Ipv6Addr::from(1u128)), 40))
+        );
+    }
+}
