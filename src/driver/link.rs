@@ -219,6 +219,8 @@ pub struct Link {
     under_load_until: Option<Instant>,
     /// When a full handshake queue was last logged.
     handshake_drop_logged: Option<Instant>,
+    /// When a cookie reply was last logged.
+    cookie_logged: Option<Instant>,
 }
 
 /// Reads tun packets into the transmit arena, split into segments at the stride
@@ -344,6 +346,7 @@ impl Link {
             load_window: (now, 0),
             under_load_until: None,
             handshake_drop_logged: None,
+            cookie_logged: None,
         }
     }
 
@@ -411,9 +414,23 @@ impl Link {
     /// Drains the engine's events; they are printed only while `debug` is set.
     pub fn log_events(&mut self, log: &impl LogSink) {
         while let Some(ev) = self.proto.poll_event() {
-            if self.debug {
-                log.log(event_level(&ev), &format!("{}: {}", self.name, ev));
+            if !self.debug {
+                continue;
             }
+            // A flood of initiations is answered with a cookie reply each: that line,
+            // which names no peer or address, is written once a second at most, so
+            // that the log thread does not take the tunnel's CPU under a flood.
+            if ev == crate::proto::Event::SendingCookie {
+                let now = Instant::now();
+                if self
+                    .cookie_logged
+                    .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+                {
+                    continue;
+                }
+                self.cookie_logged = Some(now);
+            }
+            log.log(event_level(&ev), &format!("{}: {}", self.name, ev));
         }
     }
 
