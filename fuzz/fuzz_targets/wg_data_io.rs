@@ -1,0 +1,37 @@
+//! SIOCSWG/SIOCGWG buffers (`wg_interface_io` and what follows it, ioctl/codec.rs)
+//! and `wg_data_io` itself, as wgd receives them: decoding never panics; a decoded
+//! buffer encodes back to one that decodes to the same model (both directions);
+//! an SIOCSWG is applied to an interface the way wgd applies it (driver/apply.rs),
+//! and the SIOCGWG answers for root and for others decode.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use wgif::ioctl::codec::{decode, encode, needed_size, DataIo, Dir};
+use wgif_fuzz::WgState;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, buf)) = data.split_first() else {
+        return;
+    };
+
+    if let Ok(d) = DataIo::decode(buf) {
+        let bytes = d.encode().expect("a decoded name fits");
+        assert_eq!(DataIo::decode(&bytes).unwrap(), d, "wg_data_io round trip");
+    }
+
+    for dir in [Dir::Set, Dir::Get] {
+        if let Ok(m) = decode(buf, dir) {
+            let again = encode(&m, dir);
+            assert_eq!(again.len(), needed_size(&m), "needed_size of {dir:?}");
+            let back = decode(&again, dir)
+                .unwrap_or_else(|e| panic!("re-encoded {dir:?} buffer does not decode: {e:?}"));
+            assert_eq!(back, m, "{dir:?} round trip");
+        }
+    }
+
+    let mut wg = WgState::default();
+    let _ = wg.set_wg_buffer(buf);
+    let _ = wg.get_wg(u64::from(sel) << 8, sel & 1 == 1);
+    let _ = wg.get_wg(u64::MAX, true);
+    let _ = wg.get_wg(u64::MAX, false);
+});
