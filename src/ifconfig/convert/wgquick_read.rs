@@ -3,9 +3,8 @@
 //! CRLF line ends. Keys wg-quick knows but hostname.if cannot say are returned as
 //! notes; anything else that is wrong is an error naming the line.
 
-use super::model::{normalize_text, Config, Endpoint, IfAddr, LineError, Note, Peer};
+use super::model::{description, normalize_text, Config, Endpoint, IfAddr, LineError, Note, Peer};
 use crate::ifconfig::key::load_key;
-use crate::ifconfig::parse::PEER_DESCR_MAX;
 use crate::ifconfig::strtonum::strtonum;
 use crate::ioctl::model::{AipIo, Key};
 use std::net::IpAddr;
@@ -152,23 +151,6 @@ pub fn parse_port(p: &str) -> Result<u16, String> {
     strtonum(p, 1, 65535)
         .map(|n| n as u16)
         .map_err(|e| format!("{p}: {e}"))
-}
-
-/// A comment as a description: at most [`PEER_DESCR_MAX`] bytes, as the interface
-/// keeps it (a longer one is cut, with a note).
-fn description(c: &str, line: usize, notes: &mut Vec<Note>) -> String {
-    if c.len() <= PEER_DESCR_MAX {
-        return c.to_string();
-    }
-    let mut end = PEER_DESCR_MAX;
-    while !c.is_char_boundary(end) {
-        end -= 1;
-    }
-    notes.push(Note {
-        line,
-        text: format!("description longer than {PEER_DESCR_MAX} bytes, cut"),
-    });
-    c[..end].to_string()
 }
 
 /// A PreUp/PostUp command as a `!` line carries it: netstart splits the line into
