@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
     // A sum over two pieces, the first of even length, is the sum over both.
     let cut = (cut % (rest.len() + 1)) & !1;
     let (a, b) = rest.split_at(cut);
-    assert_eq!(fold(sum(b, sum(a, initial))), fold(sum(rest, initial)), "pieces");
+    assert_eq!(
+        fold(sum(b, sum(a, initial))),
+        fold(sum(rest, initial)),
+        "pieces"
+    );
 
     // The pseudo-header as the RFCs lay it out, summed by the definition.
     if rest.len() >= 32 {
@@ -47,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
             bytes.extend_from_slice(&dst[..n]);
             bytes.extend_from_slice(&l4.to_be_bytes());
             bytes.extend_from_slice(&[0, 0, 0, proto]);
-            assert_eq!(fold(pseudo_header(&src[..n], &dst[..n], proto, l4)), naive(&bytes, 0));
+            assert_eq!(
+                fold(pseudo_header(&src[..n], &dst[..n], proto, l4)),
+                naive(&bytes, 0)
+            );
         }
     }
 

@@ -85,5 +85,9 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(replies.buffered(), 0, "a partial reply frame");
     // Each answer used up at least one frame header of the input.
-    assert!(answers <= stream.len() / 4 + 1, "{answers} answers for {} bytes", stream.len());
+    assert!(
+        answers <= stream.len() / 4 + 1,
+        "{answers} answers for {} bytes",
+        stream.len()
+    );
 });

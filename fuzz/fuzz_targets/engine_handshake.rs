@@ -69,7 +69,10 @@ impl Run {
         let mut buf = vec![0u8; HEADROOM + pkt.len() + TAILROOM];
         buf[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(&pkt);
         let wall = wall() + (self.now - origin());
-        match self.b.encapsulate(self.now, wall, &mut self.rng, &mut buf, pkt.len()) {
+        match self
+            .b
+            .encapsulate(self.now, wall, &mut self.rng, &mut buf, pkt.len())
+        {
             SendOutcome::Send { range, .. } => {
                 let pt = open_data(&keys.recv, &buf[range]).expect("B's data opens at A");
                 assert_eq!(&pt[..pkt.len()], &pkt[..]);
@@ -86,7 +89,11 @@ fuzz_target!(|data: &[u8]| {
     let flags = input.u8();
     let b_psk = (flags & 1 == 1).then_some(PSK);
     // What A uses as PSK: B's, or (bit 1) the wrong one.
-    let a_psk = if flags & 2 == 2 { WRONG_PSK } else { b_psk.unwrap_or([0; 32]) };
+    let a_psk = if flags & 2 == 2 {
+        WRONG_PSK
+    } else {
+        b_psk.unwrap_or([0; 32])
+    };
     let mut run = Run {
         b: responder(b_psk.as_ref()),
         rng: rng(),
@@ -170,7 +177,9 @@ fuzz_target!(|data: &[u8]| {
                 let mut buf = vec![0u8; HEADROOM + pkt.len() + TAILROOM];
                 buf[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(&pkt);
                 let wall = wall() + (run.now - origin());
-                let _ = run.b.encapsulate(run.now, wall, &mut run.rng, &mut buf, pkt.len());
+                let _ = run
+                    .b
+                    .encapsulate(run.now, wall, &mut run.rng, &mut buf, pkt.len());
                 let sent = drain(&mut run.b);
                 let (e, sender) = (input.u8(), input.u32());
                 for m in sent.iter().filter(|m| m.len() == 148 && m[0] == 1) {
@@ -190,7 +199,10 @@ fuzz_target!(|data: &[u8]| {
                     for d in out.iter().filter(|d| d[0] == 4) {
                         if let Some(pt) = open_data(&keys.recv, d) {
                             assert!(!edited, "B accepted an edited response");
-                            assert!(pt.is_empty() || pt.starts_with(&pkt), "staged packet mangled");
+                            assert!(
+                                pt.is_empty() || pt.starts_with(&pkt),
+                                "staged packet mangled"
+                            );
                         }
                     }
                 }

@@ -34,7 +34,15 @@ fuzz_target!(|data: &[u8]| {
     let init = initiation(0, 0, 1);
     let mut msg = init.with_sender(0x0a0a_0a0a).to_vec();
     add_macs(&mut macs_for_b(), now, &mut msg);
-    let o = b.decapsulate(now, wall_at(now), &mut rng, from, Some(B_LOCAL), &mut msg, false);
+    let o = b.decapsulate(
+        now,
+        wall_at(now),
+        &mut rng,
+        from,
+        Some(B_LOCAL),
+        &mut msg,
+        false,
+    );
     assert_eq!(o, RecvOutcome::Handled);
     let resp = drain(&mut b)
         .into_iter()
@@ -126,13 +134,24 @@ fuzz_target!(|data: &[u8]| {
             }
         };
         let mut buf = msg.clone();
-        let o = b.decapsulate(now, wall_at(now), &mut rng, from, Some(B_LOCAL), &mut buf, false);
+        let o = b.decapsulate(
+            now,
+            wall_at(now),
+            &mut rng,
+            from,
+            Some(B_LOCAL),
+            &mut buf,
+            false,
+        );
         drain(&mut b);
         match o {
             RecvOutcome::Tun(r) => {
                 let c = counter.expect("an edited message reached the tun");
                 assert!(delivered.insert(c), "counter {c} reached the tun twice");
-                assert!(now - born <= REJECT_AFTER_TIME, "data on an expired session");
+                assert!(
+                    now - born <= REJECT_AFTER_TIME,
+                    "data on an expired session"
+                );
                 if fresh_copy {
                     let inner = inner.unwrap();
                     assert_eq!(&buf[r.clone()], &inner[..r.len()], "inner packet mangled");

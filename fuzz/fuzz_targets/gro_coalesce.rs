@@ -13,13 +13,20 @@ use wgif_fuzz::Input;
 /// same headers, IPv4 ID + 1, TCP sequence advanced by the previous payload.
 fn follow(prev: &[u8], payload: &[u8]) -> Option<Vec<u8>> {
     let v6 = prev.first()? >> 4 == 6;
-    let iphl = if v6 { 40 } else { usize::from(prev[0] & 0x0f) * 4 };
+    let iphl = if v6 {
+        40
+    } else {
+        usize::from(prev[0] & 0x0f) * 4
+    };
     let proto = *prev.get(if v6 { 6 } else { 9 })?;
     let l4hl = match proto {
         6 => usize::from(prev.get(iphl + 12)? >> 4) * 4,
         17 => 8,
         _ => return None,
     };
+    if iphl < 20 || l4hl < 8 {
+        return None;
+    }
     let hl = iphl + l4hl;
     let prev_payload = prev.len().checked_sub(hl)?;
     let mut p = prev.get(..hl)?.to_vec();
@@ -80,7 +87,10 @@ fuzz_target!(|data: &[u8]| {
         let hdr = VnetHdr::decode(b).expect("every write starts with a virtio-net header");
         let pkt = &b[VNET_HDR_LEN..];
         if hdr.gso_type == GSO_NONE {
-            assert_eq!(hdr.flags, F_DATA_VALID, "a lone packet is marked DATA_VALID");
+            assert_eq!(
+                hdr.flags, F_DATA_VALID,
+                "a lone packet is marked DATA_VALID"
+            );
             written += 1;
             return;
         }

@@ -27,7 +27,11 @@ fuzz_target!(|data: &[u8]| {
     // its time past the consistency checks as well as on them.
     if fix & 1 == 1 && !pkt.is_empty() {
         let v6 = pkt[0] >> 4 == 6;
-        let ihl = if v6 { 40 } else { usize::from(pkt[0] & 0x0f) * 4 };
+        let ihl = if v6 {
+            40
+        } else {
+            usize::from(pkt[0] & 0x0f) * 4
+        };
         let tcp = fix & 2 == 0;
         hdr.csum_start = ihl as u16;
         hdr.csum_offset = if tcp { 16 } else { 6 };
@@ -55,7 +59,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(n >= 1 && n <= slots, "{n} segments for {slots} slots");
     let segs: Vec<&[u8]> = (0..n)
         .map(|i| {
-            assert!(headroom + lens[i] <= stride, "segment {i} overflows its slot");
+            assert!(
+                headroom + lens[i] <= stride,
+                "segment {i} overflows its slot"
+            );
             &out[i * stride + headroom..][..lens[i]]
         })
         .collect();
@@ -68,31 +75,61 @@ fuzz_target!(|data: &[u8]| {
     let v6 = original[0] >> 4 == 6;
     let tcp = hdr.gso_type & !GSO_ECN != GSO_UDP_L4;
     let iphl = usize::from(hdr.csum_start);
-    let l4hl = if tcp { usize::from(original[iphl + 12] >> 4) * 4 } else { 8 };
+    let l4hl = if tcp {
+        usize::from(original[iphl + 12] >> 4) * 4
+    } else {
+        8
+    };
     let hl = iphl + l4hl;
     let mut payload = Vec::new();
     for (i, seg) in segs.iter().enumerate() {
-        assert!(seg.len() <= max_seg.max(hl), "segment {i} longer than max_segment_len");
+        assert!(
+            seg.len() <= max_seg.max(hl),
+            "segment {i} longer than max_segment_len"
+        );
         if v6 {
-            assert_eq!(usize::from(u16::from_be_bytes([seg[4], seg[5]])), seg.len() - 40);
+            assert_eq!(
+                usize::from(u16::from_be_bytes([seg[4], seg[5]])),
+                seg.len() - 40
+            );
         } else {
             assert_eq!(usize::from(u16::from_be_bytes([seg[2], seg[3]])), seg.len());
-            assert_eq!(fold(sum(&seg[..iphl], 0)), 0xffff, "IPv4 header checksum of {i}");
+            assert_eq!(
+                fold(sum(&seg[..iphl], 0)),
+                0xffff,
+                "IPv4 header checksum of {i}"
+            );
         }
-        let (src, dst) = if v6 { (&seg[8..24], &seg[24..40]) } else { (&seg[12..16], &seg[16..20]) };
+        let (src, dst) = if v6 {
+            (&seg[8..24], &seg[24..40])
+        } else {
+            (&seg[12..16], &seg[16..20])
+        };
         let l4 = &seg[iphl..];
         let mut ph = Vec::new();
         ph.extend_from_slice(src);
         ph.extend_from_slice(dst);
         ph.extend_from_slice(&[0, if tcp { 6 } else { 17 }]);
         ph.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-        assert_eq!(fold(sum(l4, sum(&ph, 0))), 0xffff, "L4 checksum of segment {i}");
+        assert_eq!(
+            fold(sum(l4, sum(&ph, 0))),
+            0xffff,
+            "L4 checksum of segment {i}"
+        );
         if tcp {
             let seq0 = u32::from_be_bytes(original[iphl + 4..iphl + 8].try_into().unwrap());
             let seq = u32::from_be_bytes(l4[4..8].try_into().unwrap());
-            assert_eq!(seq, seq0.wrapping_add(payload.len() as u32), "sequence of {i}");
+            assert_eq!(
+                seq,
+                seq0.wrapping_add(payload.len() as u32),
+                "sequence of {i}"
+            );
         }
         payload.extend_from_slice(&seg[hl..]);
     }
-    assert_eq!(payload, original[hl..], "the segments carry the payload, in order");
+    assert_eq!(
+        payload,
+        original[hl..],
+        "the segments carry the payload, in order"
+    );
 });

@@ -45,13 +45,18 @@ fuzz_target!(|data: &[u8]| {
     let mut conn = UapiConn::new(ours, uid, 0);
     let mut wg = WgState::default();
     let answer = converse(&mut client, stream, || {
-        conn.serve(Instant::now(), |privileged, _unit, op| exec(&mut wg, privileged, op))
+        conn.serve(Instant::now(), |privileged, _unit, op| {
+            exec(&mut wg, privileged, op)
+        })
     });
     let text = std::str::from_utf8(&answer).expect("answers are text");
     if text.is_empty() {
         return;
     }
-    assert!(text.ends_with("\n\n"), "the last answer is not closed: {text:?}");
+    assert!(
+        text.ends_with("\n\n"),
+        "the last answer is not closed: {text:?}"
+    );
     for block in text.trim_end_matches('\n').split("\n\n") {
         let last = block.lines().last().unwrap_or("");
         let errno = last

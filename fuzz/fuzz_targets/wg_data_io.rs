@@ -15,8 +15,14 @@ fuzz_target!(|data: &[u8]| {
     };
 
     if let Ok(d) = DataIo::decode(buf) {
-        let bytes = d.encode().expect("a decoded name fits");
-        assert_eq!(DataIo::decode(&bytes).unwrap(), d, "wg_data_io round trip");
+        // A name that is not UTF-8 is decoded lossily (U+FFFD is three bytes), so it
+        // may no longer fit; wgd never decodes a wg_data_io (the name travels in the
+        // frame's envelope), so only the names that are text must round-trip.
+        let end = buf[..16].iter().position(|&c| c == 0).unwrap_or(16);
+        if std::str::from_utf8(&buf[..end]).is_ok() {
+            let bytes = d.encode().expect("a decoded name fits");
+            assert_eq!(DataIo::decode(&bytes).unwrap(), d, "wg_data_io round trip");
+        }
     }
 
     for dir in [Dir::Set, Dir::Get] {

@@ -24,7 +24,12 @@ fuzz_target!(|data: &[u8]| {
     if status == 1 {
         assert!(!err.is_empty(), "failed without a message: {args:?}");
     }
-    for show in [&["wg0"][..], &["-j", "wg0"][..], &["--prometheus"][..], &["-A"][..]] {
+    for show in [
+        &["wg0"][..],
+        &["-j", "wg0"][..],
+        &["--prometheus"][..],
+        &["-A"][..],
+    ] {
         let args: Vec<String> = show.iter().map(|s| s.to_string()).collect();
         let (status, out, _) = wgifconfig(&args, &mut wgd);
         if wgd.exists {

@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
         Ok((cfg, _notes)) => cfg,
         Err(e) => {
             let lines = text.lines().count().max(1);
-            assert!(e.line >= 1 && e.line <= lines + 1, "error at line {} of {lines}", e.line);
+            assert!(
+                e.line >= 1 && e.line <= lines + 1,
+                "error at line {} of {lines}",
+                e.line
+            );
             assert!(convert(Direction::ToHostnameIf, "f", text).is_err());
             return;
         }

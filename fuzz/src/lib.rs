@@ -115,9 +115,7 @@ pub const KEY_C: [u8; 32] = [0x33; 32];
 /// The public keys of [`KEY_A`], [`KEY_B`], [`KEY_C`], derived once.
 pub fn publics() -> &'static [[u8; 32]; 3] {
     static P: OnceLock<[[u8; 32]; 3]> = OnceLock::new();
-    P.get_or_init(|| {
-        [KEY_A, KEY_B, KEY_C].map(|k| PrivateKey::from_bytes(&k).public_key())
-    })
+    P.get_or_init(|| [KEY_A, KEY_B, KEY_C].map(|k| PrivateKey::from_bytes(&k).public_key()))
 }
 
 /// A's id on B.
@@ -274,7 +272,11 @@ impl Control for FakeWgd {
         Ok(self.info.clone())
     }
     fn list_interfaces(&mut self) -> Result<Vec<IfInfo>, CtlError> {
-        Ok(if self.exists { vec![self.info.clone()] } else { vec![] })
+        Ok(if self.exists {
+            vec![self.info.clone()]
+        } else {
+            vec![]
+        })
     }
     fn set_flags(&mut self, ifname: &str, flags: u32) -> Result<(), CtlError> {
         self.check(ifname)?;
@@ -398,7 +400,10 @@ impl WgState {
             if privileged {
                 assert_eq!(m.peers.len(), self.proto.peer_count(), "peers in SIOCGWG");
             } else {
-                assert!(m.private.is_none() && m.peers.is_empty(), "unprivileged view");
+                assert!(
+                    m.private.is_none() && m.peers.is_empty(),
+                    "unprivileged view"
+                );
             }
         }
         (size, data.map(|d| d.to_vec()))
@@ -580,12 +585,7 @@ pub struct Keys {
 
 /// A reads B's response to `init` (sent as `STATICS[s]`, with `psk`): the transport
 /// keys, or None if the response does not authenticate.
-pub fn read_response(
-    init: &Initiation,
-    s: u8,
-    psk: &[u8; 32],
-    resp: &[u8],
-) -> Option<Keys> {
+pub fn read_response(init: &Initiation, s: u8, psk: &[u8; 32], resp: &[u8]) -> Option<Keys> {
     type Key = (Vec<u8>, [u8; 32], u8, [u8; 32]);
     static CACHE: OnceLock<Mutex<HashMap<Key, Option<Keys>>>> = OnceLock::new();
     let key: Key = (resp.to_vec(), init.ephemeral, s % 3, *psk);
@@ -614,7 +614,12 @@ pub fn read_response(
 /// A answers B's initiation `msg` (when it authenticates as B's, to A): a response
 /// with `EPHEMERALS[e]` and `sender`, and the transport keys (A as responder sends
 /// with the second key).
-pub fn answer_initiation(msg: &[u8], e: u8, sender: u32, psk: &[u8; 32]) -> Option<([u8; RESPONSE_LEN], Keys)> {
+pub fn answer_initiation(
+    msg: &[u8],
+    e: u8,
+    sender: u32,
+    psk: &[u8; 32],
+) -> Option<([u8; RESPONSE_LEN], Keys)> {
     let init = wgif::proto::wire::Initiation::new_checked(msg)?;
     let a = PrivateKey::from_bytes(&KEY_A);
     let partial = noise::consume_initiation_static(&init, &a, &publics()[0])?;
