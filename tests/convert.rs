@@ -322,6 +322,27 @@ fn long_and_blank_edged_descriptions_round_trip() {
     assert_round_trips(&cfg);
 }
 
+/// Found by fuzzing (fuzz/, targets hostname_if and wgquick): a NUL byte in a
+/// description reached the SIOCSWG buffer, whose C string ends there, so wgd got
+/// another description than the file says. Files with one are refused at that line,
+/// and wgnetstart's word splitting refuses the line.
+#[test]
+fn nul_bytes_are_refused_with_their_line() {
+    let e = read_wg_quick(&format!(
+        "[Interface]\nPrivateKey = {K1}\n# pho\0ne\n[Peer]\nPublicKey = {K2}\n"
+    ))
+    .unwrap_err();
+    assert_eq!((e.line, e.text.as_str()), (3, "NUL byte in the line"));
+    let e = read_hostname_if(&format!("wgkey {K1}\nwgpeer {K2} wgdescr 'pho\0ne'\n")).unwrap_err();
+    assert_eq!((e.line, e.text.as_str()), (2, "NUL byte in the line"));
+    assert_eq!(
+        wgif::ifconfig::hostname_if::shell_words("wgdescr 'a\0b'"),
+        Err("NUL byte in the line".to_string())
+    );
+    // In a comment of a hostname.if it does no harm and is ignored.
+    assert!(read_hostname_if(&format!("# a\0b\nwgkey {K1}\n")).is_ok());
+}
+
 fn wgconvert(dir: &str, name: &str, text: &str) -> (i32, String, String) {
     let d = std::env::temp_dir().join(format!("wgconvert-test-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();

@@ -7,7 +7,22 @@
 
 use libfuzzer_sys::fuzz_target;
 use wgif::ioctl::codec::{decode, encode, needed_size, DataIo, Dir};
+use wgif::ioctl::model::InterfaceIo;
 use wgif_fuzz::WgState;
+
+/// An SIOCGWG answer carries every description (empty = none) and no
+/// WG_PEER_SET_DESCRIPTION bit; a buffer that sets the bit anyway decodes an empty
+/// description as `Some("")`, which means the same as `None` and encodes as it.
+fn canonical(mut m: InterfaceIo, dir: Dir) -> InterfaceIo {
+    if dir == Dir::Get {
+        for p in &mut m.peers {
+            if p.description.as_deref() == Some("") {
+                p.description = None;
+            }
+        }
+    }
+    m
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, buf)) = data.split_first() else {
@@ -31,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.len(), needed_size(&m), "needed_size of {dir:?}");
             let back = decode(&again, dir)
                 .unwrap_or_else(|e| panic!("re-encoded {dir:?} buffer does not decode: {e:?}"));
-            assert_eq!(back, m, "{dir:?} round trip");
+            assert_eq!(back, canonical(m, dir), "{dir:?} round trip");
         }
     }
 

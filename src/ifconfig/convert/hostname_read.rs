@@ -144,6 +144,10 @@ pub fn read_hostname_if(text: &str) -> Result<(Config, Vec<Note>), LineError> {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
+        // Neither sh nor wgd's C strings carry one (shell_words refuses it as well).
+        if t.contains('\0') {
+            return Err(LineError::new(line_no, "NUL byte in the line"));
+        }
         let first = t.split_whitespace().next().unwrap_or("");
         if first == "dest" {
             note(

@@ -185,6 +185,11 @@ pub fn read_wg_quick(text: &str) -> Result<(Config, Vec<Note>), LineError> {
     for raw in text.split('\n') {
         line_no += 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
+        // A comment with one would become a description that ends there on its way
+        // to wgd (a C string); a hostname.if line with one is refused too.
+        if line.contains('\0') {
+            return Err(LineError::new(line_no, "NUL byte in the line"));
+        }
         let t = line.trim();
         if t.is_empty() {
             comment_above = None;
