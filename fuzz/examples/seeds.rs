@@ -493,7 +493,7 @@ fn gro_coalesce() -> Vec<Vec<u8>> {
     let follow = |n: u16| {
         let mut v = vec![2u8];
         v.extend_from_slice(&n.to_le_bytes());
-        v.extend(std::iter::repeat(0x5a).take(n as usize));
+        v.extend(std::iter::repeat_n(0x5a, n as usize));
         v
     };
     let seg: Vec<u8> = vec![7; 1000];

@@ -72,10 +72,10 @@ fuzz_target!(|data: &[u8]| {
         };
         // Padding after the IP packet inside its range (op bit 2).
         let pad = if op & 4 == 4 { 3 } else { 0 };
-        arena.extend(std::iter::repeat(0xaa).take(gap));
+        arena.extend(std::iter::repeat_n(0xaa, gap));
         let start = arena.len();
         arena.extend_from_slice(&pkt);
-        arena.extend(std::iter::repeat(0xbb).take(pad));
+        arena.extend(std::iter::repeat_n(0xbb, pad));
         ranges.push(start..arena.len());
         prev = pkt;
     }

@@ -546,7 +546,8 @@ impl Initiation {
 
 /// The initiation from `STATICS[s]` to B with `EPHEMERALS[e]` and `timestamp(t)`.
 pub fn initiation(e: u8, s: u8, t: u8) -> Initiation {
-    static CACHE: OnceLock<Mutex<HashMap<(u8, u8, u8), Initiation>>> = OnceLock::new();
+    type Cache = Mutex<HashMap<(u8, u8, u8), Initiation>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let key = (e % 4, s % 3, t % 4);
     let cache = CACHE.get_or_init(Default::default);
     if let Some(i) = cache.lock().unwrap().get(&key) {
