@@ -61,7 +61,10 @@ pub fn fold(sum: u64) -> u16 {
 /// to a one's-complement sum, so one function serves both.
 pub fn pseudo_header(src: &[u8], dst: &[u8], proto: u8, l4_len: u32) -> u64 {
     let s = sum(dst, sum(src, 0));
-    add_carry(s, u64::from(proto) + u64::from(l4_len >> 16) + u64::from(l4_len & 0xffff))
+    add_carry(
+        s,
+        u64::from(proto) + u64::from(l4_len >> 16) + u64::from(l4_len & 0xffff),
+    )
 }
 
 /// Recomputes the IPv4 header checksum of `hdr` in place over its IHL-sized header.
