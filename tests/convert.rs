@@ -281,6 +281,68 @@ fn hostname_if_lines_without_counterpart_are_noted() {
 }
 
 /// Runs the binary on `text` written to a file named `name`.
+/// What a file reads as must write and read back to the same configuration in
+/// both formats, without notes (the notes belong to the first reading).
+fn assert_round_trips(cfg: &Config) {
+    let hn = write_hostname_if(cfg);
+    assert_eq!(
+        read_hostname_if(&hn).unwrap(),
+        (cfg.clone(), vec![]),
+        "{hn}"
+    );
+    let wq = write_wg_quick(cfg);
+    assert_eq!(read_wg_quick(&wq).unwrap(), (cfg.clone(), vec![]), "{wq}");
+}
+
+/// Found by fuzzing (fuzz/, targets wgquick and hostname_if): a description cut at 63
+/// bytes kept the blank before the cut, which a wg-quick comment does not keep; an
+/// interface description in a hostname.if was not cut at all (nor its blanks
+/// collapsed), so the wg-quick file read back as another description.
+#[test]
+fn long_and_blank_edged_descriptions_round_trip() {
+    // 62 bytes, a blank, then more: the cut at 63 falls right after the blank.
+    let long = format!("{} gateway of the office", "x".repeat(62));
+    let (cfg, notes) =
+        read_wg_quick(&format!("# {long}\n[Interface]\nPrivateKey = {K1}\n")).unwrap();
+    assert_eq!(cfg.description.as_deref(), Some(&long[..62]));
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_round_trips(&cfg);
+
+    let (cfg, notes) = read_hostname_if(&format!("description '{long}'\nwgkey {K1}\n")).unwrap();
+    assert_eq!(cfg.description.as_deref(), Some(&long[..62]));
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_round_trips(&cfg);
+
+    // Blanks at the ends of a quoted description or a peer description.
+    let text = format!("description ' office '\nwgkey {K1}\nwgpeer {K2} wgdescr ' laptop '\n");
+    let (cfg, notes) = read_hostname_if(&text).unwrap();
+    assert_eq!(cfg.description.as_deref(), Some("office"));
+    assert_eq!(cfg.peers[0].description.as_deref(), Some("laptop"));
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_round_trips(&cfg);
+}
+
+/// Found by fuzzing (fuzz/, targets hostname_if and wgquick): a NUL byte in a
+/// description reached the SIOCSWG buffer, whose C string ends there, so wgd got
+/// another description than the file says. Files with one are refused at that line,
+/// and wgnetstart's word splitting refuses the line.
+#[test]
+fn nul_bytes_are_refused_with_their_line() {
+    let e = read_wg_quick(&format!(
+        "[Interface]\nPrivateKey = {K1}\n# pho\0ne\n[Peer]\nPublicKey = {K2}\n"
+    ))
+    .unwrap_err();
+    assert_eq!((e.line, e.text.as_str()), (3, "NUL byte in the line"));
+    let e = read_hostname_if(&format!("wgkey {K1}\nwgpeer {K2} wgdescr 'pho\0ne'\n")).unwrap_err();
+    assert_eq!((e.line, e.text.as_str()), (2, "NUL byte in the line"));
+    assert_eq!(
+        wgif::ifconfig::hostname_if::shell_words("wgdescr 'a\0b'"),
+        Err("NUL byte in the line".to_string())
+    );
+    // In a comment of a hostname.if it does no harm and is ignored.
+    assert!(read_hostname_if(&format!("# a\0b\nwgkey {K1}\n")).is_ok());
+}
+
 fn wgconvert(dir: &str, name: &str, text: &str) -> (i32, String, String) {
     let d = std::env::temp_dir().join(format!("wgconvert-test-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();

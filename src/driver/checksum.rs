@@ -38,8 +38,10 @@ pub fn sum(data: &[u8], initial: u64) -> u64 {
 }
 
 /// End-around-carry addition: congruent modulo 2^64 - 1 (hence modulo 0xffff), and never
-/// zero unless both operands are.
-fn add_carry(a: u64, b: u64) -> u64 {
+/// zero unless both operands are. An unfolded sum may be anywhere up to `u64::MAX`, so
+/// anything added to one goes through here: a plain `+` overflows (a panic in debug
+/// builds, a checksum off by one in release builds).
+pub fn add_carry(a: u64, b: u64) -> u64 {
     let (s, o) = a.overflowing_add(b);
     s + u64::from(o)
 }
@@ -59,7 +61,10 @@ pub fn fold(sum: u64) -> u16 {
 /// to a one's-complement sum, so one function serves both.
 pub fn pseudo_header(src: &[u8], dst: &[u8], proto: u8, l4_len: u32) -> u64 {
     let s = sum(dst, sum(src, 0));
-    s + u64::from(proto) + u64::from(l4_len >> 16) + u64::from(l4_len & 0xffff)
+    add_carry(
+        s,
+        u64::from(proto) + u64::from(l4_len >> 16) + u64::from(l4_len & 0xffff),
+    )
 }
 
 /// Recomputes the IPv4 header checksum of `hdr` in place over its IHL-sized header.
@@ -175,6 +180,25 @@ mod tests {
             fold(pseudo_header(&src6, &dst6, 17, 0x0001_2345)),
             naive(&ph6)
         );
+    }
+
+    #[test]
+    fn pseudo_header_of_addresses_summing_near_the_top() {
+        // Found by fuzzing (fuzz/, target checksum): these addresses sum to nearly
+        // u64::MAX, and adding the protocol and length overflowed the accumulator.
+        for (src, dst) in [
+            (vec![0xff; 16], vec![0xff; 16]),
+            (vec![0xff; 4], vec![0xff; 4]),
+            ([vec![0xff; 8], vec![0xfe; 8]].concat(), vec![0xff; 16]),
+        ] {
+            let mut ph = Vec::new();
+            ph.extend_from_slice(&src);
+            ph.extend_from_slice(&dst);
+            ph.extend_from_slice(&0x0001_ffffu32.to_be_bytes());
+            ph.extend_from_slice(&[0, 0, 0, 17]);
+            assert_eq!(fold(pseudo_header(&src, &dst, 17, 0x0001_ffff)), naive(&ph));
+        }
+        assert_eq!(fold(add_carry(u64::MAX, 0xffff)), naive(&[0xff, 0xff]));
     }
 
     #[test]

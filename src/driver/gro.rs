@@ -355,7 +355,10 @@ impl Coalescer {
             checksum::ipv4_header(&mut out[..g.iphl]);
         }
         let addrs = if v6 { 8..40 } else { 12..20 };
-        let ph = checksum::fold(checksum::sum(&out[addrs], 0) + u64::from(proto) + l4len as u64);
+        let ph = checksum::fold(checksum::add_carry(
+            checksum::sum(&out[addrs], 0),
+            u64::from(proto) + l4len as u64,
+        ));
         let l4 = &mut out[g.iphl..];
         let (gso_type, csum_offset) = if proto == PROTO_TCP {
             if g.psh {
@@ -684,6 +687,19 @@ mod tests {
         pkts[3] = tcp_packet(&ip, &tcp, &payload(500, 3));
         let out = coalesce(true, false, &pkts);
         assert_groups(&out, &pkts, &[&[0, 1], &[2, 3]]);
+    }
+
+    #[test]
+    fn addresses_summing_near_the_top() {
+        // Found by fuzzing (fuzz/, target gso_split): the pseudo-header sum of these
+        // addresses is close to u64::MAX, and adding protocol and length overflowed.
+        let mut ip = Ip::v6();
+        ip.src = [0xff; 16];
+        ip.dst = [0xff; 16];
+        let pkts = udp_flow(&ip, &[1000, 1000, 300]);
+        assert_groups(&coalesce(false, true, &pkts), &pkts, &[&[0, 1, 2]]);
+        let pkts = tcp_flow(&ip, &Tcp::new(1), &[500; 3]);
+        assert_groups(&coalesce(true, false, &pkts), &pkts, &[&[0, 1, 2]]);
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub fn split(
             l4[4..6].copy_from_slice(&(l4len as u16).to_be_bytes());
         }
         l4[csum_offset as usize..][..2].fill(0);
-        let ph = ph_addrs + u64::from(proto) + l4len as u64;
+        let ph = checksum::add_carry(ph_addrs, u64::from(proto) + l4len as u64);
         let mut c = !checksum::fold(checksum::sum(l4, ph));
         if proto == PROTO_UDP && c == 0 {
             // RFC 768: a transmitted zero means "no checksum"; its one's-complement twin is sent.
@@ -782,6 +782,28 @@ pub(crate) mod tests {
         assert_eq!(segs.len(), 3);
         assert!(segs.iter().all(|s| s.len() == 40 + 32 + 1208));
         check_tcp_segments(&orig, &segs, 1208);
+    }
+
+    #[test]
+    fn addresses_summing_near_the_top() {
+        // Found by fuzzing (fuzz/, target gso_split): addresses whose sum is close to
+        // u64::MAX overflowed the pseudo-header sum (a panic in debug builds, a
+        // checksum off by one in release builds).
+        let mut ip = Ip::v6();
+        ip.src = [0xff; 16];
+        ip.dst = [0xff; 16];
+        let orig = udp_packet(&ip, 4433, 50000, &payload(3000, 1));
+        let (h, partial) = make_partial(orig, GSO_UDP_L4, 1200);
+        let segs = Out::new(3).split(&h, &partial).unwrap();
+        assert_eq!(segs.len(), 3);
+        segs.iter().for_each(|s| assert_checksums(s));
+        let mut ip = Ip::v4();
+        ip.src[..4].fill(0xff);
+        ip.dst[..4].fill(0xff);
+        let orig = tcp_packet(&ip, &Tcp::new(9), &payload(2000, 2));
+        let (h, partial) = make_partial(orig, GSO_TCPV4, 1000);
+        let segs = Out::new(2).split(&h, &partial).unwrap();
+        segs.iter().for_each(|s| assert_checksums(s));
     }
 
     #[test]

@@ -79,6 +79,12 @@ pub fn parse_hostname_if(ifname: &str, text: &str) -> Vec<HnCommand> {
 /// Splits a command line the way sh(1)'s `eval` would for plain words: blanks
 /// separate words, `"…"` and `'…'` group, backslash escapes. No expansions.
 pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
+    // No argument of a real command line can hold one (argv strings end there), and
+    // the wg_data_io fields would silently end at it: a description "a\0b" would
+    // reach wgd as "a".
+    if s.contains('\0') {
+        return Err("NUL byte in the line".into());
+    }
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut have = false;

@@ -3,7 +3,7 @@
 //! ifconfig parameter parser), and the requests it would send are applied to a
 //! [`Config`] instead of a wgd. Endpoints are recorded as written, never resolved.
 
-use super::model::{Config, Endpoint, IfAddr, LineError, Note, Peer};
+use super::model::{description, Config, Endpoint, IfAddr, LineError, Note, Peer};
 use super::wgquick_read::{is_host_name, parse_port};
 use crate::ifconfig::hostname_if::{parse_hostname_if, shell_words, HnCommand};
 use crate::ifconfig::parse::{parse_collect, AddrOp, Af, GenericOp};
@@ -39,7 +39,13 @@ fn note(notes: &mut Vec<Note>, line: usize, text: String) {
     notes.push(Note { line, text });
 }
 
-fn apply_peer(cfg: &mut Config, p: &PeerIo, endpoints: &[Endpoint]) {
+fn apply_peer(
+    cfg: &mut Config,
+    p: &PeerIo,
+    endpoints: &[Endpoint],
+    line: usize,
+    notes: &mut Vec<Note>,
+) {
     let Some(public) = p.public.clone() else {
         return;
     };
@@ -68,7 +74,8 @@ fn apply_peer(cfg: &mut Config, p: &PeerIo, endpoints: &[Endpoint]) {
         q.allowed_ips = p.aips.clone();
     }
     if let Some(d) = &p.description {
-        q.description = if d.is_empty() { None } else { Some(d.clone()) };
+        let d = description(d, line, notes);
+        q.description = if d.is_empty() { None } else { Some(d) };
     }
 }
 
@@ -137,6 +144,10 @@ pub fn read_hostname_if(text: &str) -> Result<(Config, Vec<Note>), LineError> {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
+        // Neither sh nor wgd's C strings carry one (shell_words refuses it as well).
+        if t.contains('\0') {
+            return Err(LineError::new(line_no, "NUL byte in the line"));
+        }
         let first = t.split_whitespace().next().unwrap_or("");
         if first == "dest" {
             note(
@@ -201,6 +212,7 @@ pub fn read_hostname_if(text: &str) -> Result<(Config, Vec<Note>), LineError> {
                             GenericOp::Up => {}
                             GenericOp::Mtu(n) => cfg.mtu = Some(n),
                             GenericOp::Description(d) => {
+                                let d = description(&d, line_no, &mut notes);
                                 cfg.description = if d.is_empty() { None } else { Some(d) };
                             }
                             GenericOp::RemoveAf(af) => cfg.addresses.retain(|a| match af {
@@ -248,7 +260,7 @@ pub fn read_hostname_if(text: &str) -> Result<(Config, Vec<Note>), LineError> {
                             cfg.peers.clear();
                         }
                         for p in &wg.peers {
-                            apply_peer(&mut cfg, p, &endpoints);
+                            apply_peer(&mut cfg, p, &endpoints, line_no, &mut notes);
                         }
                     }
                     for op in &plan.addr {

@@ -2,6 +2,7 @@
 //! the other: interface keys, port, addresses, MTU, description and hooks, and the
 //! peers. Two files convert into each other when they read back to equal values.
 
+use crate::ioctl::model::PEER_DESCR_MAX;
 use crate::ioctl::model::{AipIo, Key};
 use std::net::IpAddr;
 
@@ -92,4 +93,31 @@ impl LineError {
 /// (a hostname.if line is split into words and joined with single spaces).
 pub fn normalize_text(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A description as both formats can carry it: blanks collapsed (a wg-quick comment
+/// is read that way, and netstart joins a hostname.if line's words with one blank),
+/// and at most [`PEER_DESCR_MAX`] bytes, as the interface keeps it; a longer one is
+/// cut, without the blank the cut may leave at its end, and noted at `line`.
+pub fn description(text: &str, line: usize, notes: &mut Vec<Note>) -> String {
+    let mut c = normalize_text(text);
+    if c != text {
+        notes.push(Note {
+            line,
+            text: "blanks at the ends of the description or in runs cannot be kept (wg-quick keeps it as a comment), collapsed".into(),
+        });
+    }
+    if c.len() > PEER_DESCR_MAX {
+        let mut end = PEER_DESCR_MAX;
+        while !c.is_char_boundary(end) {
+            end -= 1;
+        }
+        c.truncate(end);
+        c.truncate(c.trim_end().len());
+        notes.push(Note {
+            line,
+            text: format!("description longer than {PEER_DESCR_MAX} bytes, cut"),
+        });
+    }
+    c
 }

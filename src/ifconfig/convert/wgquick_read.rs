@@ -3,10 +3,9 @@
 //! CRLF line ends. Keys wg-quick knows but hostname.if cannot say are returned as
 //! notes; anything else that is wrong is an error naming the line.
 
-use super::model::{normalize_text, Config, Endpoint, IfAddr, LineError, Note, Peer};
+use super::model::{description, normalize_text, Config, Endpoint, IfAddr, LineError, Note, Peer};
 use crate::ifconfig::key::load_key;
 use crate::ifconfig::strtonum::strtonum;
-use crate::ioctl::model::{cut_description, PEER_DESCR_MAX};
 use crate::ioctl::model::{AipIo, Key};
 use std::net::IpAddr;
 
@@ -154,19 +153,6 @@ pub fn parse_port(p: &str) -> Result<u16, String> {
         .map_err(|e| format!("{p}: {e}"))
 }
 
-/// A comment as a description: at most [`PEER_DESCR_MAX`] bytes, as the interface
-/// keeps it (a longer one is cut, with a note).
-fn description(c: &str, line: usize, notes: &mut Vec<Note>) -> String {
-    let kept = cut_description(c);
-    if kept.len() < c.len() {
-        notes.push(Note {
-            line,
-            text: format!("description longer than {PEER_DESCR_MAX} bytes, cut"),
-        });
-    }
-    kept.to_string()
-}
-
 /// A PreUp/PostUp command as a `!` line carries it: netstart splits the line into
 /// words and joins them with one blank (a note says so when that changes it).
 fn command(value: &str, line: usize, notes: &mut Vec<Note>) -> String {
@@ -199,6 +185,11 @@ pub fn read_wg_quick(text: &str) -> Result<(Config, Vec<Note>), LineError> {
     for raw in text.split('\n') {
         line_no += 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
+        // A comment with one would become a description that ends there on its way
+        // to wgd (a C string); a hostname.if line with one is refused too.
+        if line.contains('\0') {
+            return Err(LineError::new(line_no, "NUL byte in the line"));
+        }
         let t = line.trim();
         if t.is_empty() {
             comment_above = None;
