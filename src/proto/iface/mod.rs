@@ -496,14 +496,7 @@ impl Interface {
     /// peer owns it; a prefix of another peer, or none, is left alone. The cost is the
     /// trie walk for that prefix: the table knows the prefix's slot in the peer's list.
     pub fn remove_aip(&mut self, id: PeerId, addr: IpAddr, cidr: u8) -> Result<(), ConfigError> {
-        if !self.peers.contains_key(&id) {
-            return Err(ConfigError::NoSuchPeer);
-        }
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        if cidr > max {
-            return Err(ConfigError::BadCidr);
-        }
-        let masked = crate::proto::allowedips::masked(addr, cidr);
+        let masked = self.owned_prefix(id, addr, cidr)?;
         let Some((owner, slot)) = self.aips.get(masked, cidr) else {
             return Ok(());
         };
@@ -513,17 +506,14 @@ impl Interface {
         self.aips.remove(masked, cidr);
         if let Some(p) = self.peers.get_mut(&id) {
             p.aips.take(slot);
-            if p.aips.sparse() {
-                p.aips.compact();
-                for (new, (a, c)) in p.aips.iter() {
-                    let _ = self.aips.insert(a, c, (id, new));
-                }
-            }
+            compact_owned(&mut self.aips, id, &mut p.aips);
         }
         Ok(())
     }
 
-    pub fn add_aip(&mut self, id: PeerId, addr: IpAddr, cidr: u8) -> Result<(), ConfigError> {
+    /// `addr/cidr` with its host bits cleared, for a prefix of peer `id`: the peer
+    /// must exist and `cidr` fit the family.
+    fn owned_prefix(&self, id: PeerId, addr: IpAddr, cidr: u8) -> Result<IpAddr, ConfigError> {
         if !self.peers.contains_key(&id) {
             return Err(ConfigError::NoSuchPeer);
         }
@@ -531,7 +521,11 @@ impl Interface {
         if cidr > max {
             return Err(ConfigError::BadCidr);
         }
-        let masked = crate::proto::allowedips::masked(addr, cidr);
+        Ok(crate::proto::allowedips::masked(addr, cidr))
+    }
+
+    pub fn add_aip(&mut self, id: PeerId, addr: IpAddr, cidr: u8) -> Result<(), ConfigError> {
+        let masked = self.owned_prefix(id, addr, cidr)?;
         let mut given = addr;
         let slot = self.peers.get(&id).map_or(0, |p| p.aips.next_slot());
         // One probe: insert, and look at whom the prefix belonged to.
@@ -551,12 +545,7 @@ impl Interface {
                 if let Some((a, _)) = o.aips.take(oslot) {
                     given = a;
                 }
-                if o.aips.sparse() {
-                    o.aips.compact();
-                    for (new, (a, c)) in o.aips.iter() {
-                        let _ = self.aips.insert(a, c, (owner, new));
-                    }
-                }
+                compact_owned(&mut self.aips, owner, &mut o.aips);
             }
         }
         if let Some(p) = self.peers.get_mut(&id) {
@@ -702,6 +691,17 @@ impl Interface {
 
     pub fn poll_event(&mut self) -> Option<Event> {
         self.sh.events.pop_front()
+    }
+}
+
+/// After a prefix left `owned` (peer `id`'s list): compacts the list once half its
+/// slots are dead and gives the table the live prefixes' new slots.
+fn compact_owned(table: &mut AllowedIps<(PeerId, u32)>, id: PeerId, owned: &mut OwnedAips) {
+    if owned.sparse() {
+        owned.compact();
+        for (new, (a, c)) in owned.iter() {
+            let _ = table.insert(a, c, (id, new));
+        }
     }
 }
 
