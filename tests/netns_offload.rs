@@ -250,11 +250,7 @@ fn udp_burst(from: &End, to: &End, window: Option<usize>) -> Result<usize, Strin
     let progress = Arc::new(AtomicUsize::new(0));
     let read = progress.clone();
     let receiver = in_netns(&to.ns, move || {
-        let s = UdpSocket::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
-        let big = 16usize << 20;
-        if setsockopt(&s, sockopt::RcvBufForce, &big).is_err() {
-            let _ = setsockopt(&s, sockopt::RcvBuf, &big);
-        }
+        let s = common::udp_receiver(addr)?;
         s.set_read_timeout(Some(Duration::from_secs(3)))
             .map_err(|e| e.to_string())?;
         let _ = tx.send(());

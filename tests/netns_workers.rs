@@ -6,7 +6,6 @@
 
 mod common;
 use common::{in_netns, join, wait_for, Wgd};
-use nix::sys::socket::{setsockopt, sockopt};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,11 +44,7 @@ fn numbered_datagrams_keep_their_order_through_four_workers() {
     let progress = Arc::new(AtomicUsize::new(0));
     let read = progress.clone();
     let receiver = in_netns(&w.rd(2), move || {
-        let s = UdpSocket::bind(to).map_err(|e| format!("bind {to}: {e}"))?;
-        let big = 16usize << 20;
-        if setsockopt(&s, sockopt::RcvBufForce, &big).is_err() {
-            let _ = setsockopt(&s, sockopt::RcvBuf, &big);
-        }
+        let s = common::udp_receiver(to)?;
         s.set_read_timeout(Some(Duration::from_secs(5)))
             .map_err(|e| e.to_string())?;
         let _ = ready_tx.send(());

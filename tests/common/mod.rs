@@ -644,3 +644,15 @@ pub fn join<T>(h: JoinHandle<Result<T, String>>, what: &str) -> Result<T, String
         .map_err(|_| format!("{what}: thread panicked"))
         .and_then(|r| r.map_err(|e| format!("{what}: {e}")))
 }
+
+/// A UDP socket bound to `addr` with a 16 MiB receive buffer (forced as root), so
+/// that a test's burst is not lost in its own socket.
+pub fn udp_receiver(addr: std::net::SocketAddr) -> Result<std::net::UdpSocket, String> {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let s = std::net::UdpSocket::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
+    let big = 16usize << 20;
+    if setsockopt(&s, sockopt::RcvBufForce, &big).is_err() {
+        let _ = setsockopt(&s, sockopt::RcvBuf, &big);
+    }
+    Ok(s)
+}
