@@ -45,6 +45,36 @@ pub struct DataPlane<T, U> {
     wake: Box<dyn Fn() + Send + Sync>,
 }
 
+/// What one turn of a source did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Turn {
+    /// The source was read until empty.
+    pub drained: bool,
+    /// Batches that came back full: more was waiting than one batch holds.
+    pub full: usize,
+}
+
+impl Turn {
+    /// Runs `batch` (which returns whether the source drained) until the source drains
+    /// or the turn's bound is reached.
+    fn run(mut batch: impl FnMut() -> bool) -> Turn {
+        let mut full = 0;
+        while full < BATCHES_PER_CALL {
+            if batch() {
+                return Turn {
+                    drained: true,
+                    full,
+                };
+            }
+            full += 1;
+        }
+        Turn {
+            drained: false,
+            full,
+        }
+    }
+}
+
 fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
     // A panicked worker leaves the state as consistent as each step is: go on.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -112,7 +142,7 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
         bufs: &mut DataBufs,
         env: &mut Env<C, R, L>,
     ) -> bool {
-        (0..BATCHES_PER_CALL).any(|_| self.tun_batch(bufs, env))
+        self.tun_turn(bufs, env).drained
     }
 
     /// Serves the `v6` socket for a bounded number of batches; returns whether it
@@ -123,7 +153,26 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
         bufs: &mut DataBufs,
         env: &mut Env<C, R, L>,
     ) -> bool {
-        (0..BATCHES_PER_CALL).any(|_| self.udp_batch(v6, bufs, env))
+        self.udp_turn(v6, bufs, env).drained
+    }
+
+    /// [`Self::tun_readable`], telling also how many batches came back full.
+    pub fn tun_turn<C: Clock, R: CryptoRngCore, L: LogSink>(
+        &self,
+        bufs: &mut DataBufs,
+        env: &mut Env<C, R, L>,
+    ) -> Turn {
+        Turn::run(|| self.tun_batch(bufs, env))
+    }
+
+    /// [`Self::udp_readable`], telling also how many batches came back full.
+    pub fn udp_turn<C: Clock, R: CryptoRngCore, L: LogSink>(
+        &self,
+        v6: bool,
+        bufs: &mut DataBufs,
+        env: &mut Env<C, R, L>,
+    ) -> Turn {
+        Turn::run(|| self.udp_batch(v6, bufs, env))
     }
 
     /// One batch from the tun. Returns whether the tun was drained.
@@ -399,5 +448,47 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
     pub fn flush<L: LogSink>(&self, scratch: &mut [u8], log: &L) {
         let udp = self.udp();
         self.link().flush(udp.as_deref(), scratch, log);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_counts_the_full_batches_before_the_source_drained() {
+        let mut left = 3;
+        let t = Turn::run(|| {
+            left -= 1;
+            left == 0
+        });
+        assert_eq!(
+            t,
+            Turn {
+                drained: true,
+                full: 2
+            }
+        );
+        let mut calls = 0;
+        let t = Turn::run(|| {
+            calls += 1;
+            false
+        });
+        assert_eq!(calls, BATCHES_PER_CALL, "a turn is bounded");
+        assert_eq!(
+            t,
+            Turn {
+                drained: false,
+                full: BATCHES_PER_CALL
+            }
+        );
+        assert_eq!(
+            Turn::run(|| true),
+            Turn {
+                drained: true,
+                full: 0
+            },
+            "a lone packet calls nobody in"
+        );
     }
 }
