@@ -321,6 +321,11 @@ impl Interface {
         self.sh.routes.remove(addr, cidr);
     }
 
+    /// No route through the interface is known any more.
+    pub fn clear_route_mtus(&mut self) {
+        self.sh.routes.clear();
+    }
+
     /// The routes given by `set_route_mtu`: prefix, length, MTU.
     pub fn route_mtus(&self) -> Vec<(IpAddr, u8, Option<u32>)> {
         self.sh.routes.iter().collect()
