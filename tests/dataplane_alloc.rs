@@ -453,7 +453,13 @@ struct UdpStats {
     /// Messages of more than one datagram (GSO runs).
     runs: u64,
     refused: u64,
+    /// Messages with a datagram padded under the route MTU of `Config::route_mtus`.
+    capped: u64,
 }
+
+/// A UDP datagram's sealed length under that route MTU: 16 + 1230 + 16 (under the
+/// interface MTU alone every plaintext is a multiple of 16, or 1420).
+const CAPPED_LEN: usize = 1262;
 
 struct RingUdp {
     addr: SocketAddr,
@@ -547,6 +553,12 @@ impl UdpEndpoint for RingUdp {
             st.messages += 1;
             st.datagrams += k as u64;
             st.runs += u64::from(k > 1);
+            // A run's datagrams are `segment` bytes, but for its last, which may be shorter.
+            let (seg, last) = match k {
+                1 => (m.len, m.len),
+                _ => (m.segment, m.len - (k - 1) * m.segment),
+            };
+            st.capped += u64::from(seg == CAPPED_LEN || last == CAPPED_LEN);
         }
         self.stats.set(st);
     }
@@ -593,6 +605,9 @@ struct Config {
     mode: TunMode,
     max_segments: usize,
     gro: bool,
+    /// Each side has routes through it whose MTU caps the padding of the UDP
+    /// datagrams (proto/routemtu.rs): a lookup per packet.
+    route_mtus: bool,
 }
 
 /// Packets a side's tun hands out: `units` of TCP (and in vnet mode UDP) traffic.
@@ -681,6 +696,16 @@ impl World {
             let p = &mut l.proto;
             p.add_peer(id, &public, now).unwrap();
             p.add_aip(id, IpAddr::V4(inner.into()), 32).unwrap();
+            if cfg.route_mtus {
+                // The UDP datagrams (1228 bytes) pad to 1230, not 1232; the TCP
+                // segments (1420) are longer than the route allows and pad as before.
+                p.set_route_mtu(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 24, Some(1230))
+                    .unwrap();
+                p.set_route_mtu(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 8, None)
+                    .unwrap();
+                p.set_route_mtu(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), 32, Some(1280))
+                    .unwrap();
+            }
             p.set_endpoint(id, Some(ep));
             p.up(now);
         }
@@ -849,6 +874,11 @@ fn no_allocations_with(cfg: Config, units: usize, per_step: usize, rekey: bool) 
         );
     }
     // What the configuration is about did happen while counting.
+    assert_eq!(
+        (a1.capped > a0.capped, b1.capped > b0.capped),
+        (cfg.route_mtus, cfg.route_mtus),
+        "{cfg:?}: datagrams padded under the route MTU: {a1:?} {b1:?}"
+    );
     if cfg.max_segments > 1 {
         assert!(
             a1.runs > a0.runs && b1.runs > b0.runs,
@@ -883,6 +913,7 @@ fn plain_tun_single_datagrams() {
             mode: PLAIN,
             max_segments: 1,
             gro: false,
+            route_mtus: false,
         },
         500,
         36,
@@ -896,6 +927,7 @@ fn plain_tun_gso_runs_and_gro() {
             mode: PLAIN,
             max_segments: 64,
             gro: true,
+            route_mtus: false,
         },
         500,
         36,
@@ -909,6 +941,7 @@ fn vnet_super_packets_single_datagrams() {
             mode: VNET,
             max_segments: 1,
             gro: false,
+            route_mtus: false,
         },
         40,
         5,
@@ -922,6 +955,7 @@ fn vnet_super_packets_gso_runs_and_gro() {
             mode: VNET,
             max_segments: 64,
             gro: true,
+            route_mtus: false,
         },
         40,
         5,
@@ -935,6 +969,7 @@ fn vnet_super_packets_gso_runs_and_gro_after_a_rekey() {
             mode: VNET,
             max_segments: 64,
             gro: true,
+            route_mtus: false,
         },
         40,
         5,
@@ -974,6 +1009,7 @@ fn vnet_super_packets_without_tun_gro() {
             },
             max_segments: 64,
             gro: true,
+            route_mtus: false,
         },
         40,
         5,
@@ -992,8 +1028,39 @@ fn vnet_tcp_super_packets_without_uso() {
             },
             max_segments: 64,
             gro: true,
+            route_mtus: false,
         },
         40,
         5,
+    );
+}
+
+/// Routes whose MTU caps padding: a route lookup per packet, and runs that end
+/// where the padding MTU changes, allocate nothing either.
+#[test]
+fn vnet_super_packets_gso_runs_and_gro_under_route_mtus() {
+    no_allocations(
+        Config {
+            mode: VNET,
+            max_segments: 64,
+            gro: true,
+            route_mtus: true,
+        },
+        40,
+        5,
+    );
+}
+
+#[test]
+fn plain_tun_gso_runs_and_gro_under_route_mtus() {
+    no_allocations(
+        Config {
+            mode: PLAIN,
+            max_segments: 64,
+            gro: true,
+            route_mtus: true,
+        },
+        500,
+        36,
     );
 }

@@ -8,7 +8,7 @@ use rand::{RngCore, SeedableRng};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 use wgif::proto::crypto::PrivateKey;
-use wgif::proto::{Event, Interface, RecvOutcome, SendOutcome, HEADROOM, TAILROOM};
+use wgif::proto::{Event, Interface, Planned, RecvOutcome, SendOutcome, HEADROOM, TAILROOM};
 
 #[test]
 fn handshake_then_data_both_ways() {
@@ -1220,6 +1220,90 @@ fn sealed_len_is_the_sealed_datagram_length() {
             assert_eq!(dgram.len(), 16 + padded + 16, "mtu {mtu}, inner {inner}");
         }
     }
+}
+
+/// A route through the interface whose MTU is below the interface's caps the
+/// padding of the packets it carries (netns.sh, "route MTU with padding": MTU 1300,
+/// a /32 of MTU 1299, a 1297-byte packet padded to 1299, not 1300): staged while the
+/// handshake runs, sent alone, and in a batch where the capped packets make runs
+/// (grants) of their own; the byte counter counts what was sealed, and B gets every
+/// packet intact.
+#[test]
+fn a_smaller_route_mtu_caps_padding() {
+    let mut p = Pair::new(32, true, false);
+    let far: [u8; 4] = [10, 0, 1, 5];
+    p.a.iface.set_mtu(1300);
+    p.a.iface
+        .add_aip(2, IpAddr::V4(Ipv4Addr::new(10, 0, 1, 0)), 24)
+        .unwrap();
+    p.a.iface
+        .set_route_mtu(IpAddr::V4(Ipv4Addr::from(B_IP)), 32, Some(1299))
+        .unwrap();
+    let payload = [0x5a; 1277];
+    let resp = p.response_to_staged(&payload);
+    p.deliver(true, resp);
+    let staged = p.drain(true);
+    assert_eq!(lens(&staged), vec![16 + 1299 + 16], "the staged packet");
+    p.deliver(false, staged[0].clone());
+    assert_eq!(p.b.tun, vec![ipv4(A_IP, B_IP, &payload)]);
+    let (o, d) = p.send(true, &payload);
+    assert!(matches!(o, SendOutcome::Send { .. }), "{o:?}");
+    assert_eq!(d.len(), 16 + 1299 + 16, "sent alone");
+    // A packet longer than the route's MTU is padded as without the route.
+    let (_, d) = p.send(true, &[1; 1280]);
+    assert_eq!(d.len(), 16 + 1300 + 16);
+
+    // A batch to B (capped) and to 10.0.1.5 (no route: the interface MTU).
+    let to = [B_IP, B_IP, far, far, B_IP];
+    let mut bufs: Vec<Vec<u8>> = to
+        .iter()
+        .map(|&dst| {
+            let pkt = ipv4(A_IP, dst, &payload);
+            let mut b = vec![0u8; HEADROOM + pkt.len() + TAILROOM];
+            b[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(&pkt);
+            b
+        })
+        .collect();
+    let len = 20 + payload.len();
+    let before = p.a.iface.peer_info(2).unwrap().tx_bytes;
+    let mut grants = Vec::new();
+    let plans: Vec<Planned> = bufs
+        .iter()
+        .map(|b| {
+            p.a.iface
+                .plan_send(p.now, p.wall, &mut p.rng, b, len, &mut grants)
+        })
+        .collect();
+    assert_eq!(
+        plans,
+        [0, 0, 1, 1, 2].map(Planned::Seal),
+        "a run ends where the padding MTU changes"
+    );
+    p.a.iface
+        .commit_grants(p.now, p.wall, &mut p.rng, &mut grants);
+    let mut sealed = Vec::new();
+    for (b, plan) in bufs.iter_mut().zip(&plans) {
+        let Planned::Seal(g) = *plan else {
+            unreachable!()
+        };
+        let n = grants[g].seal(b, len).unwrap();
+        sealed.push(b[..n].to_vec());
+    }
+    assert_eq!(lens(&sealed), vec![1331, 1331, 1332, 1332, 1331]);
+    let after = p.a.iface.peer_info(2).unwrap().tx_bytes;
+    assert_eq!(after - before, 3 * 1331 + 2 * 1332);
+    p.b.tun.clear();
+    for d in sealed {
+        assert!(matches!(p.deliver(false, d), RecvOutcome::Tun(_)));
+    }
+    let want: Vec<Vec<u8>> = to.iter().map(|&d| ipv4(A_IP, d, &payload)).collect();
+    assert_eq!(p.b.tun, want);
+
+    // Route gone: the interface MTU again.
+    p.a.iface
+        .remove_route_mtu(IpAddr::V4(Ipv4Addr::from(B_IP)), 32);
+    let (_, d) = p.send(true, &payload);
+    assert_eq!(d.len(), 16 + 1300 + 16);
 }
 
 /// Every datagram one side has queued, with the local source address it is to leave

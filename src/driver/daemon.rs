@@ -12,6 +12,7 @@ use super::netns::NetnsManager;
 use super::options::Options;
 use super::reresolve::{self, Query, Resolver};
 use super::rng::DaemonRng;
+use super::routes::RouteWatch;
 use super::tun::Tun;
 use super::uapi::{self, UapiConn, UapiSocket};
 use super::udp::UdpSockets;
@@ -60,6 +61,8 @@ const RERESOLVE_CHECK: Duration = Duration::from_secs(1);
 const UAPI_CHECK: Duration = Duration::from_secs(1);
 const CONN_BASE: usize = 16;
 const IF_BASE: usize = 1 << 30;
+/// An interface's route notifications (`if_token(unit, ROUTES)`).
+const ROUTES: usize = 2;
 
 fn if_token(unit: u32, which: usize) -> Token {
     Token(IF_BASE + unit as usize * 4 + which)
@@ -283,6 +286,9 @@ impl Daemon {
                     WAKE => self.resolved(),
                     Token(t) if t >= IF_BASE && (t - IF_BASE) % 4 == 3 => {
                         self.uapi_accept(((t - IF_BASE) / 4) as u32)
+                    }
+                    Token(t) if t >= IF_BASE && (t - IF_BASE) % 4 == ROUTES => {
+                        self.routes_changed(((t - IF_BASE) / 4) as u32)
                     }
                     Token(t) => self.conn_event(t),
                 }
@@ -639,6 +645,7 @@ impl Daemon {
             rdomain: 0,
             index,
             rtnl,
+            routes: None,
             sock: SocketConf::default(),
             names: Default::default(),
             v6_order: Vec::new(),
@@ -654,7 +661,75 @@ impl Daemon {
         }
         self.ifs.insert(unit, w);
         self.uapi_listen(unit, name);
+        self.watch_routes(unit, None);
         Ok(())
+    }
+
+    /// Follows the routes through the interface in its namespace (`ns`; None: the
+    /// daemon's), in place of any earlier watch, for the padding cap: the engine
+    /// forgets what the earlier one told it. Without a watch padding ignores route
+    /// MTUs, which is logged.
+    fn watch_routes(&mut self, unit: u32, ns: Option<&super::netns::Netns>) {
+        let Some(w) = self.ifs.get_mut(&unit) else {
+            return;
+        };
+        if let Some(old) = w.routes.take() {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&old.as_raw_fd()));
+        }
+        w.dp.link().proto.clear_route_mtus();
+        let index = w.index;
+        let watch = match ns {
+            None => RouteWatch::new(index),
+            Some(ns) => super::netns::run_in(ns, || RouteWatch::new(index)).and_then(|r| r),
+        };
+        let r = watch.and_then(|m| {
+            self.poll
+                .registry()
+                .register(
+                    &mut SourceFd(&m.as_raw_fd()),
+                    if_token(unit, ROUTES),
+                    Interest::READABLE,
+                )
+                .map(|()| m)
+        });
+        match r {
+            Ok(m) => {
+                w.routes = Some(m);
+                self.routes_changed(unit);
+            }
+            Err(e) => self.log.log(
+                Level::Err,
+                &format!(
+                    "wgd: {}: route notifications: {e}; padding ignores route MTUs",
+                    w.name
+                ),
+            ),
+        }
+    }
+
+    /// The interface's routes may have changed: the engine's route MTUs follow.
+    fn routes_changed(&mut self, unit: u32) {
+        let Some(w) = self.ifs.get_mut(&unit) else {
+            return;
+        };
+        let Some(watch) = w.routes.as_mut() else {
+            return;
+        };
+        match watch.update(&mut w.rtnl) {
+            Ok(changes) if changes.is_empty() => {}
+            Ok(changes) => {
+                let mut l = w.dp.link();
+                for c in changes {
+                    c.apply(&mut l.proto);
+                }
+            }
+            Err(e) => self
+                .log
+                .log(Level::Err, &format!("wgd: {}: routes: {e}", w.name)),
+        }
     }
 
     fn destroy(&mut self, unit: u32) {
@@ -807,6 +882,8 @@ impl Daemon {
         if w.dp.link().up() {
             let _ = w.rtnl.set_up(index, true);
         }
+        // The routes it had stayed behind with the old namespace.
+        self.watch_routes(unit, Some(&target));
         self.release_namespaces();
         Ok(())
     }

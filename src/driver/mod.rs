@@ -9,7 +9,8 @@
 //! - [`options`], [`log`]: the command line and where messages go; [`errno`]: the
 //!   errno a reply carries for an error.
 //! - [`sys`]: the raw libc calls (the only `unsafe` in the crate).
-//! - [`tun`], [`udp`], [`netns`], [`netlink`]: the OS objects an interface uses.
+//! - [`tun`], [`udp`], [`netns`], [`netlink`]: the OS objects an interface uses;
+//!   [`routes`]: the routes through an interface, whose MTUs cap padding.
 //! - [`offload`]: which kernel offloads are on (`wgd -O`); [`gso`], [`gro`],
 //!   [`checksum`]: splitting tun super-packets and coalescing decrypted packets.
 //! - [`reresolve`]: endpoint names kept per peer and the resolver thread that
@@ -35,6 +36,7 @@ pub mod options;
 pub mod outbox;
 pub mod reresolve;
 pub mod rng;
+pub mod routes;
 pub mod sequencer;
 #[allow(unsafe_code)]
 pub mod sys;

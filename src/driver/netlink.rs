@@ -1,5 +1,5 @@
 //! A synchronous rtnetlink handle (netlink-packet-route over a blocking netlink-sys
-//! socket): link state, MTU, namespace moves and addresses of the tun devices. A
+//! socket): link state, MTU, namespace moves, addresses and routes of the tun devices. A
 //! handle works in the namespace it was created in; make one for another namespace
 //! inside `netns::run_in`. Kernel errors come back as io::Error with the errno, so
 //! the control server can forward them.
@@ -12,6 +12,7 @@ use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressSco
 use netlink_packet_route::link::{
     AfSpecInet6, AfSpecUnspec, LinkAttribute, LinkFlags, LinkMessage,
 };
+use netlink_packet_route::route::{RouteAttribute, RouteMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::io;
@@ -274,6 +275,38 @@ impl Rtnl {
         }
         Ok((v4, v6))
     }
+    /// The IPv4 and IPv6 routes whose output interface is link `index`, in every
+    /// table (the kernel filters by the link under strict checking; older kernels
+    /// send every route, which the caller sorts out).
+    pub fn routes(&mut self, index: u32) -> io::Result<Vec<RouteMessage>> {
+        let mut out = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut filter = RouteMessage::default();
+            filter.header.address_family = family;
+            filter.attributes.push(RouteAttribute::Oif(index));
+            self.send(RouteNetlinkMessage::GetRoute(filter), NLM_F_DUMP)?;
+            out.extend(self.collect()?.into_iter().filter_map(|r| match r {
+                RouteNetlinkMessage::NewRoute(m) => Some(m),
+                _ => None,
+            }));
+        }
+        Ok(out)
+    }
+}
+
+/// The rtnetlink messages of one datagram, in order; one that does not parse ends
+/// it.
+pub fn messages(buf: &[u8]) -> impl Iterator<Item = NetlinkMessage<RouteNetlinkMessage>> + '_ {
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(buf.get(off..)?).ok()?;
+        let len = m.header.length as usize;
+        if len == 0 {
+            return None;
+        }
+        off += len;
+        Some(m)
+    })
 }
 
 /// rtnetlink's link notifications (RTNLGRP_LINK) in the namespace it was made in:
@@ -321,16 +354,7 @@ impl LinkMonitor {
             if buf.is_empty() {
                 break;
             }
-            let mut off = 0;
-            while off < buf.len() {
-                let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..]) else {
-                    break;
-                };
-                let len = m.header.length as usize;
-                if len == 0 {
-                    break;
-                }
-                off += len;
+            for m in messages(&buf) {
                 if let NetlinkPayload::InnerMessage(
                     RouteNetlinkMessage::NewLink(l) | RouteNetlinkMessage::DelLink(l),
                 ) = m.payload

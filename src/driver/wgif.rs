@@ -7,6 +7,7 @@ use super::netlink::{is_link_local, Rtnl};
 use super::netns::{run_in, Netns, NetnsManager};
 use super::offload::Offloads;
 use super::reresolve::EndpointNames;
+use super::routes::RouteWatch;
 use super::udp::UdpSockets;
 use super::worker::Plane;
 use crate::ioctl::request::{iff, IfDrops, IfInfo, Inet4Addr, Inet6Addr};
@@ -38,6 +39,9 @@ pub struct WgIf {
     pub index: u32,
     /// rtnetlink in the namespace the tun is in.
     pub rtnl: Rtnl,
+    /// The routes through the tun there, for the padding cap (None: they could not
+    /// be followed, and padding ignores route MTUs).
+    pub routes: Option<RouteWatch>,
     pub sock: SocketConf,
     /// The peers' endpoint host names (wg.4, WG_PEER_HAS_HOSTNAME).
     pub names: EndpointNames,

@@ -6,7 +6,8 @@
 //! Protocol: [`consts`], [`wire`] (message views), [`crypto`] (primitives), [`noise`]
 //! (Noise_IKpsk2), [`cookie`] (mac1/mac2, cookie replies), [`keypair`] (transport keys).
 //! Tables and timers: [`replay`] (anti-replay window), [`allowedips`] (cryptokey
-//! routing), [`ratelimit`] (handshake rate limiter), [`index`] (receiver indices),
+//! routing), [`routemtu`] (route MTUs that cap padding), [`ratelimit`] (handshake
+//! rate limiter), [`index`] (receiver indices),
 //! [`tai64n`] (handshake timestamps), [`timers`] (per-peer deadlines).
 
 pub mod allowedips;
@@ -22,6 +23,7 @@ pub mod noise;
 pub mod peer;
 pub mod ratelimit;
 pub mod replay;
+pub mod routemtu;
 pub mod tai64n;
 pub mod timers;
 pub mod wire;

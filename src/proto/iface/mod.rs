@@ -32,6 +32,7 @@ use super::deadlines::DeadlineQueue;
 use super::index::IndexTable;
 use super::peer::{OwnedAips, Peer};
 use super::ratelimit::RateLimiter;
+use super::routemtu::RouteMtus;
 use super::wire::{self};
 use super::PeerId;
 
@@ -181,7 +182,8 @@ struct IfaceState {
     checker: CookieChecker,
     limiter: RateLimiter,
     up: bool,
-    mtu: usize,
+    /// The interface MTU and the route MTUs that cap padding.
+    routes: RouteMtus,
     out: VecDeque<Outgoing>,
     events: VecDeque<Event>,
     /// Peers owed an immediate keepalive/staged flush (up, pka 0→n); done by the next
@@ -275,7 +277,7 @@ impl Interface {
                 checker: CookieChecker::new(),
                 limiter: RateLimiter::new(),
                 up: false,
-                mtu: 1420,
+                routes: RouteMtus::new(1420),
                 out: VecDeque::new(),
                 events: VecDeque::new(),
                 owed: Vec::new(),
@@ -295,14 +297,46 @@ impl Interface {
 
     /// Tunnel MTU used for padding (spec §6.3); 0 = pad to 16 without a cap.
     pub fn set_mtu(&mut self, mtu: usize) {
-        self.sh.mtu = mtu;
+        self.sh.routes.set_mtu(mtu);
+    }
+
+    /// A route through the interface to `addr/cidr` in its rdomain, with its MTU
+    /// metric (None: it has none), replacing what that prefix had: a packet the
+    /// longest matching route gives a smaller MTU than the interface's is padded
+    /// only up to it (proto/routemtu.rs).
+    pub fn set_route_mtu(
+        &mut self,
+        addr: IpAddr,
+        cidr: u8,
+        mtu: Option<u32>,
+    ) -> Result<(), ConfigError> {
+        self.sh
+            .routes
+            .set(addr, cidr, mtu)
+            .map_err(|_| ConfigError::BadCidr)
+    }
+
+    /// The route to `addr/cidr` through the interface is gone.
+    pub fn remove_route_mtu(&mut self, addr: IpAddr, cidr: u8) {
+        self.sh.routes.remove(addr, cidr);
+    }
+
+    /// No route through the interface is known any more.
+    pub fn clear_route_mtus(&mut self) {
+        self.sh.routes.clear();
+    }
+
+    /// The routes given by `set_route_mtu`: prefix, length, MTU.
+    pub fn route_mtus(&self) -> Vec<(IpAddr, u8, Option<u32>)> {
+        self.sh.routes.iter().collect()
     }
 
     /// Bytes a transport data message carrying an inner packet of `len` bytes takes
-    /// (header, padded plaintext, tag): the driver lays segments at this stride so
-    /// that sealed datagrams of equal size end up back to back.
+    /// (header, padded plaintext, tag) at most: the driver lays segments at this
+    /// stride so that sealed datagrams of equal size end up back to back. A route
+    /// MTU can only make it shorter.
     pub fn sealed_len(&self, len: usize) -> usize {
-        DATA_HEADER_LEN + wire::padded_len(len, self.sh.mtu) + TAG_LEN
+        DATA_HEADER_LEN + wire::padded_len(len, self.sh.routes.mtu()) + TAG_LEN
     }
 
     pub fn set_private_key(&mut self, key: Option<&[u8; 32]>, _now: Instant) -> Option<PeerId> {

@@ -108,7 +108,11 @@ impl IfaceState {
         if !k.can_send(now) {
             return None;
         }
-        let n = k.seal(buf, len, self.mtu)?;
+        let mtu = match buf.get(HEADROOM..HEADROOM + len).and_then(inner_dst) {
+            Some(dst) => self.routes.mtu_for(dst, len),
+            None => self.routes.mtu(),
+        };
+        let n = k.seal(buf, len, mtu)?;
         Some((k.clone(), n))
     }
 
@@ -216,6 +220,8 @@ pub struct SendGrant {
     packets: u64,
     bytes: u64,
     next: u64,
+    /// The MTU the run's packets are padded under: a packet whose route gives
+    /// another starts a run of its own.
     mtu: usize,
 }
 
@@ -278,9 +284,15 @@ impl Interface {
         };
         if p.staged.is_empty() && self.sh.up {
             if let Some(k) = p.sessions.current.as_ref().filter(|k| k.can_send(now)) {
-                let bytes = (DATA_HEADER_LEN + wire::padded_len(len, self.sh.mtu) + TAG_LEN) as u64;
+                let mtu = self.sh.routes.mtu_for(dst, len);
+                let bytes = (DATA_HEADER_LEN + wire::padded_len(len, mtu) + TAG_LEN) as u64;
                 if let Some(g) = grants.last_mut() {
-                    if g.peer == id && Arc::ptr_eq(&g.keypair, k) && g.to == to && g.src == p.src {
+                    if g.peer == id
+                        && Arc::ptr_eq(&g.keypair, k)
+                        && g.to == to
+                        && g.src == p.src
+                        && g.mtu == mtu
+                    {
                         g.packets += 1;
                         g.bytes += bytes;
                         return Planned::Seal(grants.len() - 1);
@@ -294,7 +306,7 @@ impl Interface {
                     packets: 1,
                     bytes,
                     next: 0,
-                    mtu: self.sh.mtu,
+                    mtu,
                 });
                 return Planned::Seal(grants.len() - 1);
             }
