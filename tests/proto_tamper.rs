@@ -219,6 +219,62 @@ fn rate_limit_engages_past_the_burst() {
         .contains(&"Handshake ratelimited from 127.0.0.1".to_string()));
 }
 
+/// The gate alone, as the data workers run it under load: the same outcomes as the
+/// whole path, and what passes is then processed with `under_load` false, without
+/// paying the rate limit twice.
+#[test]
+fn the_gate_alone_screens_as_the_whole_path_does() {
+    let mut p = Pair::new(19, true, false);
+    let init = p.staged_initiation(b"x");
+    let from = p.a.addr;
+    let mut screen = |p: &mut Pair, m: &[u8]| {
+        let now = p.now;
+        p.b.iface.screen_handshake(now, &mut p.rng, from, None, m)
+    };
+    let mut bad = init.clone();
+    bad[116] ^= 1;
+    assert_eq!(
+        screen(&mut p, &bad),
+        Some(RecvOutcome::Dropped(DropReason::Invalid)),
+        "a wrong mac1"
+    );
+    assert_eq!(screen(&mut p, &init), Some(RecvOutcome::Handled));
+    let out = p.drain(false);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 64, "a cookie reply, not a response");
+    // Data and cookie replies are not the gate's.
+    let mut data = vec![0u8; 32];
+    data[0] = 4;
+    assert_eq!(screen(&mut p, &data), None);
+    assert_eq!(screen(&mut p, &out[0]), None);
+    assert_eq!(
+        screen(&mut p, &[1, 0, 0]),
+        Some(RecvOutcome::Dropped(DropReason::Malformed))
+    );
+    p.deliver(true, out[0].clone());
+    p.advance(Duration::from_secs(6));
+    p.timers(true);
+    let retry = p.drain(true).remove(0);
+    let outcomes: Vec<_> = (0..12).map(|_| screen(&mut p, &retry)).collect();
+    // The burst of 5 passes, the rest is refused (as in rate_limit_engages_past_the_burst).
+    assert!(outcomes[..5].iter().all(|o| o.is_none()), "{outcomes:?}");
+    assert!(
+        outcomes[5..]
+            .iter()
+            .all(|o| *o == Some(RecvOutcome::Dropped(DropReason::RateLimited))),
+        "{outcomes:?}"
+    );
+    assert!(p.drain(false).is_empty(), "nothing answered by the gate");
+    // What passed is answered, without the gate's limiter in the way.
+    assert_eq!(
+        p.deliver_under_load(false, retry, false),
+        RecvOutcome::Handled
+    );
+    let out = p.drain(false);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 92, "a handshake response");
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;

@@ -328,8 +328,23 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
                             });
                         }
                         Some(_) => {
-                            let under_load = link.count_handshake(pkt, now);
-                            if self.handshakes.push(pkt, m.from, m.local, under_load) {
+                            // Under load the gate (mac1, cookie reply, rate limit) runs
+                            // here, so a flood costs the workers and what passes it, not
+                            // the flood, waits for the control thread's public-key work.
+                            if link.count_handshake(pkt, now) {
+                                match link
+                                    .proto
+                                    .screen_handshake(now, env.rng, m.from, m.local, pkt)
+                                {
+                                    None => {}
+                                    Some(RecvOutcome::Dropped(_)) => {
+                                        link.drops.input += 1;
+                                        continue;
+                                    }
+                                    Some(_) => continue,
+                                }
+                            }
+                            if self.handshakes.push(pkt, m.from, m.local) {
                                 queued = true;
                             } else {
                                 link.drops.input += 1;
@@ -418,7 +433,8 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
                 m.from,
                 m.local,
                 &mut m.data[..m.len],
-                m.under_load,
+                // Under load, a queued message passed the gate on the worker already.
+                false,
             );
             if let RecvOutcome::Dropped(_) = r {
                 link.drops.input += 1;

@@ -2,7 +2,9 @@
 //! replies) between the data workers, which read them with the data, and the
 //! control thread, which does the public-key work: bounded, as the kernel's
 //! MAX_QUEUED_INCOMING_HANDSHAKES, so a flood of initiations costs the workers a
-//! copy each and cannot stall data. What does not fit is dropped.
+//! copy each and cannot stall data. What does not fit is dropped. While the interface
+//! is under load, the workers let in only what passed the gate (mac2 and the
+//! per-source rate limit); they answer the rest with cookie replies themselves.
 
 use crate::proto::consts::INITIATION_LEN;
 use std::collections::VecDeque;
@@ -19,8 +21,6 @@ pub struct HandshakeMsg {
     pub len: usize,
     pub from: SocketAddr,
     pub local: Option<IpAddr>,
-    /// Whether the interface was under load when it arrived (spec §5.4).
-    pub under_load: bool,
 }
 
 #[derive(Default)]
@@ -31,13 +31,7 @@ pub struct HandshakeQueue {
 impl HandshakeQueue {
     /// Queues a copy of `pkt`; false if the queue is full or `pkt` is no handshake
     /// message's size.
-    pub fn push(
-        &self,
-        pkt: &[u8],
-        from: SocketAddr,
-        local: Option<IpAddr>,
-        under_load: bool,
-    ) -> bool {
+    pub fn push(&self, pkt: &[u8], from: SocketAddr, local: Option<IpAddr>) -> bool {
         if pkt.len() > INITIATION_LEN {
             return false;
         }
@@ -50,7 +44,6 @@ impl HandshakeQueue {
             len: pkt.len(),
             from,
             local,
-            under_load,
         };
         m.data[..pkt.len()].copy_from_slice(pkt);
         q.push_back(m);
@@ -79,10 +72,10 @@ mod tests {
         let q = HandshakeQueue::default();
         let from: SocketAddr = "127.0.0.1:1".parse().unwrap();
         for i in 0..MAX_QUEUED_HANDSHAKES {
-            assert!(q.push(&[i as u8; 92], from, None, false));
+            assert!(q.push(&[i as u8; 92], from, None));
         }
-        assert!(!q.push(&[0; 92], from, None, false), "full");
-        assert!(!q.push(&[0; 149], from, None, false), "too long");
+        assert!(!q.push(&[0; 92], from, None), "full");
+        assert!(!q.push(&[0; 149], from, None), "too long");
         assert_eq!(q.len(), MAX_QUEUED_HANDSHAKES);
         for i in 0..3 {
             let m = q.pop().unwrap();

@@ -705,6 +705,11 @@ impl Interface {
         }
     }
 
+    /// The length of the datagram [`Self::poll_transmit`] would return next.
+    pub fn next_transmit_len(&self) -> Option<usize> {
+        self.sh.out.front().map(|o| o.range.len())
+    }
+
     /// Copies the next queued datagram into `out`. A datagram larger than `out` is dropped.
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
         while let Some(o) = self.sh.out.pop_front() {

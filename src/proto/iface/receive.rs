@@ -91,6 +91,35 @@ impl Interface {
         }
     }
 
+    /// The gate of [`Self::decapsulate`] alone, for a handshake message received while
+    /// under load: mac1, then a cookie reply for a message without a valid mac2, then
+    /// the per-source rate limit. `Some(outcome)` if the message stops here (a cookie
+    /// reply may be queued); `None` if it passed and is to be processed, by
+    /// `decapsulate` with `under_load` false so that it does not pay the rate limit
+    /// twice. Data messages and cookie replies pass untouched. Costs no Diffie-Hellman,
+    /// so the data workers run it and only what passes reaches the control thread.
+    pub fn screen_handshake(
+        &mut self,
+        now: Instant,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &[u8],
+    ) -> Option<RecvOutcome> {
+        let initiation = match wire::classify(buf) {
+            None => return Some(RecvOutcome::Dropped(DropReason::Malformed)),
+            Some(Kind::Initiation) => true,
+            Some(Kind::Response) => false,
+            Some(Kind::Cookie | Kind::Data) => return None,
+        };
+        if self.sh.private.is_none() {
+            // Without a key the cookie checker has no mac1 key: every MAC is wrong.
+            // Processing says so in the log.
+            return None;
+        }
+        self.admit_handshake(now, rng, from, local, buf, true, initiation)
+    }
+
     /// mac1/mac2/cookie/rate-limit gate for types 1 and 2 (spec §5.4). Some(outcome) = stop.
     #[allow(clippy::too_many_arguments)]
     fn admit_handshake<R: rand_core::CryptoRngCore>(
