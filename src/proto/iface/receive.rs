@@ -112,11 +112,9 @@ impl Interface {
             Some(Kind::Response) => false,
             Some(Kind::Cookie | Kind::Data) => return None,
         };
-        if self.sh.private.is_none() {
-            // Without a key the cookie checker has no mac1 key: every MAC is wrong.
-            // Processing says so in the log.
-            return None;
-        }
+        // Without a key the cookie checker has no mac1 key: every MAC is wrong, and
+        // processing says so in the log.
+        self.sh.private.as_ref()?;
         self.admit_handshake(now, rng, from, local, buf, true, initiation)
     }
 
