@@ -227,7 +227,7 @@ fn the_gate_alone_screens_as_the_whole_path_does() {
     let mut p = Pair::new(19, true, false);
     let init = p.staged_initiation(b"x");
     let from = p.a.addr;
-    let mut screen = |p: &mut Pair, m: &[u8]| {
+    let screen = |p: &mut Pair, m: &[u8]| {
         let now = p.now;
         p.b.iface.screen_handshake(now, &mut p.rng, from, None, m)
     };
