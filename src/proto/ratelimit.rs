@@ -27,7 +27,14 @@ enum Key {
 struct Bucket {
     last: Instant,
     tokens_ns: u64,
+    /// When a refusal of this source was last reported.
+    reported: Option<Instant>,
 }
+
+/// Refusals of one source are reported (logged) this often at most: a flood is
+/// refused at its whole rate, and a line per message would make the log its
+/// bottleneck.
+pub const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub struct RateLimiter {
@@ -35,6 +42,8 @@ pub struct RateLimiter {
     /// When the next `gc` pass is due: a second after the table last became
     /// non-empty or was last swept (the kernel's periodic gc), None while empty.
     gc_due: Option<Instant>,
+    /// When a refusal of a source without an entry (the table full) was last reported.
+    reported_untracked: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -83,8 +92,24 @@ impl RateLimiter {
             Bucket {
                 last: now,
                 tokens_ns: TOKEN_MAX_NS - PACKET_COST_NS,
+                reported: None,
             },
         );
+        true
+    }
+
+    /// After `allow` refused `addr`: whether to report it, once per [`REPORT_EVERY`]
+    /// per source at most.
+    pub fn report(&mut self, now: Instant, addr: IpAddr) -> bool {
+        let key = Self::key(addr);
+        let last = match self.table.get_mut(&key) {
+            Some(b) => &mut b.reported,
+            None => &mut self.reported_untracked,
+        };
+        if last.is_some_and(|t| now.saturating_duration_since(t) < REPORT_EVERY) {
+            return false;
+        }
+        *last = Some(now);
         true
     }
 
@@ -141,6 +166,29 @@ mod tests {
         assert!((19..=21).contains(&allowed), "{allowed}");
         // Another source is independent.
         assert!(r.allow(t0, ip("192.0.2.2")));
+    }
+
+    #[test]
+    fn refusals_are_reported_once_a_second_per_source() {
+        let t0 = crate::test_origin();
+        let mut r = RateLimiter::new();
+        let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        for _ in 0..5 {
+            r.allow(t0, a);
+            r.allow(t0, b);
+        }
+        assert!(!r.allow(t0, a));
+        assert!(r.report(t0, a), "the first refusal");
+        assert!(
+            !r.report(t0 + Duration::from_millis(999), a),
+            "within the second"
+        );
+        assert!(r.report(t0, b), "another source has its own");
+        assert!(r.report(t0 + REPORT_EVERY, a), "a second later");
+        // Past the table's bound there is no entry: one report a second for them all.
+        assert!(r.report(t0, ip("198.51.100.1")));
+        assert!(!r.report(t0, ip("198.51.100.2")));
+        assert!(r.report(t0 + REPORT_EVERY, ip("198.51.100.2")));
     }
 
     #[test]

@@ -152,7 +152,9 @@ impl Interface {
             return Some(RecvOutcome::Handled);
         }
         if !self.sh.limiter.allow(now, from.ip()) {
-            self.sh.event(Event::Ratelimited { from: from.ip() });
+            if self.sh.limiter.report(now, from.ip()) {
+                self.sh.event(Event::Ratelimited { from: from.ip() });
+            }
             return Some(RecvOutcome::Dropped(DropReason::RateLimited));
         }
         None
