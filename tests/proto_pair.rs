@@ -1369,3 +1369,59 @@ fn the_cached_source_is_dropped_before_a_handshake_retry() {
         "after silence"
     );
 }
+
+/// The initiation's first step done outside the engine (`prepare_initiation`, as the
+/// control thread does it without the lock) gives the same handshake, and a step done
+/// for another message or an older key is not trusted: the engine does it again.
+#[test]
+fn an_initiation_prepared_outside_the_engine_is_answered_the_same() {
+    use wgif::proto::prepare_initiation;
+    let answer = |p: &mut Pair, init: &mut Vec<u8>, prepared| {
+        let (now, wall, from) = (p.now, p.wall, p.a.addr);
+        let o =
+            p.b.iface
+                .decapsulate_prepared(now, wall, &mut p.rng, from, None, init, false, prepared);
+        (o, p.drain(false))
+    };
+    let mut p = Pair::new(41, true, false);
+    let mut init = p.staged_initiation(b"x");
+    let x = init.clone();
+    let id = p.b.iface.identity().expect("B has a key");
+    let prepared = prepare_initiation(&init, &id);
+    assert!(prepared.is_some());
+    let (o, out) = answer(&mut p, &mut init, prepared);
+    assert_eq!(o, RecvOutcome::Handled);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 92, "a response");
+    assert_eq!(p.deliver(true, out[0].clone()), RecvOutcome::Handled);
+    assert!(p
+        .take_events(true)
+        .iter()
+        .any(|e| e.contains("Receiving handshake response")));
+
+    // A wrong mac1 is not prepared at all (no Diffie-Hellman for it).
+    let mut bad = init.clone();
+    bad[116] ^= 1;
+    assert!(prepare_initiation(&bad, &id).is_none());
+    let mut data = vec![0u8; 32];
+    data[0] = 4;
+    assert!(
+        prepare_initiation(&data, &id).is_none(),
+        "not an initiation"
+    );
+
+    // Prepared for another initiation (another ephemeral key): not trusted. Were it
+    // used, the timestamp would not open and the initiation would be refused.
+    let mut p2 = Pair::new(41, true, false);
+    p2.advance(std::time::Duration::from_secs(3));
+    rand::RngCore::next_u64(&mut p2.rng);
+    let mut y = p2.staged_initiation(b"y");
+    assert_ne!(y[8..40], x[8..40], "another ephemeral key");
+    p.advance(std::time::Duration::from_secs(3));
+    let stale = prepare_initiation(&x, &id);
+    assert!(stale.is_some());
+    let (o, out) = answer(&mut p, &mut y, stale);
+    assert_eq!(o, RecvOutcome::Handled);
+    assert_eq!(out.len(), 1, "answered all the same");
+    assert_eq!(out[0].len(), 92);
+}

@@ -18,6 +18,7 @@ use super::link::{
 };
 use super::log::{Level, LogSink};
 use super::sequencer::Sequencer;
+use crate::proto::prepare_initiation;
 use crate::proto::wire::{self, Kind};
 use crate::proto::{DropReason, Planned, RecvOutcome, TxKind};
 use rand_core::CryptoRngCore;
@@ -420,13 +421,19 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
         env: &mut Env<C, R, L>,
     ) -> bool {
         let udp = self.udp();
+        // The key pair, for the initiations' first Diffie-Hellman outside the lock (a
+        // key changed meanwhile is noticed by the engine, which then does it again).
+        let identity = self.link().proto.identity();
         for _ in 0..HANDSHAKES_PER_TURN {
             let Some(mut m) = self.handshakes.pop() else {
                 return true;
             };
+            let prepared = identity
+                .as_ref()
+                .and_then(|id| prepare_initiation(&m.data[..m.len], id));
             let (now, wall) = (env.clock.now(), env.clock.wall());
             let mut link = self.link();
-            let r = link.proto.decapsulate(
+            let r = link.proto.decapsulate_prepared(
                 now,
                 wall,
                 env.rng,
@@ -435,6 +442,7 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
                 &mut m.data[..m.len],
                 // Under load, a queued message passed the gate on the worker already.
                 false,
+                prepared,
             );
             if let RecvOutcome::Dropped(_) = r {
                 link.drops.input += 1;

@@ -15,6 +15,11 @@ pub fn mac1_key(public: &[u8; 32]) -> [u8; 32] {
 }
 
 /// K_cookie(X) = HASH("cookie--" || X) (spec §2).
+/// Whether `msg` (a type-1 or type-2 message) carries a valid mac1 for `mac1_key`.
+pub fn mac1_ok(mac1_key: &[u8; 32], msg: &[u8]) -> bool {
+    mac_offsets(msg).is_some_and(|(m1, m2)| ct_eq(&mac(mac1_key, &[&msg[..m1]]), &msg[m1..m2]))
+}
+
 pub fn cookie_key(public: &[u8; 32]) -> [u8; 32] {
     hash(&[LABEL_COOKIE, public])
 }

@@ -29,8 +29,8 @@ pub mod timers;
 pub mod wire;
 
 pub use iface::{
-    ConfigError, DataKey, DropReason, Ep, Event, Interface, PacketBuf, PeerInfo, Planned,
-    RecvOutcome, SendGrant, SendOutcome, Transmit, TxKind,
+    prepare_initiation, ConfigError, DataKey, DropReason, Ep, Event, Identity, Interface,
+    PacketBuf, PeerInfo, Planned, Prepared, RecvOutcome, SendGrant, SendOutcome, Transmit, TxKind,
 };
 
 /// Peer identifier, assigned by the caller (wgd keeps one global counter, as OpenBSD).

@@ -21,7 +21,7 @@ mod send;
 mod timeouts;
 
 pub use event::{Ep, Event};
-pub use receive::DataKey;
+pub use receive::{prepare_initiation, DataKey, Identity, Prepared};
 pub use send::{Planned, SendGrant};
 
 use super::allowedips::AllowedIps;

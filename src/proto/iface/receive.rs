@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::proto::consts::*;
-use crate::proto::cookie::MacCheck;
+use crate::proto::cookie::{self, MacCheck};
 use crate::proto::crypto::PrivateKey;
 use crate::proto::keypair::Keypair;
 use crate::proto::noise;
@@ -41,6 +41,42 @@ pub(super) fn inner_src_len(pkt: &[u8]) -> Option<(IpAddr, usize)> {
     }
 }
 
+/// The first step of consuming an initiation (spec §4.2 steps 1-4: the es
+/// Diffie-Hellman and the initiator's static key), done without the engine, so that
+/// the control thread holds the engine's lock, which the data workers need for every
+/// batch, only for the steps that touch a peer. A flood of initiations with valid MACs
+/// that name no peer costs its one Diffie-Hellman each here.
+pub struct Prepared {
+    /// The interface's public key it was computed with.
+    public: [u8; 32],
+    /// The message it was computed for.
+    msg: [u8; INITIATION_LEN],
+    partial: Option<noise::PartialInitiation>,
+}
+
+/// The interface's key pair and mac1 key, as [`prepare_initiation`] needs them.
+pub struct Identity {
+    private: PrivateKey,
+    public: [u8; 32],
+    mac1_key: [u8; 32],
+}
+
+/// [`Prepared`] for `buf` if it is an initiation with a valid mac1 (one without is
+/// refused by the engine before any Diffie-Hellman, as always).
+pub fn prepare_initiation(buf: &[u8], id: &Identity) -> Option<Prepared> {
+    if wire::classify(buf) != Some(Kind::Initiation) || !cookie::mac1_ok(&id.mac1_key, buf) {
+        return None;
+    }
+    let msg = Initiation::new_checked(buf)?;
+    let mut bytes = [0u8; INITIATION_LEN];
+    bytes.copy_from_slice(msg.bytes());
+    Some(Prepared {
+        public: id.public,
+        msg: bytes,
+        partial: noise::consume_initiation_static(&msg, &id.private, &id.public),
+    })
+}
+
 /// The keypair a data message opens with, and whose it is.
 #[derive(Debug, Clone)]
 pub struct DataKey {
@@ -62,9 +98,37 @@ impl Interface {
         buf: &mut [u8],
         under_load: bool,
     ) -> RecvOutcome {
-        let r = self.decapsulate_one(now, wall, rng, from, local, buf, under_load);
+        self.decapsulate_prepared(now, wall, rng, from, local, buf, under_load, None)
+    }
+
+    /// [`Self::decapsulate`] for a message whose first, peer-independent step was done
+    /// outside the engine's lock by [`prepare_initiation`] (ignored if the interface's
+    /// key changed since, or for any other message).
+    #[allow(clippy::too_many_arguments)]
+    pub fn decapsulate_prepared(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        rng: &mut impl rand_core::CryptoRngCore,
+        from: SocketAddr,
+        local: Option<IpAddr>,
+        buf: &mut [u8],
+        under_load: bool,
+        prepared: Option<Prepared>,
+    ) -> RecvOutcome {
+        let r = self.decapsulate_one(now, wall, rng, from, local, buf, under_load, prepared);
         self.requeue_touched();
         r
+    }
+
+    /// The interface's key pair, for [`prepare_initiation`] outside the lock.
+    pub fn identity(&self) -> Option<Identity> {
+        let public = self.sh.public?;
+        Some(Identity {
+            private: self.sh.private.clone()?,
+            public,
+            mac1_key: cookie::mac1_key(&public),
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -77,11 +141,12 @@ impl Interface {
         local: Option<IpAddr>,
         buf: &mut [u8],
         under_load: bool,
+        prepared: Option<Prepared>,
     ) -> RecvOutcome {
         match wire::classify(buf) {
             None => RecvOutcome::Dropped(DropReason::Malformed),
             Some(Kind::Initiation) => {
-                self.recv_initiation(now, wall, rng, from, local, buf, under_load)
+                self.recv_initiation(now, wall, rng, from, local, buf, under_load, prepared)
             }
             Some(Kind::Response) => {
                 self.recv_response(now, wall, rng, from, local, buf, under_load)
@@ -170,6 +235,7 @@ impl Interface {
         local: Option<IpAddr>,
         buf: &[u8],
         under_load: bool,
+        prepared: Option<Prepared>,
     ) -> RecvOutcome {
         let (Some(private), Some(public)) = (self.sh.private.clone(), self.sh.public) else {
             // Without a key the cookie checker has no mac1 key: every MAC is wrong.
@@ -187,7 +253,11 @@ impl Interface {
         let Some(msg) = Initiation::new_checked(buf) else {
             return RecvOutcome::Dropped(DropReason::Malformed);
         };
-        let Some(partial) = noise::consume_initiation_static(&msg, &private, &public) else {
+        let partial = match prepared {
+            Some(p) if p.public == public && p.msg == msg.bytes() => p.partial,
+            _ => noise::consume_initiation_static(&msg, &private, &public),
+        };
+        let Some(partial) = partial else {
             return invalid(&mut self.sh);
         };
         let Some(id) = self.by_public.get(&partial.remote_static).copied() else {
