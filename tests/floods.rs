@@ -523,11 +523,13 @@ fn flood_while_rekeying(
         tail <= 1.5,
         "no ping answer at the end ({n_answers} answers)"
     );
-    // The protocol runs on one thread (the event loop); the log writer only formats
-    // lines from a bounded queue. A flood may take that one core and no more: more
-    // would mean some work grows with the flood off the loop (a writer thread
-    // per message, or worker threads doing handshakes).
-    assert!(cpu <= 1.0, "wgd used more than one core: {report}");
+    // Under load the gate (mac1, cookie replies, the rate limit) runs on the data
+    // workers, as the kernel runs it on every CPU, and the public-key work on the
+    // control thread; the log writer only formats lines from a bounded queue, a few
+    // a second under a flood. Of this machine's two CPUs a flood may take a core and
+    // a half: more would mean some work grows with the flood beyond those threads (a
+    // log line per message, say), and starves everything else on the host.
+    assert!(cpu <= 1.5, "wgd used more than 1.5 cores: {report}");
     // Root's requests keep answering; 1 s as in tests/harden.rs (unloaded they take
     // a few ms).
     assert!(watch.calls >= 10, "{report}");
@@ -571,14 +573,17 @@ fn flood_from_sources_that_answer_cookies_meets_the_rate_limit() {
 }
 
 #[test]
-#[ignore = "defect: at ~100,000 initiations/s on two cores the control thread's cookie path is the bottleneck and the legitimate initiation is dropped at the full handshake queue (HARDENING.md, Floods and soak)"]
+#[ignore = "defect: at ~100,000 cookie-less initiations/s on two cores shared with the flooder, the workers' cookie replies keep up with a fifth of them; the socket buffer the tunnel shares drops the rest and pings fall to 77-79% (HARDENING.md, Floods and soak)"]
 fn defect_full_speed_flood_from_many_spoofed_sources() {
     flood_while_rekeying("fls", 1000, false, None);
 }
 
 #[test]
-#[ignore = "defect: 250 sources that answer cookies at full speed keep the handshake queue full: pings fall to 75% and the legitimate rekey takes 21 s (HARDENING.md, Floods and soak)"]
-fn defect_full_speed_flood_from_many_sources_that_answer_cookies() {
+#[ignore = "needs root: network namespaces"]
+fn flood_at_full_speed_from_many_sources_that_answer_cookies() {
+    // Unpaced, ~100,000 initiations a second carrying mac2 from 250 sources: 5,000
+    // Diffie-Hellman computations a second pass the rate limiter, done outside the
+    // engine's lock, so the data workers keep the socket drained.
     flood_while_rekeying("flz", 250, true, None);
 }
 
