@@ -98,11 +98,6 @@ pub struct Peer {
     pub endpoint: Option<SocketAddr>,
     /// Sticky local source address of the endpoint (spec §8).
     pub src: Option<IpAddr>,
-    pub pka: u16,
-    /// The peer existed when the interface was last brought down: if_wg.c has its
-    /// timers disabled until `up`, and wg_timers_set_persistent_keepalive ignores a
-    /// new interval meanwhile (openbsd-wg-interface spec §1.9, HAS_PKA quirk).
-    pub pka_frozen: bool,
     pub description: String,
     /// As given, oldest first (SIOCGWG lists them the other way round).
     pub aips: OwnedAips,
@@ -134,8 +129,6 @@ impl Peer {
             cookie: CookieMaker::new(&public),
             endpoint: None,
             src: None,
-            pka: 0,
-            pka_frozen: false,
             description: String::new(),
             aips: OwnedAips::default(),
             tx_bytes: 0,

@@ -462,11 +462,9 @@ impl Interface {
     /// once (spec §7.2), from the next `handle_timeout` (due now per `poll_timeout`).
     pub fn set_persistent_keepalive(&mut self, id: PeerId, secs: u16, now: Instant) {
         if let Some(p) = self.peers.get_mut(&id) {
-            if p.pka_frozen {
+            if !p.timers.set_persistent_keepalive(secs) {
                 return;
             }
-            p.pka = secs;
-            p.timers.set_persistent_keepalive(secs);
             // wg_timers_set_persistent_keepalive runs the keepalive at once for any
             // non-zero interval, a changed one too.
             if secs > 0 && self.sh.up {
@@ -560,7 +558,7 @@ impl Interface {
             id,
             public: p.public,
             has_psk: !p.psk.is_zero(),
-            pka: p.pka,
+            pka: p.timers.persistent_keepalive(),
             endpoint: p.endpoint,
             tx_bytes: p.tx_bytes,
             rx_bytes: p.rx_bytes,
@@ -605,8 +603,7 @@ impl Interface {
         for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.enable();
-                p.pka_frozen = false;
-                if p.pka > 0 || !p.staged.is_empty() {
+                if p.timers.persistent_keepalive() > 0 || !p.staged.is_empty() {
                     self.sh.owe_keepalive(id, now);
                 }
             }
@@ -642,8 +639,8 @@ impl Interface {
         for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.disable();
+                p.timers.freeze_persistent_keepalive();
                 p.queued = None;
-                p.pka_frozen = true;
                 p.staged.clear();
                 p.last_sent_handshake = None;
                 self.sh.clear_sessions(p);
