@@ -27,7 +27,7 @@ pub mod timers;
 pub mod wire;
 
 pub use iface::{
-    ConfigError, DataKey, DropReason, Ep, Event, Interface, PacketBuf, PeerInfo, Planned,
+    ConfigError, DataKey, DropReason, Event, Interface, LogEndpoint, PacketBuf, PeerInfo, Planned,
     RecvOutcome, SendGrant, SendOutcome, Transmit, TxKind,
 };
 

@@ -20,7 +20,7 @@ mod receive;
 mod send;
 mod timeouts;
 
-pub use event::{Ep, Event};
+pub use event::{Event, LogEndpoint};
 pub use receive::DataKey;
 pub use send::{Planned, SendGrant};
 
@@ -208,8 +208,9 @@ pub struct Interface {
     timerq: DeadlineQueue,
 }
 
-fn ep(p: &Peer) -> Ep {
-    Ep(p.endpoint.map(|e| e.ip()))
+/// A peer's endpoint as the debug messages print it (the `ep` of an [`Event`]).
+fn ep(p: &Peer) -> LogEndpoint {
+    LogEndpoint(p.endpoint.map(|e| e.ip()))
 }
 
 impl IfaceState {
@@ -734,8 +735,8 @@ mod tests {
     fn event_texts_are_openbsd_r1_47() {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        let ep = Ep(Some(a));
-        let none = Ep(None);
+        let ep = LogEndpoint(Some(a));
+        let none = LogEndpoint(None);
         let cases: Vec<(Event, &str)> = vec![
             (Event::PeerCreated(3), "Peer 3 created"),
             (Event::PeerDestroyed(3), "Peer 3 destroyed"),
@@ -757,7 +758,7 @@ mod tests {
                 "Sending handshake initiation to peer 3 (bad sa)",
             ),
             (
-                Event::SendingResponse { peer: 3, ep: Ep(Some(v6)) },
+                Event::SendingResponse { peer: 3, ep: LogEndpoint(Some(v6)) },
                 "Sending handshake response to peer 3 (2001:db8::1)",
             ),
             (Event::SendingCookie, "Sending cookie response for denied handshake message"),
