@@ -96,10 +96,6 @@ impl Timers {
         self.deadlines[Self::slot(kind)]
     }
 
-    pub fn is_enabled(&self) -> bool {
-        self.enabled
-    }
-
     /// Timers run (interface up); a frozen keepalive interval may change again.
     pub fn enable(&mut self) {
         self.enabled = true;
@@ -304,6 +300,26 @@ mod tests {
         assert_eq!(t.deadline(TimerKind::PersistentKeepalive), Some(t0 + s(25)));
         t.set_persistent_keepalive(0);
         assert!(!t.is_pending(TimerKind::PersistentKeepalive));
+    }
+
+    /// The hooks of the retransmit timer's two outcomes (spec §7.2): giving up
+    /// cancels the keepalive and schedules key erasure 540 s on; a keepalive owed
+    /// twice is re-armed 10 s on.
+    #[test]
+    fn give_up_and_second_keepalive_hooks() {
+        let t0 = crate::test_origin();
+        let mut t = Timers::new();
+        t.schedule_zero_key_material(t0 + s(7));
+        assert_eq!(t.deadline(TimerKind::ZeroKeyMaterial), Some(t0 + s(547)));
+        t.data_received(t0);
+        t.cancel(TimerKind::SendKeepalive);
+        assert!(!t.is_pending(TimerKind::SendKeepalive));
+        t.rearm_keepalive(t0 + s(3));
+        assert_eq!(t.deadline(TimerKind::SendKeepalive), Some(t0 + s(13)));
+        t.disable();
+        t.rearm_keepalive(t0 + s(3));
+        t.schedule_zero_key_material(t0);
+        assert_eq!(t.next_deadline(), None, "disabled timers arm nothing");
     }
 
     /// openbsd-wg-interface spec §1.9's HAS_PKA quirk, at the timers: frozen by a
