@@ -37,6 +37,7 @@ fn start(tag: &str) -> Wgd {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn numbered_datagrams_keep_their_order_through_four_workers() {
     let w = start("wk-order");
     let to: SocketAddr = format!("192.168.5.2:{PORT}").parse().unwrap();
@@ -119,6 +120,7 @@ fn drops(w: &Wgd, ifname: &str) -> (u64, u64) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn counters_agree_after_a_flood_ping_both_ways() {
     let w = start("wk-flood");
     let flood = |ns: String, dst: &str| {

@@ -5,32 +5,32 @@
 //! ends (no livelock), every answer is a well-formed reply frame, and there is at
 //! most one answer per frame.
 //!
-//! `Daemon::handle` is private to daemon.rs; `exec` below does what it does for
-//! the requests that need no kernel (the privilege check, the interface name,
-//! SIOCSWG decoding and applying, SIOCGWG, the MTU and description checks) with the
-//! same public functions, and answers the others with success.
+//! `Daemon::handle` is private to daemon.rs and needs a kernel; `exec` below takes
+//! its steps in its order with wgd's own functions for everything that needs none
+//! (admission and argument checks from driver/admit.rs, the interface name,
+//! SIOCSWG decoding and applying, SIOCGWG), and answers the other requests with
+//! success.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use std::time::Instant;
+use wgif::driver::admit::{check_arguments, check_request};
 use wgif::driver::control::{Conn, Exec};
-use wgif::driver::wgif::{parse_name, MTU_RANGE};
-use wgif::ioctl::abi::IFDESCRSIZE;
+use wgif::driver::wgif::parse_name;
 use wgif::ioctl::frame::{self, FrameDecoder, ReplyBody, RequestBody, MAGIC, PROTOCOL_VERSION};
 use wgif::ioctl::request::{Request, Response};
 use wgif_fuzz::{converse, socket_pair, Input, WgState};
 
 fn exec(wg: &mut WgState, privileged: bool, body: RequestBody) -> Result<Response, i32> {
     let req = body.request;
-    if !privileged && !req.is_read() {
-        return Err(libc::EPERM);
-    }
+    check_request(&req, privileged)?;
     if let Request::ListInterfaces = req {
         return Ok(Response::Interfaces(Vec::new()));
     }
     if parse_name(&body.ifname) != Some(0) {
         return Err(libc::ENXIO);
     }
+    check_arguments(&req)?;
     match req {
         Request::SetWg { data } => wg.set_wg_buffer(&data).map(|_| Response::Done),
         Request::GetWg { size } => {
@@ -39,10 +39,6 @@ fn exec(wg: &mut WgState, privileged: bool, body: RequestBody) -> Result<Respons
                 size,
                 data: data.unwrap_or_default(),
             })
-        }
-        Request::SetMtu { mtu } if !MTU_RANGE.contains(&mtu) => Err(libc::EINVAL),
-        Request::SetDescription { description } if description.len() >= IFDESCRSIZE => {
-            Err(libc::ENAMETOOLONG)
         }
         _ => Ok(Response::Done),
     }

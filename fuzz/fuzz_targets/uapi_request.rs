@@ -4,35 +4,29 @@
 //! wgd applies them, and answered. Whatever the bytes, the connection ends, and
 //! its output is a sequence of answers each closed by `errno=N` and a blank line.
 //!
-//! The daemon's `uapi_exec` is private to daemon.rs; `exec` below does the same
-//! with the same public functions (apply::get_wg, uapi::format_get, apply::set_wg).
+//! The daemon's `uapi_exec` is private to daemon.rs; `exec` below takes its steps
+//! with wgd's own functions (admit::check_uapi, apply::uapi_get, uapi::format_get,
+//! apply::set_wg).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use std::time::Instant;
+use wgif::driver::admit::check_uapi;
+use wgif::driver::apply::uapi_get;
 use wgif::driver::uapi::{errno_reply, format_get, Op, UapiConn};
-use wgif::ioctl::model::InterfaceIo;
 use wgif_fuzz::{converse, socket_pair, WgState};
 use zeroize::Zeroizing;
 
 fn exec(wg: &mut WgState, privileged: bool, op: Op) -> Zeroizing<String> {
+    if let Err(e) = check_uapi(&op, privileged) {
+        return errno_reply(e);
+    }
     match op {
-        Op::Get => {
-            let model = if privileged {
-                wgif::driver::apply::get_wg(&wg.proto, wg.sock, None)
-            } else {
-                InterfaceIo {
-                    port: (wg.sock.port != 0).then_some(wg.sock.port),
-                    ..Default::default()
-                }
-            };
-            format_get(&model, 0)
-        }
-        Op::Set(req) if privileged => match wg.set_wg(&req.io) {
+        Op::Get => format_get(&uapi_get(&wg.proto, wg.sock, None, privileged), 0),
+        Op::Set(req) => match wg.set_wg(&req.io) {
             Ok(()) => Zeroizing::new("errno=0\n\n".to_string()),
             Err(e) => errno_reply(e),
         },
-        Op::Set(_) => errno_reply(libc::EPERM),
     }
 }
 

@@ -376,14 +376,10 @@ impl WgState {
         )
     }
 
-    /// SIOCSWG as wgd receives it: the raw `wg_interface_io` buffer, decoded with
-    /// the errno mapping of wgd's handler, then applied.
+    /// SIOCSWG as wgd receives it: the raw `wg_interface_io` buffer, decoded by
+    /// wgd's own `apply::decode_set_wg` (its errnos), then applied.
     pub fn set_wg_buffer(&mut self, data: &[u8]) -> Result<(), i32> {
-        use wgif::ioctl::codec::{decode, DecodeError, Dir};
-        let model = decode(data, Dir::Set).map_err(|e| match e {
-            DecodeError::UnknownFamily { .. } => libc::EAFNOSUPPORT,
-            _ => libc::EINVAL,
-        })?;
+        let model = wgif::driver::apply::decode_set_wg(data.to_vec())?;
         self.set_wg(&model)
     }
 

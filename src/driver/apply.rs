@@ -27,6 +27,19 @@ pub struct SocketConf {
     pub rtable: u32,
 }
 
+/// An SIOCSWG's `wg_interface_io` buffer decoded and checked (ioctl/codec.rs), with
+/// the errno wgd answers for a bad one: EAFNOSUPPORT for an allowed IP of a family
+/// wg_aip_add does not know, EINVAL for anything else. The buffer holds keys, so it is
+/// taken and zeroed; the model's keys zero themselves.
+pub fn decode_set_wg(mut data: Vec<u8>) -> Result<InterfaceIo, i32> {
+    let model = codec::decode(&data, codec::Dir::Set);
+    data.zeroize();
+    model.map_err(|e| match e {
+        codec::DecodeError::UnknownFamily { .. } => libc::EAFNOSUPPORT,
+        _ => libc::EINVAL,
+    })
+}
+
 /// Applies one SIOCSWG. Not atomic, like OpenBSD: an error in a peer record stops
 /// processing and earlier changes stay; an rtable out of range is refused before
 /// anything changes. When the port or rtable changes, `rebind(rtable, port)` is
@@ -184,6 +197,24 @@ pub fn get_wg_reply(
         return (need, None);
     }
     codec::get_reply(&get_wg(proto, sock, bound_port), capacity, false)
+}
+
+/// What the configuration protocol's `get=1` reports: root's SIOCGWG view; anyone
+/// else the port alone (the port the sockets are bound to while up).
+pub fn uapi_get(
+    proto: &Interface,
+    sock: SocketConf,
+    bound_port: Option<u16>,
+    privileged: bool,
+) -> InterfaceIo {
+    if privileged {
+        return get_wg(proto, sock, bound_port);
+    }
+    let port = bound_port.unwrap_or(sock.port);
+    InterfaceIo {
+        port: (port != 0).then_some(port),
+        ..InterfaceIo::default()
+    }
 }
 
 /// The size of root's SIOCGWG answer, counted from the peers without building it.
@@ -431,6 +462,69 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// wgd's errno for a bad SIOCSWG buffer: an allowed IP of a family wg_aip_add
+    /// does not know is EAFNOSUPPORT, anything else EINVAL; a good buffer decodes
+    /// to the model that was encoded.
+    #[test]
+    fn decode_set_wg_answers_wgds_errnos() {
+        let mut p = peer(public_of(2));
+        p.aips = vec![aip([10, 0, 0, 0], 8)];
+        let req = InterfaceIo {
+            port: Some(7111),
+            peers: vec![p],
+            ..InterfaceIo::default()
+        };
+        let good = codec::encode(&req, codec::Dir::Set).to_vec();
+        assert!(decode_set_wg(good.clone()) == Ok(req));
+        let aip0 = abi::INTERFACE_IO_SIZE + abi::PEER_IO_SIZE;
+        let mut family = good.clone();
+        family[aip0 + abi::aip_io::AF] = 10; // Linux's AF_INET6 is not OpenBSD's
+        assert!(decode_set_wg(family) == Err(libc::EAFNOSUPPORT));
+        let mut cidr = good.clone();
+        cidr[aip0 + abi::aip_io::CIDR] = 33;
+        assert!(decode_set_wg(cidr) == Err(libc::EINVAL));
+        assert!(decode_set_wg(good[..40].to_vec()) == Err(libc::EINVAL));
+        assert!(decode_set_wg(Vec::new()) == Err(libc::EINVAL));
+    }
+
+    /// A caller other than root is admitted to SIOCGWG (driver/admit.rs) and
+    /// answered the port and rtable alone: no key, no peer, whatever the capacity.
+    #[test]
+    fn siocgwg_for_others_holds_no_key_and_no_peer() {
+        let mut w = If::new();
+        let mut ids = 1;
+        let mut p = peer(public_of(2));
+        p.psk = Some(key(9));
+        p.aips = vec![aip([10, 0, 0, 0], 8)];
+        let req = InterfaceIo {
+            private: Some(key(1)),
+            port: Some(7111),
+            rtable: Some(3),
+            peers: vec![p],
+            ..InterfaceIo::default()
+        };
+        assert_eq!(w.set(&req, &mut ids, None), 0);
+        for cap in [80, 1 << 20] {
+            let (size, data) = get_wg_reply(&w.proto, w.sock, None, cap, false);
+            assert_eq!(size, abi::INTERFACE_IO_SIZE as u64, "cap {cap}");
+            let m = codec::decode(&data.unwrap(), codec::Dir::Get).unwrap();
+            assert!(m.private.is_none() && m.public.is_none(), "cap {cap}");
+            assert!(m.peers.is_empty(), "cap {cap}");
+            assert_eq!((m.port, m.rtable), (Some(7111), Some(3)));
+        }
+        // The configuration protocol's get: the port alone for others.
+        let view = uapi_get(&w.proto, w.sock, Some(7222), false);
+        assert!(
+            view == InterfaceIo {
+                port: Some(7222),
+                ..InterfaceIo::default()
+            }
+        );
+        assert!(uapi_get(&w.proto, w.sock, None, false).port == Some(7111));
+        let root = uapi_get(&w.proto, w.sock, None, true);
+        assert!(root.private.is_some() && root.peers.len() == 1);
     }
 
     #[test]

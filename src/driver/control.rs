@@ -128,7 +128,7 @@ pub fn refuse(mut stream: UnixStream, errno: i32) {
 
 impl Conn {
     pub fn new(stream: UnixStream, uid: u32) -> Conn {
-        let privileged = uid == 0;
+        let privileged = super::admit::is_privileged(uid);
         let limit = if privileged {
             MAX_FRAME
         } else {

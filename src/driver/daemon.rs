@@ -2,6 +2,7 @@
 //! and each interface's tun device and UDP sockets; the protocol engines' timers set
 //! the poll timeout. Requests are decoded to typed values before anything changes.
 
+use super::admit;
 use super::apply::{self, SocketConf};
 use super::control::{self, After, Conn, Exec};
 use super::dataplane::DataPlane;
@@ -409,9 +410,7 @@ impl Daemon {
 
     /// Executes one request; errno values are Linux's.
     fn handle(&mut self, privileged: bool, ifname: &str, req: Request) -> Result<Response, i32> {
-        if !privileged && !req.is_read() {
-            return Err(libc::EPERM);
-        }
+        admit::check_request(&req, privileged)?;
         if let Request::ListInterfaces = req {
             let mut all = Vec::new();
             for w in self.ifs.values_mut() {
@@ -427,6 +426,7 @@ impl Daemon {
         if !self.ifs.contains_key(&unit) {
             return Err(libc::ENXIO);
         }
+        admit::check_arguments(&req)?;
         match req {
             Request::Destroy => {
                 self.destroy(unit);
@@ -455,9 +455,6 @@ impl Daemon {
             }
             Request::SetFlags { flags } => self.set_flags(unit, flags).map(|_| Response::Done),
             Request::SetMtu { mtu } => {
-                if !MTU_RANGE.contains(&mtu) {
-                    return Err(libc::EINVAL);
-                }
                 let w = self.ifs.get_mut(&unit).unwrap();
                 // Linux drops a link's IPv6 state below 1280 and, raised again, makes it
                 // anew with a link-local address at once.
@@ -474,9 +471,6 @@ impl Daemon {
                 Ok(Response::Done)
             }
             Request::SetDescription { description } => {
-                if description.len() >= crate::ioctl::abi::IFDESCRSIZE {
-                    return Err(libc::ENAMETOOLONG);
-                }
                 self.ifs.get_mut(&unit).unwrap().description = description;
                 Ok(Response::Done)
             }
@@ -484,9 +478,6 @@ impl Daemon {
                 self.set_rdomain(unit, rdomain).map(|_| Response::Done)
             }
             Request::AddInet(a) => {
-                if a.prefixlen > 32 {
-                    return Err(libc::EINVAL);
-                }
                 let w = self.ifs.get_mut(&unit).unwrap();
                 let brd = a.broadcast.or_else(|| {
                     (a.prefixlen < 31).then(|| {
@@ -504,9 +495,6 @@ impl Daemon {
                 self.set_up(unit)
             }
             Request::AddInet6(a) => {
-                if a.prefixlen > 128 {
-                    return Err(libc::EINVAL);
-                }
                 let w = self.ifs.get_mut(&unit).unwrap();
                 w.rtnl
                     .add_addr_v6(w.index, a.addr, a.prefixlen)
@@ -1203,18 +1191,10 @@ impl Daemon {
     fn set_wg_start(
         &mut self,
         unit: u32,
-        mut data: Vec<u8>,
+        data: Vec<u8>,
         at_once: usize,
     ) -> Result<Option<crate::ioctl::model::InterfaceIo>, i32> {
-        let model = codec::decode(&data, Dir::Set);
-        // The buffer holds keys; the model's keys zero themselves.
-        data.zeroize();
-        drop(data);
-        let model = model.map_err(|e| match e {
-            // wg_aip_add's answer to a family it does not know.
-            codec::DecodeError::UnknownFamily { .. } => libc::EAFNOSUPPORT,
-            _ => libc::EINVAL,
-        })?;
+        let model = apply::decode_set_wg(data)?;
         self.apply_wg_interface(unit, &model)?;
         if model.peers.len() > at_once {
             return Ok(Some(model));
@@ -1474,25 +1454,19 @@ impl Daemon {
         let Some(w) = self.ifs.get(&unit) else {
             return uapi::errno_reply(libc::ENXIO);
         };
+        if let Err(e) = admit::check_uapi(&op, privileged) {
+            return uapi::errno_reply(e);
+        }
         match op {
             uapi::Op::Get => {
                 let bound = w.dp.udp().map(|u| u.local_port());
-                let model = if privileged {
-                    apply::get_wg(&w.dp.link().proto, w.sock, bound)
-                } else {
-                    let port = bound.unwrap_or(w.sock.port);
-                    crate::ioctl::model::InterfaceIo {
-                        port: (port != 0).then_some(port),
-                        ..Default::default()
-                    }
-                };
+                let model = apply::uapi_get(&w.dp.link().proto, w.sock, bound, privileged);
                 uapi::format_get(&model, 0)
             }
-            uapi::Op::Set(req) if privileged => match self.apply_wg(unit, &req.io) {
+            uapi::Op::Set(req) => match self.apply_wg(unit, &req.io) {
                 Ok(()) => Zeroizing::new("errno=0\n\n".to_string()),
                 Err(e) => uapi::errno_reply(e),
             },
-            uapi::Op::Set(_) => uapi::errno_reply(libc::EPERM),
         }
     }
 

@@ -166,12 +166,12 @@ impl Drop for Logger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::Ep;
+    use crate::proto::LogEndpoint;
 
     #[test]
     fn levels_follow_if_wg_c() {
         let ip = "192.0.2.1".parse().unwrap();
-        let ep = Ep(Some(ip));
+        let ep = LogEndpoint(Some(ip));
         let cases = [
             (Event::PeerCreated(1), Level::Info),
             (Event::SendingInitiation { peer: 1, ep }, Level::Info),

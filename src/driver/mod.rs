@@ -2,6 +2,8 @@
 //!
 //! - [`daemon`]: the mio loop and request dispatch.
 //! - [`link`]: the data path of one interface over tun/UDP traits.
+//! - [`admit`]: whether a request may run (the caller's privilege, the arguments'
+//!   ranges), before it touches anything.
 //! - [`apply`]: SIOCSWG/SIOCGWG between the ioctl model and the protocol engine.
 //! - [`control`]: one control-socket connection; [`uapi`]: the configuration
 //!   protocol of wg(8) on each interface's own socket.
@@ -17,6 +19,7 @@
 //!   looks them up again.
 //! - [`rng`]: the userspace CSPRNG; [`twin`]: in-memory twins of the IO seams.
 
+pub mod admit;
 pub mod apply;
 pub mod checksum;
 pub mod clock;

@@ -423,7 +423,7 @@ pub struct UapiConn {
 
 impl UapiConn {
     pub fn new(stream: UnixStream, uid: u32, unit: u32) -> UapiConn {
-        let privileged = uid == 0;
+        let privileged = super::admit::is_privileged(uid);
         UapiConn {
             stream,
             uid,

@@ -139,12 +139,12 @@ pub enum Response {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Every request, classified by hand (a new variant must be added here).
-    #[test]
-    fn only_reads_are_reads() {
+    /// One request of each kind (a new variant must be added here), with arguments
+    /// in range.
+    pub(crate) fn one_of_each() -> [Request; 14] {
         let a4 = Inet4Addr {
             addr: Ipv4Addr::new(192, 0, 2, 1),
             prefixlen: 24,
@@ -156,7 +156,7 @@ mod tests {
             prefixlen: 128,
             scope_id: 0,
         };
-        let all = [
+        [
             Request::SetWg { data: vec![] },
             Request::GetWg { size: 0 },
             Request::Create,
@@ -173,8 +173,13 @@ mod tests {
             Request::AddInet6(a6),
             Request::DelInet6(Ipv6Addr::LOCALHOST),
             Request::ListInterfaces,
-        ];
-        for r in all {
+        ]
+    }
+
+    /// Every request, classified by hand.
+    #[test]
+    fn only_reads_are_reads() {
+        for r in one_of_each() {
             let read = match r {
                 Request::GetWg { .. } | Request::GetInfo | Request::ListInterfaces => true,
                 Request::SetWg { .. }

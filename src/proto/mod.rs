@@ -29,7 +29,7 @@ pub mod timers;
 pub mod wire;
 
 pub use iface::{
-    prepare_initiation, ConfigError, DataKey, DropReason, Ep, Event, Identity, Interface,
+    prepare_initiation, ConfigError, DataKey, DropReason, Event, Identity, Interface, LogEndpoint,
     PacketBuf, PeerInfo, Planned, Prepared, RecvOutcome, SendGrant, SendOutcome, Transmit, TxKind,
 };
 

@@ -37,10 +37,10 @@ impl OwnedAips {
         self.slots.len() as u32
     }
 
-    pub fn push(&mut self, a: (IpAddr, u8)) -> u32 {
+    /// Adds a prefix in the slot [`OwnedAips::next_slot`] gave.
+    pub fn push(&mut self, a: (IpAddr, u8)) {
         self.slots.push(Some(a));
         self.live += 1;
-        self.slots.len() as u32 - 1
     }
 
     /// Takes the prefix out of `slot`.
@@ -98,11 +98,6 @@ pub struct Peer {
     pub endpoint: Option<SocketAddr>,
     /// Sticky local source address of the endpoint (spec §8).
     pub src: Option<IpAddr>,
-    pub pka: u16,
-    /// The peer existed when the interface was last brought down: if_wg.c has its
-    /// timers disabled until `up`, and wg_timers_set_persistent_keepalive ignores a
-    /// new interval meanwhile (openbsd-wg-interface spec §1.9, HAS_PKA quirk).
-    pub pka_frozen: bool,
     pub description: String,
     /// As given, oldest first (SIOCGWG lists them the other way round).
     pub aips: OwnedAips,
@@ -134,8 +129,6 @@ impl Peer {
             cookie: CookieMaker::new(&public),
             endpoint: None,
             src: None,
-            pka: 0,
-            pka_frozen: false,
             description: String::new(),
             aips: OwnedAips::default(),
             tx_bytes: 0,
@@ -189,5 +182,131 @@ impl Peer {
     pub fn handshake_recently_sent(&self, now: Instant) -> bool {
         self.last_sent_handshake
             .is_some_and(|t| now.saturating_duration_since(t) < REKEY_TIMEOUT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    fn prefix(i: u8) -> (IpAddr, u8) {
+        (IpAddr::V4(Ipv4Addr::new(10, 0, i, 0)), 24)
+    }
+
+    /// `slots` prefixes pushed, all but the first `live` taken out again.
+    fn owned(slots: u8, live: u8) -> OwnedAips {
+        let mut a = OwnedAips::default();
+        for i in 0..slots {
+            a.push(prefix(i));
+        }
+        for i in live..slots {
+            a.take(u32::from(i));
+        }
+        a
+    }
+
+    /// The live count is what SIOCGWG sizes its answer by (`config_counts`).
+    #[test]
+    fn owned_aips_count_the_live_prefixes() {
+        let mut a = OwnedAips::default();
+        assert!(a.is_empty());
+        for i in 0..3 {
+            assert_eq!(a.next_slot(), u32::from(i));
+            a.push(prefix(i));
+        }
+        assert_eq!((a.len(), a.is_empty()), (3, false));
+        assert_eq!(a.take(1), Some(prefix(1)));
+        assert_eq!(a.take(1), None, "a dead slot");
+        assert_eq!(a.take(9), None, "past the end");
+        assert_eq!(a.len(), 2);
+        assert_eq!(a.next_slot(), 3, "slots are not reused before compact");
+        let live: Vec<_> = a.iter().collect();
+        assert_eq!(live, vec![(0, prefix(0)), (2, prefix(2))]);
+        a.take(0);
+        a.take(2);
+        assert_eq!((a.len(), a.is_empty()), (0, true));
+    }
+
+    /// Compaction is due from 16 slots once fewer than half are live.
+    #[test]
+    fn owned_aips_are_sparse_below_half_live_from_16_slots() {
+        assert!(!owned(15, 0).sparse(), "fewer than 16 slots");
+        assert!(owned(16, 7).sparse());
+        assert!(!owned(16, 8).sparse(), "exactly half live");
+        assert!(!owned(16, 16).sparse());
+        assert!(owned(40, 19).sparse());
+        assert!(!owned(40, 20).sparse());
+    }
+
+    #[test]
+    fn compact_renumbers_the_live_prefixes_in_order() {
+        let mut a = owned(20, 20);
+        for i in (0..20).filter(|i| i % 3 != 0) {
+            a.take(i);
+        }
+        a.compact();
+        let want: Vec<_> = (0..20u8)
+            .filter(|i| i % 3 == 0)
+            .enumerate()
+            .map(|(slot, i)| (slot as u32, prefix(i)))
+            .collect();
+        assert_eq!(a.iter().collect::<Vec<_>>(), want);
+        assert_eq!((a.len(), a.next_slot()), (7, 7));
+        assert!(!a.sparse());
+    }
+
+    /// SS follows the interface key: made stale by a new key and recomputed from it
+    /// at the next use, never from the key it was first computed with.
+    #[test]
+    fn a_new_private_key_makes_ss_anew() {
+        let (k1, k2) = (
+            PrivateKey::from_bytes(&[1; 32]),
+            PrivateKey::from_bytes(&[2; 32]),
+        );
+        let public = PrivateKey::from_bytes(&[3; 32]).public_key();
+        let mut p = Peer::new(1, public, Some(&k1));
+        p.refresh_ss(Some(&k1));
+        assert!(p.ss.0 == dh(&k1, &public).unwrap().0);
+        p.set_private(Some(&k2));
+        p.refresh_ss(Some(&k2));
+        assert!(p.ss.0 == dh(&k2, &public).unwrap().0);
+        p.set_private(None);
+        p.refresh_ss(None);
+        assert!(p.ss.is_zero(), "no key, no SS");
+    }
+
+    /// Beyond MAX_STAGED_PACKETS the oldest goes; each copy sits between its
+    /// headroom and tailroom, ready to be sealed in place.
+    #[test]
+    fn staging_keeps_the_newest_packets_between_head_and_tailroom() {
+        let mut p = Peer::new(1, [9; 32], None);
+        for i in 0..=MAX_STAGED_PACKETS {
+            p.stage(&[i as u8, 0xee], 3, 5);
+        }
+        assert_eq!(p.staged.len(), MAX_STAGED_PACKETS);
+        let first = &p.staged[0];
+        assert_eq!(first.len, 2);
+        assert_eq!(first.buf, [0, 0, 0, 1, 0xee, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            p.staged[MAX_STAGED_PACKETS - 1].buf[3],
+            MAX_STAGED_PACKETS as u8
+        );
+    }
+
+    /// spec §7.3: a handshake is "recent" for strictly less than REKEY_TIMEOUT.
+    #[test]
+    fn a_handshake_is_recent_for_less_than_rekey_timeout() {
+        let t0 = crate::test_origin();
+        let mut p = Peer::new(1, [9; 32], None);
+        assert!(!p.handshake_recently_sent(t0), "never sent");
+        p.last_sent_handshake = Some(t0 + Duration::from_secs(1));
+        assert!(p.handshake_recently_sent(t0), "a clock behind the send");
+        let at = |d: Duration| p.handshake_recently_sent(t0 + Duration::from_secs(1) + d);
+        assert!(at(Duration::ZERO));
+        assert!(at(REKEY_TIMEOUT - Duration::from_nanos(1)));
+        assert!(!at(REKEY_TIMEOUT));
+        assert!(!at(REKEY_TIMEOUT * 10));
     }
 }

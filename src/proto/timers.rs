@@ -38,7 +38,15 @@ fn jitter(rng: &mut impl RngCore) -> Duration {
 pub struct Timers {
     deadlines: [Option<Instant>; 5],
     enabled: bool,
+    /// The persistent-keepalive interval in seconds, 0 = off (the kernel's
+    /// p_persistent_keepalive; the peer's one copy of it).
     persistent_keepalive: u16,
+    /// The peer existed when the interface was last brought down: if_wg.c has its
+    /// timers disabled (t_disabled) until `up`, and wg_timers_set_persistent_keepalive
+    /// ignores a new interval meanwhile (openbsd-wg-interface spec §1.9, HAS_PKA
+    /// quirk). Not the same as `!enabled`: a peer created while the interface is down
+    /// arms no timer, yet takes a new interval.
+    persistent_keepalive_frozen: bool,
     /// Initiations sent without an answer since the last completed handshake.
     pub handshake_attempts: u32,
     /// A keepalive is due again after the pending one (spec §7.2, data received).
@@ -53,6 +61,7 @@ impl Default for Timers {
             deadlines: [None; 5],
             enabled: true,
             persistent_keepalive: 0,
+            persistent_keepalive_frozen: false,
             handshake_attempts: 0,
             need_another_keepalive: false,
             sent_lastminute_handshake: false,
@@ -87,31 +96,41 @@ impl Timers {
         self.deadlines[Self::slot(kind)]
     }
 
-    pub fn is_enabled(&self) -> bool {
-        self.enabled
-    }
-
-    /// Timers run (interface up).
+    /// Timers run (interface up); a frozen keepalive interval may change again.
     pub fn enable(&mut self) {
         self.enabled = true;
+        self.persistent_keepalive_frozen = false;
     }
 
-    /// Timers stop and forget their deadlines (interface down).
+    /// Timers stop and forget their deadlines (interface down, or a peer created
+    /// while it is down).
     pub fn disable(&mut self) {
         self.enabled = false;
         self.deadlines = [None; 5];
     }
 
+    /// The persistent-keepalive interval in seconds (0: off).
     pub fn persistent_keepalive(&self) -> u16 {
         self.persistent_keepalive
     }
 
-    /// Sets the persistent-keepalive interval in seconds (0 disables it).
-    pub fn set_persistent_keepalive(&mut self, secs: u16) {
+    /// Sets the persistent-keepalive interval in seconds (0 disables it). While the
+    /// interval is frozen nothing changes, and false says so.
+    pub fn set_persistent_keepalive(&mut self, secs: u16) -> bool {
+        if self.persistent_keepalive_frozen {
+            return false;
+        }
         self.persistent_keepalive = secs;
         if secs == 0 {
             self.del(TimerKind::PersistentKeepalive);
         }
+        true
+    }
+
+    /// The interface went down with this peer on it: the keepalive interval keeps its
+    /// value until [`Timers::enable`] (see `persistent_keepalive_frozen`).
+    pub fn freeze_persistent_keepalive(&mut self) {
+        self.persistent_keepalive_frozen = true;
     }
 
     /// A non-keepalive transport packet was sent.
@@ -281,6 +300,51 @@ mod tests {
         assert_eq!(t.deadline(TimerKind::PersistentKeepalive), Some(t0 + s(25)));
         t.set_persistent_keepalive(0);
         assert!(!t.is_pending(TimerKind::PersistentKeepalive));
+    }
+
+    /// The hooks of the retransmit timer's two outcomes (spec §7.2): giving up
+    /// cancels the keepalive and schedules key erasure 540 s on; a keepalive owed
+    /// twice is re-armed 10 s on.
+    #[test]
+    fn give_up_and_second_keepalive_hooks() {
+        let t0 = crate::test_origin();
+        let mut t = Timers::new();
+        t.schedule_zero_key_material(t0 + s(7));
+        assert_eq!(t.deadline(TimerKind::ZeroKeyMaterial), Some(t0 + s(547)));
+        t.data_received(t0);
+        t.cancel(TimerKind::SendKeepalive);
+        assert!(!t.is_pending(TimerKind::SendKeepalive));
+        t.rearm_keepalive(t0 + s(3));
+        assert_eq!(t.deadline(TimerKind::SendKeepalive), Some(t0 + s(13)));
+        t.disable();
+        t.rearm_keepalive(t0 + s(3));
+        t.schedule_zero_key_material(t0);
+        assert_eq!(t.next_deadline(), None, "disabled timers arm nothing");
+    }
+
+    /// openbsd-wg-interface spec §1.9's HAS_PKA quirk, at the timers: frozen by a
+    /// down, the interval refuses changes (0 too) until `enable`; `disable` alone,
+    /// as for a peer created while down, does not freeze it.
+    #[test]
+    fn a_frozen_keepalive_interval_waits_for_enable() {
+        let t0 = crate::test_origin();
+        let mut t = Timers::new();
+        assert!(t.set_persistent_keepalive(10));
+        t.disable();
+        t.freeze_persistent_keepalive();
+        assert!(!t.set_persistent_keepalive(25));
+        assert!(!t.set_persistent_keepalive(0));
+        assert_eq!(t.persistent_keepalive(), 10);
+        t.enable();
+        t.any_authenticated_packet_traversal(t0);
+        assert_eq!(t.deadline(TimerKind::PersistentKeepalive), Some(t0 + s(10)));
+        assert!(t.set_persistent_keepalive(25));
+        assert_eq!(t.persistent_keepalive(), 25);
+
+        let mut created_while_down = Timers::new();
+        created_while_down.disable();
+        assert!(created_while_down.set_persistent_keepalive(25));
+        assert_eq!(created_while_down.persistent_keepalive(), 25);
     }
 
     #[test]

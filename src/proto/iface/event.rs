@@ -5,11 +5,12 @@ use super::super::PeerId;
 use std::fmt;
 use std::net::IpAddr;
 
-/// The endpoint text of OpenBSD's sockaddr_ntop: address without port, "bad sa" if unset.
+/// A peer's endpoint in a debug message, printed as OpenBSD's sockaddr_ntop prints it:
+/// the address without the port, "bad sa" if unset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ep(pub Option<IpAddr>);
+pub struct LogEndpoint(pub Option<IpAddr>);
 
-impl fmt::Display for Ep {
+impl fmt::Display for LogEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Some(a) => write!(f, "{a}"),
@@ -25,31 +26,31 @@ pub enum Event {
     PeerDestroyed(PeerId),
     HandshakeRetry {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
         secs: u64,
         attempt: u32,
     },
     HandshakeGaveUp {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
         retries: u32,
     },
     StoppedHearing {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
         secs: u64,
     },
     ZeroingKeys {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
     },
     SendingInitiation {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
     },
     SendingResponse {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
     },
     SendingCookie,
     InvalidInitiationMac {
@@ -89,19 +90,19 @@ pub enum Event {
     },
     SendingKeepalive {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
     },
     ReceivingKeepalive {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
     },
     NotIp {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
     },
     UnallowedSource {
         peer: PeerId,
-        ep: Ep,
+        ep: LogEndpoint,
     },
     DroppingHandshakePacket {
         from: IpAddr,

@@ -20,7 +20,7 @@ mod receive;
 mod send;
 mod timeouts;
 
-pub use event::{Ep, Event};
+pub use event::{Event, LogEndpoint};
 pub use receive::{prepare_initiation, DataKey, Identity, Prepared};
 pub use send::{Planned, SendGrant};
 
@@ -210,8 +210,9 @@ pub struct Interface {
     timerq: DeadlineQueue,
 }
 
-fn ep(p: &Peer) -> Ep {
-    Ep(p.endpoint.map(|e| e.ip()))
+/// A peer's endpoint as the debug messages print it (the `ep` of an [`Event`]).
+fn ep(p: &Peer) -> LogEndpoint {
+    LogEndpoint(p.endpoint.map(|e| e.ip()))
 }
 
 impl IfaceState {
@@ -496,11 +497,9 @@ impl Interface {
     /// once (spec §7.2), from the next `handle_timeout` (due now per `poll_timeout`).
     pub fn set_persistent_keepalive(&mut self, id: PeerId, secs: u16, now: Instant) {
         if let Some(p) = self.peers.get_mut(&id) {
-            if p.pka_frozen {
+            if !p.timers.set_persistent_keepalive(secs) {
                 return;
             }
-            p.pka = secs;
-            p.timers.set_persistent_keepalive(secs);
             // wg_timers_set_persistent_keepalive runs the keepalive at once for any
             // non-zero interval, a changed one too.
             if secs > 0 && self.sh.up {
@@ -594,7 +593,7 @@ impl Interface {
             id,
             public: p.public,
             has_psk: !p.psk.is_zero(),
-            pka: p.pka,
+            pka: p.timers.persistent_keepalive(),
             endpoint: p.endpoint,
             tx_bytes: p.tx_bytes,
             rx_bytes: p.rx_bytes,
@@ -639,8 +638,7 @@ impl Interface {
         for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.enable();
-                p.pka_frozen = false;
-                if p.pka > 0 || !p.staged.is_empty() {
+                if p.timers.persistent_keepalive() > 0 || !p.staged.is_empty() {
                     self.sh.owe_keepalive(id, now);
                 }
             }
@@ -676,8 +674,8 @@ impl Interface {
         for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.disable();
+                p.timers.freeze_persistent_keepalive();
                 p.queued = None;
-                p.pka_frozen = true;
                 p.staged.clear();
                 p.last_sent_handshake = None;
                 self.sh.clear_sessions(p);
@@ -776,8 +774,8 @@ mod tests {
     fn event_texts_are_openbsd_r1_47() {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        let ep = Ep(Some(a));
-        let none = Ep(None);
+        let ep = LogEndpoint(Some(a));
+        let none = LogEndpoint(None);
         let cases: Vec<(Event, &str)> = vec![
             (Event::PeerCreated(3), "Peer 3 created"),
             (Event::PeerDestroyed(3), "Peer 3 destroyed"),
@@ -799,7 +797,7 @@ mod tests {
                 "Sending handshake initiation to peer 3 (bad sa)",
             ),
             (
-                Event::SendingResponse { peer: 3, ep: Ep(Some(v6)) },
+                Event::SendingResponse { peer: 3, ep: LogEndpoint(Some(v6)) },
                 "Sending handshake response to peer 3 (2001:db8::1)",
             ),
             (Event::SendingCookie, "Sending cookie response for denied handshake message"),

@@ -91,7 +91,7 @@ impl Interface {
                         self.sh.clear_sessions(p);
                     }
                     TimerKind::PersistentKeepalive => {
-                        if p.pka > 0 {
+                        if p.timers.persistent_keepalive() > 0 {
                             self.sh.send_keepalive(p, now, wall, &mut *rng);
                         }
                     }
