@@ -199,7 +199,7 @@ struct IfaceState {
 
 /// One wgN's protocol state.
 pub struct Interface {
-    sh: IfaceState,
+    state: IfaceState,
     peers: FastMap<PeerId, Peer>,
     /// Creation order (`Peer::seq` → id): SIOCGWG's order, removal in O(log peers).
     order: BTreeMap<u64, PeerId>,
@@ -211,7 +211,7 @@ pub struct Interface {
 }
 
 /// A peer's endpoint as the debug messages print it (the `ep` of an [`Event`]).
-fn ep(p: &Peer) -> LogEndpoint {
+fn log_endpoint(p: &Peer) -> LogEndpoint {
     LogEndpoint(p.endpoint.map(|e| e.ip()))
 }
 
@@ -271,7 +271,7 @@ impl IfaceState {
 impl Interface {
     pub fn new(_now: Instant, _rng: &mut impl rand_core::CryptoRngCore) -> Interface {
         Interface {
-            sh: IfaceState {
+            state: IfaceState {
                 private: None,
                 public: None,
                 index: IndexTable::new(),
@@ -298,7 +298,7 @@ impl Interface {
 
     /// Tunnel MTU used for padding (spec §6.3); 0 = pad to 16 without a cap.
     pub fn set_mtu(&mut self, mtu: usize) {
-        self.sh.routes.set_mtu(mtu);
+        self.state.routes.set_mtu(mtu);
     }
 
     /// A route through the interface to `addr/cidr` in its rdomain, with its MTU
@@ -311,7 +311,7 @@ impl Interface {
         cidr: u8,
         mtu: Option<u32>,
     ) -> Result<(), ConfigError> {
-        self.sh
+        self.state
             .routes
             .set(addr, cidr, mtu)
             .map_err(|_| ConfigError::BadCidr)
@@ -319,17 +319,17 @@ impl Interface {
 
     /// The route to `addr/cidr` through the interface is gone.
     pub fn remove_route_mtu(&mut self, addr: IpAddr, cidr: u8) {
-        self.sh.routes.remove(addr, cidr);
+        self.state.routes.remove(addr, cidr);
     }
 
     /// No route through the interface is known any more.
     pub fn clear_route_mtus(&mut self) {
-        self.sh.routes.clear();
+        self.state.routes.clear();
     }
 
     /// The routes given by `set_route_mtu`: prefix, length, MTU.
     pub fn route_mtus(&self) -> Vec<(IpAddr, u8, Option<u32>)> {
-        self.sh.routes.iter().collect()
+        self.state.routes.iter().collect()
     }
 
     /// Bytes a transport data message carrying an inner packet of `len` bytes takes
@@ -337,14 +337,14 @@ impl Interface {
     /// stride so that sealed datagrams of equal size end up back to back. A route
     /// MTU can only make it shorter.
     pub fn sealed_len(&self, len: usize) -> usize {
-        DATA_HEADER_LEN + wire::padded_len(len, self.sh.routes.mtu()) + TAG_LEN
+        DATA_HEADER_LEN + wire::padded_len(len, self.state.routes.mtu()) + TAG_LEN
     }
 
     pub fn set_private_key(&mut self, key: Option<&[u8; 32]>, _now: Instant) -> Option<PeerId> {
         let new = key
             .filter(|k| !ct_eq(*k, &[0u8; 32]))
             .map(PrivateKey::from_bytes);
-        let same = match (&new, &self.sh.private) {
+        let same = match (&new, &self.state.private) {
             (Some(a), Some(b)) => ct_eq(a.as_bytes(), b.as_bytes()),
             (None, None) => true,
             _ => false,
@@ -360,12 +360,12 @@ impl Interface {
                 removed = Some(id);
             }
         }
-        self.sh.private = new;
-        self.sh.public = public;
-        self.sh.checker.set_identity(public.as_ref());
+        self.state.private = new;
+        self.state.public = public;
+        self.state.checker.set_identity(public.as_ref());
         for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
-                p.set_private(self.sh.private.as_ref());
+                p.set_private(self.state.private.as_ref());
                 p.last_sent_handshake = None;
                 // current/next stop sending (a handshake with the new key is needed) but
                 // stay in their slots (noise_remote_expire_current): what the peer
@@ -377,7 +377,7 @@ impl Interface {
                     k.invalidate();
                 }
                 if let Some(st) = p.initiation.take() {
-                    self.sh.index.remove(st.local_index);
+                    self.state.index.remove(st.local_index);
                 }
             }
         }
@@ -385,11 +385,11 @@ impl Interface {
     }
 
     pub fn private_key(&self) -> Option<[u8; 32]> {
-        self.sh.private.as_ref().map(|k| *k.as_bytes())
+        self.state.private.as_ref().map(|k| *k.as_bytes())
     }
 
     pub fn public_key(&self) -> Option<[u8; 32]> {
-        self.sh.public
+        self.state.public
     }
 
     pub fn add_peer(
@@ -405,8 +405,8 @@ impl Interface {
         if self.peers.len() >= MAX_PEERS {
             return Err(ConfigError::TooManyPeers);
         }
-        let mut p = Peer::new(id, *public, self.sh.private.as_ref());
-        if self.sh.up {
+        let mut p = Peer::new(id, *public, self.state.private.as_ref());
+        if self.state.up {
             p.timers.enable();
         } else {
             p.timers.disable();
@@ -416,7 +416,7 @@ impl Interface {
         self.order.insert(p.seq, id);
         self.peers.insert(id, p);
         self.by_public.insert(*public, id);
-        self.sh.event(Event::PeerCreated(id));
+        self.state.event(Event::PeerCreated(id));
         Ok(())
     }
 
@@ -424,14 +424,14 @@ impl Interface {
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
-        self.sh.clear_sessions(&mut p);
+        self.state.clear_sessions(&mut p);
         // What the peer owns: its prefixes, its keys in the lookup maps, its place in
         // the order. Its deadline-queue entries go stale and are dropped when due.
         remove_owned_aips(&mut self.aips, id, &p.aips);
         self.by_public.remove(&p.public);
         self.order.remove(&p.seq);
-        self.sh.owed_set.remove(&id);
-        self.sh.event(Event::PeerDestroyed(id));
+        self.state.owed_set.remove(&id);
+        self.state.event(Event::PeerDestroyed(id));
     }
 
     /// Removes every peer: what `remove_peer` does for each, but the tables they
@@ -440,16 +440,16 @@ impl Interface {
         let mut peers = std::mem::take(&mut self.peers);
         for id in std::mem::take(&mut self.order).into_values() {
             if let Some(p) = peers.get_mut(&id) {
-                self.sh.clear_sessions(p);
-                self.sh.event(Event::PeerDestroyed(id));
+                self.state.clear_sessions(p);
+                self.state.event(Event::PeerDestroyed(id));
             }
         }
         self.by_public = FastMap::default();
         self.aips.clear();
         self.timerq.clear();
-        self.sh.owed.clear();
-        self.sh.owed_set.clear();
-        self.sh.owed_at = None;
+        self.state.owed.clear();
+        self.state.owed_set.clear();
+        self.state.owed_at = None;
     }
 
     pub fn peer_by_public(&self, public: &[u8; 32]) -> Option<PeerId> {
@@ -502,8 +502,8 @@ impl Interface {
             }
             // wg_timers_set_persistent_keepalive runs the keepalive at once for any
             // non-zero interval, a changed one too.
-            if secs > 0 && self.sh.up {
-                self.sh.owe_keepalive(id, now);
+            if secs > 0 && self.state.up {
+                self.state.owe_keepalive(id, now);
             }
         }
     }
@@ -631,15 +631,15 @@ impl Interface {
     /// Enables timers. The keepalives of pka peers and the flush of staged packets need the
     /// wall clock and an RNG, so they happen in the next `handle_timeout` (due at `now`).
     pub fn up(&mut self, now: Instant) {
-        if self.sh.up {
+        if self.state.up {
             return;
         }
-        self.sh.up = true;
+        self.state.up = true;
         for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.enable();
                 if p.timers.persistent_keepalive() > 0 || !p.staged.is_empty() {
-                    self.sh.owe_keepalive(id, now);
+                    self.state.owe_keepalive(id, now);
                 }
             }
         }
@@ -670,7 +670,7 @@ impl Interface {
     }
 
     pub fn down(&mut self, _now: Instant) {
-        self.sh.up = false;
+        self.state.up = false;
         for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.timers.disable();
@@ -678,24 +678,24 @@ impl Interface {
                 p.queued = None;
                 p.staged.clear();
                 p.last_sent_handshake = None;
-                self.sh.clear_sessions(p);
+                self.state.clear_sessions(p);
             }
         }
-        self.sh.out.clear();
-        self.sh.owed.clear();
-        self.sh.owed_set.clear();
-        self.sh.owed_at = None;
+        self.state.out.clear();
+        self.state.owed.clear();
+        self.state.owed_set.clear();
+        self.state.owed_at = None;
         // Disabled timers have no deadlines: every entry is stale.
         self.timerq.clear();
     }
 
     pub fn is_up(&self) -> bool {
-        self.sh.up
+        self.state.up
     }
 
     /// Re-queues the deadlines of the peers the entry point touched.
     fn requeue_touched(&mut self) {
-        while let Some(id) = self.sh.touched.pop() {
+        while let Some(id) = self.state.touched.pop() {
             if let Some(p) = self.peers.get_mut(&id) {
                 self.timerq
                     .note(id, &mut p.queued, p.timers.next_deadline());
@@ -705,12 +705,12 @@ impl Interface {
 
     /// The length of the datagram [`Self::poll_transmit`] would return next.
     pub fn next_transmit_len(&self) -> Option<usize> {
-        self.sh.out.front().map(|o| o.range.len())
+        self.state.out.front().map(|o| o.range.len())
     }
 
     /// Copies the next queued datagram into `out`. A datagram larger than `out` is dropped.
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
-        while let Some(o) = self.sh.out.pop_front() {
+        while let Some(o) = self.state.out.pop_front() {
             let data = &o.data[o.range.clone()];
             if data.len() > out.len() {
                 continue;
@@ -727,7 +727,7 @@ impl Interface {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.sh.events.pop_front()
+        self.state.events.pop_front()
     }
 }
 

@@ -123,9 +123,9 @@ impl Interface {
 
     /// The interface's key pair, for [`prepare_initiation`] outside the lock.
     pub fn identity(&self) -> Option<Identity> {
-        let public = self.sh.public?;
+        let public = self.state.public?;
         Some(Identity {
-            private: self.sh.private.clone()?,
+            private: self.state.private.clone()?,
             public,
             mac1_key: cookie::mac1_key(&public),
         })
@@ -179,7 +179,7 @@ impl Interface {
         };
         // Without a key the cookie checker has no mac1 key: every MAC is wrong, and
         // processing says so in the log.
-        self.sh.private.as_ref()?;
+        self.state.private.as_ref()?;
         self.admit_handshake(now, rng, from, local, buf, true, initiation)
     }
 
@@ -195,9 +195,9 @@ impl Interface {
         under_load: bool,
         initiation: bool,
     ) -> Option<RecvOutcome> {
-        let check = self.sh.checker.check(now, buf, from);
+        let check = self.state.checker.check(now, buf, from);
         if check == MacCheck::BadMac1 {
-            self.sh.event(if initiation {
+            self.state.event(if initiation {
                 Event::InvalidInitiationMac { from: from.ip() }
             } else {
                 Event::InvalidResponseMac { from: from.ip() }
@@ -208,17 +208,17 @@ impl Interface {
             return None;
         }
         if check != MacCheck::Both {
-            if let Some(reply) = self.sh.checker.create_reply(now, rng, buf, from) {
-                self.sh.event(Event::SendingCookie);
+            if let Some(reply) = self.state.checker.create_reply(now, rng, buf, from) {
+                self.state.event(Event::SendingCookie);
                 let reply = reply.to_vec();
-                self.sh
+                self.state
                     .queue(from, local, TxKind::Handshake, reply, 0..COOKIE_LEN);
             }
             return Some(RecvOutcome::Handled);
         }
-        if !self.sh.limiter.allow(now, from.ip()) {
-            if self.sh.limiter.report(now, from.ip()) {
-                self.sh.event(Event::Ratelimited { from: from.ip() });
+        if !self.state.limiter.allow(now, from.ip()) {
+            if self.state.limiter.report(now, from.ip()) {
+                self.state.event(Event::Ratelimited { from: from.ip() });
             }
             return Some(RecvOutcome::Dropped(DropReason::RateLimited));
         }
@@ -237,17 +237,17 @@ impl Interface {
         under_load: bool,
         prepared: Option<Prepared>,
     ) -> RecvOutcome {
-        let (Some(private), Some(public)) = (self.sh.private.clone(), self.sh.public) else {
+        let (Some(private), Some(public)) = (self.state.private.clone(), self.state.public) else {
             // Without a key the cookie checker has no mac1 key: every MAC is wrong.
-            self.sh
+            self.state
                 .event(Event::InvalidInitiationMac { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::NoIdentity);
         };
         if let Some(o) = self.admit_handshake(now, rng, from, local, buf, under_load, true) {
             return o;
         }
-        let invalid = |sh: &mut IfaceState| {
-            sh.event(Event::InvalidInitiation { from: from.ip() });
+        let invalid = |state: &mut IfaceState| {
+            state.event(Event::InvalidInitiation { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };
         let Some(msg) = Initiation::new_checked(buf) else {
@@ -258,18 +258,18 @@ impl Interface {
             _ => noise::consume_initiation_static(&msg, &private, &public),
         };
         let Some(partial) = partial else {
-            return invalid(&mut self.sh);
+            return invalid(&mut self.state);
         };
         let Some(id) = self.by_public.get(&partial.remote_static).copied() else {
-            return invalid(&mut self.sh);
+            return invalid(&mut self.state);
         };
         let Some(p) = self.peers.get_mut(&id) else {
-            return invalid(&mut self.sh);
+            return invalid(&mut self.state);
         };
-        self.sh.touched.push(id);
-        p.refresh_ss(self.sh.private.as_ref());
+        self.state.touched.push(id);
+        p.refresh_ss(self.state.private.as_ref());
         let Some((st, ts)) = noise::consume_initiation_finish(partial, &msg, &p.ss) else {
-            return invalid(&mut self.sh);
+            return invalid(&mut self.state);
         };
         let ts = Tai64N::from_bytes(ts);
         let replay = p.latest_timestamp.as_ref().is_some_and(|l| ts <= *l);
@@ -277,9 +277,9 @@ impl Interface {
             .last_initiation_consumed
             .is_some_and(|t| now.saturating_duration_since(t) < INITIATION_SPACING);
         if replay || flood {
-            return invalid(&mut self.sh);
+            return invalid(&mut self.state);
         }
-        self.sh.event(Event::ReceivingInitiation {
+        self.state.event(Event::ReceivingInitiation {
             peer: id,
             from: from.ip(),
         });
@@ -291,9 +291,9 @@ impl Interface {
         p.timers.any_authenticated_packet_received();
         p.timers.any_authenticated_packet_traversal(now);
         // Our own in-flight initiation is overwritten (spec §4.2 step 8).
-        self.sh.clear_handshake(p);
+        self.state.clear_handshake(p);
         // Response (spec §4.3).
-        let idx = self.sh.index.insert(
+        let idx = self.state.index.insert(
             &mut *rng,
             IndexEntry {
                 peer: id,
@@ -303,25 +303,25 @@ impl Interface {
         let e = PrivateKey::generate(&mut *rng);
         let mut out = [0u8; RESPONSE_LEN];
         let Some(c) = noise::create_response(&mut out, &st, &p.public, &p.psk, e, idx) else {
-            self.sh.index.remove(idx);
-            return invalid(&mut self.sh);
+            self.state.index.remove(idx);
+            return invalid(&mut self.state);
         };
         p.cookie.add_macs(now, &mut out);
         let (t1, t2) = noise::derive_transport_keys(&c);
         let Some(k) = Keypair::new(&t1, &t2, false, now, idx, st.remote_index) else {
-            self.sh.index.remove(idx);
+            self.state.index.remove(idx);
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
         for dead in p.sessions.install(Arc::new(k)) {
-            self.sh.free_index(dead);
+            self.state.free_index(dead);
         }
         p.last_sent_handshake = Some(now);
         p.tx_bytes += RESPONSE_LEN as u64;
-        self.sh.event(Event::SendingResponse {
+        self.state.event(Event::SendingResponse {
             peer: id,
-            ep: ep(p),
+            ep: log_endpoint(p),
         });
-        self.sh.queue(
+        self.state.queue(
             from,
             local,
             TxKind::Handshake,
@@ -346,9 +346,10 @@ impl Interface {
         buf: &[u8],
         under_load: bool,
     ) -> RecvOutcome {
-        let Some(private) = self.sh.private.clone() else {
+        let Some(private) = self.state.private.clone() else {
             // Without a key the cookie checker has no mac1 key: every MAC is wrong.
-            self.sh.event(Event::InvalidResponseMac { from: from.ip() });
+            self.state
+                .event(Event::InvalidResponseMac { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::NoIdentity);
         };
         if let Some(o) = self.admit_handshake(now, rng, from, local, buf, under_load, false) {
@@ -357,45 +358,45 @@ impl Interface {
         let Some(msg) = Response::new_checked(buf) else {
             return RecvOutcome::Dropped(DropReason::Malformed);
         };
-        let unknown = |sh: &mut IfaceState| {
-            sh.event(Event::UnknownResponse { from: from.ip() });
+        let unknown = |state: &mut IfaceState| {
+            state.event(Event::UnknownResponse { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };
-        let invalid = |sh: &mut IfaceState| {
-            sh.event(Event::InvalidResponse { from: from.ip() });
+        let invalid = |state: &mut IfaceState| {
+            state.event(Event::InvalidResponse { from: from.ip() });
             RecvOutcome::Dropped(DropReason::Invalid)
         };
         let idx = msg.receiver();
-        let Some(entry) = self.sh.index.get(idx).copied() else {
-            return unknown(&mut self.sh);
+        let Some(entry) = self.state.index.get(idx).copied() else {
+            return unknown(&mut self.state);
         };
         let Some(p) = self.peers.get_mut(&entry.peer) else {
-            return unknown(&mut self.sh);
+            return unknown(&mut self.state);
         };
-        self.sh.touched.push(entry.peer);
+        self.state.touched.push(entry.peer);
         // wg_index_get knows every index, a session's too: a response naming one that
         // is not a pending handshake fails in noise_consume_response, as "Invalid".
         if entry.slot != Slot::Handshake {
-            return invalid(&mut self.sh);
+            return invalid(&mut self.state);
         }
         let Some(st) = p.initiation.as_ref().filter(|s| s.local_index == idx) else {
-            return invalid(&mut self.sh);
+            return invalid(&mut self.state);
         };
         let Some(c) = noise::consume_response(&msg, st, &private, &p.psk) else {
-            return invalid(&mut self.sh);
+            return invalid(&mut self.state);
         };
         p.initiation = None;
         let (t1, t2) = noise::derive_transport_keys(&c);
         let Some(k) = Keypair::new(&t1, &t2, true, now, idx, msg.sender()) else {
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
-        if let Some(e) = self.sh.index.get_mut(idx) {
+        if let Some(e) = self.state.index.get_mut(idx) {
             e.slot = Slot::Keypair;
         }
         for dead in p.sessions.install(Arc::new(k)) {
-            self.sh.free_index(dead);
+            self.state.free_index(dead);
         }
-        self.sh.event(Event::ReceivingResponse {
+        self.state.event(Event::ReceivingResponse {
             peer: p.id,
             from: from.ip(),
         });
@@ -407,7 +408,7 @@ impl Interface {
         p.timers.session_derived(now);
         p.timers.handshake_complete();
         p.last_handshake = Some(wall);
-        self.sh.send_staged(p, now, wall, rng, true);
+        self.state.send_staged(p, now, wall, rng, true);
         RecvOutcome::Handled
     }
 
@@ -415,20 +416,22 @@ impl Interface {
         let Some(msg) = CookieReply::new_checked(buf) else {
             return RecvOutcome::Dropped(DropReason::Malformed);
         };
-        let Some(entry) = self.sh.index.get(msg.receiver()).copied() else {
-            self.sh.event(Event::UnknownCookieIndex { from: from.ip() });
+        let Some(entry) = self.state.index.get(msg.receiver()).copied() else {
+            self.state
+                .event(Event::UnknownCookieIndex { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
         let Some(p) = self.peers.get_mut(&entry.peer) else {
-            self.sh.event(Event::UnknownCookieIndex { from: from.ip() });
+            self.state
+                .event(Event::UnknownCookieIndex { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
         if !p.cookie.consume_reply(now, &msg) {
-            self.sh
+            self.state
                 .event(Event::CookieDecryptFailed { from: from.ip() });
             return RecvOutcome::Dropped(DropReason::Invalid);
         }
-        self.sh.event(Event::ReceivingCookie { from: from.ip() });
+        self.state.event(Event::ReceivingCookie { from: from.ip() });
         RecvOutcome::Handled
     }
 
@@ -458,7 +461,7 @@ impl Interface {
             return Err(DropReason::Malformed);
         };
         let idx = msg.receiver();
-        let Some(entry) = self.sh.index.get(idx).copied() else {
+        let Some(entry) = self.state.index.get(idx).copied() else {
             return Err(DropReason::Invalid);
         };
         if entry.slot != Slot::Keypair {
@@ -520,7 +523,7 @@ impl Interface {
         let Some(p) = self.peers.get_mut(&key.peer) else {
             return RecvOutcome::Dropped(DropReason::Invalid);
         };
-        self.sh.touched.push(key.peer);
+        self.state.touched.push(key.peer);
         if !p
             .sessions
             .find(idx)
@@ -537,7 +540,7 @@ impl Interface {
         let confirmed = match p.sessions.confirm(idx) {
             Some(dead) => {
                 if let Some(d) = dead {
-                    self.sh.free_index(d);
+                    self.state.free_index(d);
                 }
                 p.timers.handshake_complete();
                 p.last_handshake = Some(wall);
@@ -556,9 +559,9 @@ impl Interface {
         p.timers.any_authenticated_packet_received();
         p.timers.any_authenticated_packet_traversal(now);
         let outcome = if pt_len == 0 {
-            self.sh.event(Event::ReceivingKeepalive {
+            self.state.event(Event::ReceivingKeepalive {
                 peer: p.id,
-                ep: ep(p),
+                ep: log_endpoint(p),
             });
             RecvOutcome::Handled
         } else {
@@ -566,16 +569,16 @@ impl Interface {
             let pt = &buf[DATA_HEADER_LEN..DATA_HEADER_LEN + pt_len];
             match inner_src_len(pt) {
                 None => {
-                    self.sh.event(Event::NotIp {
+                    self.state.event(Event::NotIp {
                         peer: p.id,
-                        ep: ep(p),
+                        ep: log_endpoint(p),
                     });
                     RecvOutcome::Dropped(DropReason::BadPacket)
                 }
                 Some((src, _)) if self.aips.lookup(src).map(|o| o.0) != Some(p.id) => {
-                    self.sh.event(Event::UnallowedSource {
+                    self.state.event(Event::UnallowedSource {
                         peer: p.id,
-                        ep: ep(p),
+                        ep: log_endpoint(p),
                     });
                     RecvOutcome::Dropped(DropReason::UnallowedSource)
                 }
@@ -588,11 +591,11 @@ impl Interface {
         if confirmed {
             // wg_timers_event_handshake_complete runs the keepalive task: the staged
             // packets go out, or an empty keepalive when there are none.
-            self.sh.send_staged(p, now, wall, &mut *rng, true);
+            self.state.send_staged(p, now, wall, &mut *rng, true);
         }
         if lastminute {
             p.timers.sent_lastminute_handshake = true;
-            self.sh.send_initiation(p, now, wall, &mut *rng, false);
+            self.state.send_initiation(p, now, wall, &mut *rng, false);
         }
         outcome
     }

@@ -77,7 +77,7 @@ impl IfaceState {
         p.last_sent_handshake = Some(now);
         self.event(Event::SendingInitiation {
             peer: p.id,
-            ep: ep(p),
+            ep: log_endpoint(p),
         });
         // wg_peer_send_buf counts the bytes before trying; without an endpoint the send
         // then fails quietly (EAFNOSUPPORT) and the timers retry every 5 s ("(bad sa)").
@@ -195,7 +195,7 @@ impl IfaceState {
             Some((k, n)) => {
                 self.event(Event::SendingKeepalive {
                     peer: p.id,
-                    ep: ep(p),
+                    ep: log_endpoint(p),
                 });
                 if let Some(to) = p.endpoint {
                     self.queue(to, p.src, TxKind::Data(p.id), buf, 0..n);
@@ -277,14 +277,14 @@ impl Interface {
         let Some(p) = self.peers.get_mut(&id) else {
             return Planned::Dropped(DropReason::NoRoute);
         };
-        self.sh.touched.push(id);
+        self.state.touched.push(id);
         let Some(to) = p.endpoint else {
-            self.sh.event(Event::NoEndpoint { peer: id });
+            self.state.event(Event::NoEndpoint { peer: id });
             return Planned::Dropped(DropReason::NoEndpoint);
         };
-        if p.staged.is_empty() && self.sh.up {
+        if p.staged.is_empty() && self.state.up {
             if let Some(k) = p.sessions.current.as_ref().filter(|k| k.can_send(now)) {
-                let mtu = self.sh.routes.mtu_for(dst, len);
+                let mtu = self.state.routes.mtu_for(dst, len);
                 let bytes = (DATA_HEADER_LEN + wire::padded_len(len, mtu) + TAG_LEN) as u64;
                 if let Some(g) = grants.last_mut() {
                     if g.peer == id
@@ -312,8 +312,8 @@ impl Interface {
             }
         }
         p.stage(&buf[HEADROOM..HEADROOM + len], HEADROOM, TAILROOM);
-        if self.sh.up {
-            self.sh.send_staged(p, now, wall, rng, false);
+        if self.state.up {
+            self.state.send_staged(p, now, wall, rng, false);
         }
         Planned::Staged
     }
@@ -331,7 +331,7 @@ impl Interface {
         for g in grants.iter_mut() {
             g.next = g.keypair.reserve(g.packets);
             if let Some(p) = self.peers.get_mut(&g.peer) {
-                self.sh.after_data_sent(
+                self.state.after_data_sent(
                     p,
                     &g.keypair,
                     g.bytes as usize,
@@ -356,7 +356,7 @@ impl Interface {
         buf: &mut [u8],
         len: usize,
     ) -> SendOutcome {
-        let mut grants = std::mem::take(&mut self.sh.grants);
+        let mut grants = std::mem::take(&mut self.state.grants);
         grants.clear();
         let r = match self.plan_send(now, wall, rng, buf, len, &mut grants) {
             Planned::Seal(i) => {
@@ -374,7 +374,7 @@ impl Interface {
                         let id = g.peer;
                         if let Some(p) = self.peers.get_mut(&id) {
                             p.stage(&buf[HEADROOM..HEADROOM + len], HEADROOM, TAILROOM);
-                            self.sh.send_staged(p, now, wall, rng, false);
+                            self.state.send_staged(p, now, wall, rng, false);
                         }
                         SendOutcome::Staged
                     }
@@ -384,7 +384,7 @@ impl Interface {
             Planned::Dropped(r) => SendOutcome::Dropped(r),
         };
         grants.clear();
-        self.sh.grants = grants;
+        self.state.grants = grants;
         self.requeue_touched();
         r
     }

@@ -15,11 +15,11 @@ impl Interface {
         wall: SystemTime,
         rng: &mut R,
     ) {
-        self.sh.owed_at = None;
-        self.sh.owed_set.clear();
-        for id in std::mem::take(&mut self.sh.owed) {
+        self.state.owed_at = None;
+        self.state.owed_set.clear();
+        for id in std::mem::take(&mut self.state.owed) {
             if let Some(p) = self.peers.get_mut(&id) {
-                self.sh.send_keepalive(p, now, wall, &mut *rng);
+                self.state.send_keepalive(p, now, wall, &mut *rng);
                 self.timerq
                     .note(id, &mut p.queued, p.timers.next_deadline());
             }
@@ -32,8 +32,8 @@ impl Interface {
         wall: SystemTime,
         rng: &mut impl rand_core::CryptoRngCore,
     ) {
-        self.sh.limiter.gc(now);
-        if self.sh.owed_at.is_some_and(|t| t <= now) {
+        self.state.limiter.gc(now);
+        if self.state.owed_at.is_some_and(|t| t <= now) {
             self.send_owed_keepalives(now, wall, rng);
         }
         // Only the peers with an entry due: O(log peers) each, none for the others.
@@ -42,14 +42,14 @@ impl Interface {
                 continue;
             };
             p.queued = None;
-            self.sh.touched.push(id);
+            self.state.touched.push(id);
             while let Some(kind) = p.timers.pop_expired(now) {
                 match kind {
                     TimerKind::RetransmitHandshake => {
                         if p.timers.handshake_attempts > MAX_TIMER_HANDSHAKES {
-                            self.sh.event(Event::HandshakeGaveUp {
+                            self.state.event(Event::HandshakeGaveUp {
                                 peer: id,
-                                ep: ep(p),
+                                ep: log_endpoint(p),
                                 retries: MAX_TIMER_HANDSHAKES + 2,
                             });
                             p.timers.cancel(TimerKind::SendKeepalive);
@@ -57,42 +57,42 @@ impl Interface {
                             p.timers.schedule_zero_key_material(now);
                         } else {
                             p.timers.handshake_attempts += 1;
-                            self.sh.event(Event::HandshakeRetry {
+                            self.state.event(Event::HandshakeRetry {
                                 peer: id,
-                                ep: ep(p),
+                                ep: log_endpoint(p),
                                 secs: REKEY_TIMEOUT.as_secs(),
                                 attempt: p.timers.handshake_attempts + 1,
                             });
                             p.src = None;
-                            self.sh.send_initiation(p, now, wall, &mut *rng, true);
+                            self.state.send_initiation(p, now, wall, &mut *rng, true);
                         }
                     }
                     TimerKind::SendKeepalive => {
-                        self.sh.send_keepalive(p, now, wall, &mut *rng);
+                        self.state.send_keepalive(p, now, wall, &mut *rng);
                         if p.timers.need_another_keepalive {
                             p.timers.need_another_keepalive = false;
                             p.timers.rearm_keepalive(now);
                         }
                     }
                     TimerKind::NewHandshake => {
-                        self.sh.event(Event::StoppedHearing {
+                        self.state.event(Event::StoppedHearing {
                             peer: id,
-                            ep: ep(p),
+                            ep: log_endpoint(p),
                             secs: (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT).as_secs(),
                         });
                         p.src = None;
-                        self.sh.send_initiation(p, now, wall, &mut *rng, false);
+                        self.state.send_initiation(p, now, wall, &mut *rng, false);
                     }
                     TimerKind::ZeroKeyMaterial => {
-                        self.sh.event(Event::ZeroingKeys {
+                        self.state.event(Event::ZeroingKeys {
                             peer: id,
-                            ep: ep(p),
+                            ep: log_endpoint(p),
                         });
-                        self.sh.clear_sessions(p);
+                        self.state.clear_sessions(p);
                     }
                     TimerKind::PersistentKeepalive => {
                         if p.timers.persistent_keepalive() > 0 {
-                            self.sh.send_keepalive(p, now, wall, &mut *rng);
+                            self.state.send_keepalive(p, now, wall, &mut *rng);
                         }
                     }
                 }
@@ -116,8 +116,8 @@ impl Interface {
             .timerq
             .peek()
             .into_iter()
-            .chain(self.sh.owed_at)
-            .chain(self.sh.limiter.gc_due())
+            .chain(self.state.owed_at)
+            .chain(self.state.limiter.gc_due())
             .min();
         // The queue's invariant, checked against the linear scan it replaces.
         debug_assert!(
