@@ -271,12 +271,12 @@ fn run_handshake(sec: &str, psk: [u8; 32]) {
 }
 
 #[test]
-fn full_handshake_vector_a() {
+fn whole_handshake_vector_a() {
     run_handshake("A", [0u8; 32]);
 }
 
 #[test]
-fn full_handshake_vector_b_psk() {
+fn whole_handshake_vector_b_psk() {
     let psk: [u8; 32] = core::array::from_fn(|i| 0x20 + i as u8);
     run_handshake("B", psk);
 }
