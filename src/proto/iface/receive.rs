@@ -116,7 +116,17 @@ impl Interface {
         under_load: bool,
         prepared: Option<Prepared>,
     ) -> RecvOutcome {
-        let r = self.decapsulate_one(now, wall, rng, from, local, buf, under_load, prepared);
+        let r = match wire::classify(buf) {
+            None => RecvOutcome::Dropped(DropReason::Malformed),
+            Some(Kind::Initiation) => {
+                self.recv_initiation(now, wall, rng, from, local, buf, under_load, prepared)
+            }
+            Some(Kind::Response) => {
+                self.recv_response(now, wall, rng, from, local, buf, under_load)
+            }
+            Some(Kind::Cookie) => self.recv_cookie(now, from, buf),
+            Some(Kind::Data) => self.recv_data(now, wall, rng, from, local, buf),
+        };
         self.requeue_touched();
         r
     }
@@ -129,31 +139,6 @@ impl Interface {
             public,
             mac1_key: cookie::mac1_key(&public),
         })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn decapsulate_one(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        rng: &mut impl rand_core::CryptoRngCore,
-        from: SocketAddr,
-        local: Option<IpAddr>,
-        buf: &mut [u8],
-        under_load: bool,
-        prepared: Option<Prepared>,
-    ) -> RecvOutcome {
-        match wire::classify(buf) {
-            None => RecvOutcome::Dropped(DropReason::Malformed),
-            Some(Kind::Initiation) => {
-                self.recv_initiation(now, wall, rng, from, local, buf, under_load, prepared)
-            }
-            Some(Kind::Response) => {
-                self.recv_response(now, wall, rng, from, local, buf, under_load)
-            }
-            Some(Kind::Cookie) => self.recv_cookie(now, from, buf),
-            Some(Kind::Data) => self.recv_data(now, wall, rng, from, local, buf),
-        }
     }
 
     /// The gate of [`Self::decapsulate`] alone, for a handshake message received while
