@@ -322,6 +322,32 @@ fn long_and_blank_edged_descriptions_round_trip() {
     assert_round_trips(&cfg);
 }
 
+/// Found by fuzzing (fuzz/, target wgquick): a PreUp command with a shell variable
+/// whose name starts with `if` (`$ifg`) became, in the hostname.if `!` line, text
+/// netstart rewrites (`$if` is the interface's name there), so it read back as `%ig`.
+/// The variable is written `${ifg}` (the same to the shell), with a note.
+#[test]
+fn a_shell_variable_named_if_survives_the_bang_line() {
+    let text = format!(
+        "[Interface]\nPrivateKey = {K1}\nPreUp = echo $ifg $if %i x$if_y\nPostUp = echo $IFG\n"
+    );
+    let (cfg, notes) = read_wg_quick(&text).unwrap();
+    assert_eq!(
+        cfg.pre_up,
+        vec!["echo ${ifg} ${if} %i x${if_y}".to_string()]
+    );
+    assert_eq!(
+        cfg.post_up,
+        vec!["echo $IFG".to_string()],
+        "only $if is netstart's"
+    );
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].line, 3);
+    let hn = write_hostname_if(&cfg);
+    assert!(hn.contains("!echo ${ifg} ${if} $if x${if_y}"), "{hn}");
+    assert_round_trips(&cfg);
+}
+
 /// Found by fuzzing (fuzz/, targets hostname_if and wgquick): a NUL byte in a
 /// description reached the SIOCSWG buffer, whose C string ends there, so wgd got
 /// another description than the file says. Files with one are refused at that line,

@@ -163,7 +163,36 @@ fn command(value: &str, line: usize, notes: &mut Vec<Note>) -> String {
             text: "runs of blanks in the command become one blank in a hostname.if `!` line".into(),
         });
     }
-    c
+    let braced = brace_dollar_if(&c);
+    if braced != c {
+        notes.push(Note {
+            line,
+            text: "a shell variable whose name starts with `if` is written `${...}`: netstart \
+                   replaces `$if` in a `!` line with the interface's name"
+                .into(),
+        });
+    }
+    braced
+}
+
+/// `c` with every `$NAME` whose NAME starts with `if` written `${NAME}`: the same to
+/// the shell, and no `$if` left for netstart to replace.
+fn brace_dollar_if(c: &str) -> String {
+    let mut out = String::with_capacity(c.len());
+    let mut rest = c;
+    while let Some(at) = rest.find("$if") {
+        out.push_str(&rest[..at]);
+        let name = &rest[at + 1..];
+        let end = name
+            .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+            .unwrap_or(name.len());
+        out.push_str("${");
+        out.push_str(&name[..end]);
+        out.push('}');
+        rest = &name[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Reads a wg-quick file. Returns the configuration and the notes about what it
