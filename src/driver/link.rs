@@ -196,14 +196,7 @@ pub(super) fn push_datagram(
             return;
         }
     }
-    msgs.push(TxMsg {
-        off,
-        len: n,
-        segment: 0,
-        to,
-        src,
-        err: 0,
-    });
+    msgs.push(TxMsg::one(off, n, to, src));
     kinds.push(kind);
 }
 
@@ -392,14 +385,7 @@ impl Link {
     pub fn flush(&mut self, udp: Option<&impl UdpEndpoint>, buf: &mut [u8], log: &impl LogSink) {
         // As many datagrams as fit in `buf` go in one call: under a flood, the cookie
         // replies of a batch leave in one sendmmsg, not one system call each.
-        let mut msgs = [TxMsg {
-            off: 0,
-            len: 0,
-            segment: 0,
-            to: SocketAddr::from(([0, 0, 0, 0], 0)),
-            src: None,
-            err: 0,
-        }; FLUSH_BATCH];
+        let mut msgs = [TxMsg::one(0, 0, SocketAddr::from(([0, 0, 0, 0], 0)), None); FLUSH_BATCH];
         let mut kinds = [TxKind::Handshake; FLUSH_BATCH];
         loop {
             let (mut n, mut off) = (0, 0);
@@ -413,14 +399,7 @@ impl Link {
                 let Some(t) = self.proto.poll_transmit(&mut buf[off..]) else {
                     break;
                 };
-                msgs[n] = TxMsg {
-                    off,
-                    len: t.len,
-                    segment: 0,
-                    to: t.to,
-                    src: t.src,
-                    err: 0,
-                };
+                msgs[n] = TxMsg::one(off, t.len, t.to, t.src);
                 kinds[n] = t.kind;
                 off += t.len;
                 n += 1;

@@ -111,6 +111,18 @@ pub struct TxMsg {
 }
 
 impl TxMsg {
+    /// One datagram of `len` bytes at `off`, not sent yet.
+    pub fn one(off: usize, len: usize, to: SocketAddr, src: Option<IpAddr>) -> TxMsg {
+        TxMsg {
+            off,
+            len,
+            segment: 0,
+            to,
+            src,
+            err: 0,
+        }
+    }
+
     /// How many datagrams it carries.
     pub fn datagrams(&self) -> usize {
         if self.segment == 0 {
@@ -457,14 +469,7 @@ mod tests {
                 } else {
                     "[::1]:9".parse().unwrap()
                 };
-                let mut m = [TxMsg {
-                    off: 0,
-                    len: 4,
-                    segment: 0,
-                    to,
-                    src: None,
-                    err: 0,
-                }];
+                let mut m = [TxMsg::one(0, 4, to, None)];
                 u.send_batch(&[0; 4], &mut m);
                 assert_eq!(m[0].err, libc::EAFNOSUPPORT);
                 let mut metas = [RecvMeta::default(); 4];
