@@ -10,24 +10,30 @@
 #   ns wgbA                         veth 10.200.0.0/24                         ns wgbB
 #   tunnel 10.201.0.1  ==  UDP 10.200.0.1:7111  <------>  10.200.0.2:7222  ==  tunnel 10.201.0.2
 #
-# Usage (root): bench/tunnel.sh [-p none|split] [-O offloads] [-t threads] [rounds] [seconds]
+# Usage (root): bench/tunnel.sh [-p none|split] [-O offloads] [-t threads] [-m all|ping]
+#                               [rounds] [seconds]
 #   (defaults: 3 rounds of 5 s; -p split pins side A's daemon and iperf3 client to CPU 0
 #   and side B's to CPU 1; -O is passed to wgd to turn offloads off, -t sets wgd's
-#   data threads, one per CPU by default)
+#   data threads, one per CPU by default; -m ping measures only the ping, $PINGS of
+#   them (default 500) at 10 ms, and the CPU time both daemons spent per ping)
 # BENCH_IMPLS="wgd go2025" limits the implementations run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PIN=none
+MODE=all
 WGD_OPTS=()
-while getopts "p:O:t:" opt; do
+while getopts "p:O:t:m:" opt; do
     case $opt in
         p) PIN=$OPTARG ;;
         O) WGD_OPTS+=(-O "$OPTARG") ;;
         t) WGD_OPTS+=(-t "$OPTARG") ;;
-        *) echo "usage: bench/tunnel.sh [-p none|split] [-O offloads] [-t threads] [rounds] [seconds]" >&2; exit 2 ;;
+        m) MODE=$OPTARG ;;
+        *) echo "usage: bench/tunnel.sh [-p none|split] [-O offloads] [-t threads] [-m all|ping] [rounds] [seconds]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
+case $MODE in all|ping) ;; *) echo "bench: -m all or -m ping" >&2; exit 2 ;; esac
+PINGS=${PINGS:-500}
 ROUNDS=${1:-3}
 SECS=${2:-5}
 for t in iperf3 wg ip python3 ping; do
@@ -145,7 +151,40 @@ tcp_gbps() { # $1: parallel streams
         python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)'
 }
 
+# CPU time (every thread, from schedstat) of the daemons started for this round, in µs.
+daemon_cpu_us() {
+    cat /proc/"${PIDS[0]}"/task/*/schedstat /proc/"${PIDS[1]}"/task/*/schedstat 2>/dev/null |
+        awk '{t += $1} END {printf "%d\n", t / 1000}'
+}
+
+# Per thread of both daemons: name, CPU µs and context switches (BENCH_THREADS=1).
+thread_table() {
+    local p t
+    for p in "${PIDS[@]}"; do
+        for t in /proc/"$p"/task/*; do
+            echo "$p/${t##*/}/$(tr ' ' _ < "$t/comm") $(awk '{print $1}' "$t/schedstat") $(awk '/^voluntary_ctxt_switches/{v=$2} /^nonvoluntary_ctxt_switches/{n=$2} END {print v, n}' "$t/status")"
+        done
+    done
+}
+
+measure_ping() { # prints: ping_ms daemon_cpu_us_per_ping
+    for _ in $(seq 50); do ip netns exec $A ping -c1 -W1 10.201.0.2 >/dev/null 2>&1 && break; done
+    local c0 c1 p
+    c0=$(daemon_cpu_us)
+    [ -z "${BENCH_THREADS:-}" ] || thread_table > "$TMP/threads0"
+    p=$(ip netns exec $A ping -c "$PINGS" -i 0.01 -q 10.201.0.2 | awk -F/ '/rtt/{print $5}')
+    c1=$(daemon_cpu_us)
+    if [ -n "${BENCH_THREADS:-}" ]; then
+        thread_table > "$TMP/threads1"
+        # pid/tid/name: CPU µs, voluntary and involuntary switches, per ping
+        join <(sort "$TMP/threads0") <(sort "$TMP/threads1") |
+            awk -v n="$PINGS" '{printf "  %-32s cpu %6.1f us  vol %5.2f  invol %5.2f per ping\n", $1, ($5-$2)/1000/n, ($6-$3)/n, ($7-$4)/n}' >&2
+    fi
+    echo "$p $(( (c1 - c0) / PINGS ))"
+}
+
 measure() { # prints: tcp1_gbps tcp4_gbps udp1392_kpps udp64_kpps ping_ms
+    if [ "$MODE" = ping ]; then measure_ping; return; fi
     for _ in $(seq 50); do ip netns exec $A ping -c1 -W1 10.201.0.2 >/dev/null 2>&1 && break; done
     t1=$(tcp_gbps 1)
     t4=$(tcp_gbps 4)
@@ -162,10 +201,14 @@ for r in $(seq "$ROUNDS"); do
         echo "round $r: $i $(tail -1 "$TMP/$i")" >&2
     done
 done
-echo "CPU: $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(nproc) CPUs; pinning: $PIN; wgd ${WGD_OPTS[*]:-(all offloads)}; $ROUNDS rounds of $SECS s"
-python3 - "$TMP" "${IMPLS[@]}" <<'PY'
+if [ "$MODE" = ping ]; then
+    echo "CPU: $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(nproc) CPUs; pinning: $PIN; wgd ${WGD_OPTS[*]:-(all offloads)}; $ROUNDS rounds of $PINGS pings at 10 ms"
+else
+    echo "CPU: $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(nproc) CPUs; pinning: $PIN; wgd ${WGD_OPTS[*]:-(all offloads)}; $ROUNDS rounds of $SECS s"
+fi
+python3 - "$TMP" "$MODE" "${IMPLS[@]}" <<'PY'
 import statistics, sys, os
-d, impls = sys.argv[1], sys.argv[2:]
+d, mode, impls = sys.argv[1], sys.argv[2], sys.argv[3:]
 label = {"wgd": "wgd", "go2025": "wireguard-go 0.0.20250522", "godeb": "wireguard-go (Debian)",
          "boringtun": "boringtun"}
 med = {}
@@ -175,6 +218,8 @@ for i in impls:
 ref = "go2025" if "go2025" in med else ("godeb" if "godeb" in med else None)
 names = ["TCP 1 stream (Gbit/s)", "TCP 4 streams (Gbit/s)",
          "UDP 1392-byte, receiver (kpps)", "UDP 64-byte, receiver (kpps)", "ping avg (ms)"]
+if mode == "ping":
+    names = ["ping avg (ms)", "daemons' CPU per ping (µs)"]
 print("| measure | " + " | ".join(label[i] for i in impls) +
       (f" | wgd / {label[ref]}" if ref else "") +
       (" | wgd / boringtun" if "boringtun" in med else "") + " |")
