@@ -219,6 +219,95 @@ fn rate_limit_engages_past_the_burst() {
         .contains(&"Handshake ratelimited from 127.0.0.1".to_string()));
 }
 
+/// Under load, cookie replies to one source stop after the burst of 5 (at 20/s after
+/// that), while another source still gets its own: a flood from many addresses is
+/// answered at 20/s per address, not at its whole rate.
+#[test]
+fn cookie_replies_are_limited_per_source() {
+    let mut p = Pair::new(21, true, false);
+    let init = p.staged_initiation(b"x");
+    let from = p.a.addr;
+    let screen = |p: &mut Pair, from, m: &[u8]| {
+        let now = p.now;
+        p.b.iface.screen_handshake(now, &mut p.rng, from, None, m)
+    };
+    let outcomes: Vec<_> = (0..12).map(|_| screen(&mut p, from, &init)).collect();
+    let replies = p.drain(false);
+    assert_eq!(replies.len(), 5, "{outcomes:?}");
+    assert!(replies.iter().all(|r| r.len() == 64 && r[0] == 3));
+    assert!(outcomes[..5]
+        .iter()
+        .all(|o| *o == Some(RecvOutcome::Handled)));
+    assert!(
+        outcomes[5..]
+            .iter()
+            .all(|o| *o == Some(RecvOutcome::Dropped(DropReason::RateLimited))),
+        "{outcomes:?}"
+    );
+    // One line for the refusals (of every source, once a second).
+    let events = p.take_events(false);
+    let limited = |e: &Vec<String>| {
+        e.iter()
+            .filter(|e| e.starts_with("Handshake ratelimited from"))
+            .count()
+    };
+    assert_eq!(limited(&events), 1, "{events:?}");
+    // Another address has its own bucket.
+    let other = "127.0.0.9:9".parse().unwrap();
+    assert_eq!(screen(&mut p, other, &init), Some(RecvOutcome::Handled));
+    assert_eq!(p.drain(false).len(), 1);
+    for _ in 0..10 {
+        screen(&mut p, other, &init);
+    }
+    assert_eq!(p.drain(false).len(), 4, "the rest of its burst");
+    assert_eq!(limited(&p.take_events(false)), 0, "within the second");
+    // 50 ms buys the first source one more reply.
+    p.advance(Duration::from_millis(50));
+    assert_eq!(screen(&mut p, from, &init), Some(RecvOutcome::Handled));
+    assert_eq!(
+        screen(&mut p, from, &init),
+        Some(RecvOutcome::Dropped(DropReason::RateLimited))
+    );
+    assert_eq!(p.drain(false).len(), 1);
+}
+
+/// A flood of mac1-only messages spoofed from the peer's address uses up the cookie
+/// replies of that address, not what the peer's own mac2-valid handshakes may pass:
+/// the two are counted apart.
+#[test]
+fn spoofed_cookie_requests_leave_the_peers_mac2_handshakes_alone() {
+    let mut p = Pair::new(22, true, false);
+    let init = p.staged_initiation(b"x");
+    assert_eq!(
+        p.deliver_under_load(false, init.clone(), true),
+        RecvOutcome::Handled
+    );
+    let cookie = p.drain(false).remove(0);
+    assert_eq!(p.deliver(true, cookie), RecvOutcome::Handled);
+    // The spoofer: A's address, mac1 right (the responder's public key is no
+    // secret), no cookie.
+    for _ in 0..20 {
+        p.deliver_under_load(false, init.clone(), true);
+    }
+    assert_eq!(
+        p.deliver_under_load(false, init, true),
+        RecvOutcome::Dropped(DropReason::RateLimited)
+    );
+    p.drain(false);
+    // A's retry carries mac2 and gets its response.
+    p.advance(Duration::from_secs(6));
+    p.timers(true);
+    let retry = p.drain(true).remove(0);
+    assert_ne!(&retry[132..], &[0u8; 16]);
+    assert_eq!(
+        p.deliver_under_load(false, retry, true),
+        RecvOutcome::Handled
+    );
+    let out = p.drain(false);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 92, "a handshake response");
+}
+
 /// The gate alone, as the data workers run it under load: the same outcomes as the
 /// whole path, and what passes is then processed with `under_load` false, without
 /// paying the rate limit twice.

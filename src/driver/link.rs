@@ -915,11 +915,15 @@ mod tests {
         w.tun_in(true, ipv4(A_INNER, B_INNER, 84, 1));
         let init = w.a.udp.sent.borrow()[0].data.clone();
         // Three receive batches of 64: the 128th message puts the interface under load.
-        for _ in 0..3 * RX_MSGS {
-            w.b.udp
-                .inbound
-                .borrow_mut()
-                .push_back((w.a.udp.addr, init.clone()));
+        // All but the first from other (spoofed) addresses: cookie replies are limited
+        // per source (proto_tamper's cookie_replies_are_limited_per_source).
+        for i in 0..3 * RX_MSGS {
+            let from = if i == 0 {
+                w.a.udp.addr
+            } else {
+                SocketAddr::from(([127, 1, (i / 256) as u8, (i % 256) as u8], 51820))
+            };
+            w.b.udp.inbound.borrow_mut().push_back((from, init.clone()));
         }
         // The workers queue what came before the load and answer the rest with cookie
         // replies at once, one send per batch; the control thread then answers the

@@ -44,6 +44,8 @@ pub struct RateLimiter {
     gc_due: Option<Instant>,
     /// When a refusal of a source without an entry (the table full) was last reported.
     reported_untracked: Option<Instant>,
+    /// When any refusal was last reported (`report_any`).
+    reported_any: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -110,6 +112,20 @@ impl RateLimiter {
             return false;
         }
         *last = Some(now);
+        true
+    }
+
+    /// After `allow` refused someone: whether to report it, once per [`REPORT_EVERY`]
+    /// for all sources together (where a line per source and second would be a
+    /// thousand lines a second for a flood from a thousand addresses).
+    pub fn report_any(&mut self, now: Instant) -> bool {
+        if self
+            .reported_any
+            .is_some_and(|t| now.saturating_duration_since(t) < REPORT_EVERY)
+        {
+            return false;
+        }
+        self.reported_any = Some(now);
         true
     }
 
@@ -189,6 +205,17 @@ mod tests {
         assert!(r.report(t0, ip("198.51.100.1")));
         assert!(!r.report(t0, ip("198.51.100.2")));
         assert!(r.report(t0 + REPORT_EVERY, ip("198.51.100.2")));
+    }
+
+    #[test]
+    fn report_any_is_once_a_second_for_all_sources() {
+        let t0 = crate::test_origin();
+        let mut r = RateLimiter::new();
+        assert!(r.report_any(t0));
+        assert!(!r.report_any(t0 + Duration::from_millis(999)));
+        // Per-source reports keep their own clocks.
+        assert!(r.report(t0, ip("192.0.2.1")));
+        assert!(r.report_any(t0 + REPORT_EVERY));
     }
 
     #[test]

@@ -181,6 +181,8 @@ struct IfaceState {
     index: IndexTable<IndexEntry>,
     checker: CookieChecker,
     limiter: RateLimiter,
+    /// Cookie replies per source under load (receive.rs, `admit_handshake`).
+    cookie_limiter: RateLimiter,
     up: bool,
     /// The interface MTU and the route MTUs that cap padding.
     routes: RouteMtus,
@@ -277,6 +279,7 @@ impl Interface {
                 index: IndexTable::new(),
                 checker: CookieChecker::new(),
                 limiter: RateLimiter::new(),
+                cookie_limiter: RateLimiter::new(),
                 up: false,
                 routes: RouteMtus::new(1420),
                 out: VecDeque::new(),

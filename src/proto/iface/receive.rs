@@ -193,6 +193,20 @@ impl Interface {
             return None;
         }
         if check != MacCheck::Both {
+            // A cookie reply costs a seal and a datagram, several times what
+            // refusing costs: per source they are limited as the handshakes past
+            // mac2 are, so a flood from many (spoofed) sources is answered at 20/s
+            // each instead of at its whole rate, and does not crowd the tunnel's
+            // data out of the socket it shares (the kernel bounds the same work by
+            // dropping what overflows its handshake queue, whoever sent it). A
+            // separate bucket: a spoofed flood from a peer's address must not use
+            // up what that peer's own mac2-valid handshakes are allowed.
+            if !self.state.cookie_limiter.allow(now, from.ip()) {
+                if self.state.cookie_limiter.report_any(now) {
+                    self.state.event(Event::Ratelimited { from: from.ip() });
+                }
+                return Some(RecvOutcome::Dropped(DropReason::RateLimited));
+            }
             if let Some(reply) = self.state.checker.create_reply(now, rng, buf, from) {
                 self.state.event(Event::SendingCookie);
                 let reply = reply.to_vec();

@@ -33,6 +33,7 @@ impl Interface {
         rng: &mut impl rand_core::CryptoRngCore,
     ) {
         self.state.limiter.gc(now);
+        self.state.cookie_limiter.gc(now);
         if self.state.owed_at.is_some_and(|t| t <= now) {
             self.send_owed_keepalives(now, wall, rng);
         }
@@ -118,6 +119,7 @@ impl Interface {
             .into_iter()
             .chain(self.state.owed_at)
             .chain(self.state.limiter.gc_due())
+            .chain(self.state.cookie_limiter.gc_due())
             .min();
         // The queue's invariant, checked against the linear scan it replaces.
         debug_assert!(
