@@ -51,27 +51,42 @@ pub struct DataPlane<T, U> {
 pub struct Turn {
     /// The source was read until empty.
     pub drained: bool,
-    /// Batches that came back full: more was waiting than one batch holds.
+    /// Batches that came back full with more behind them: more was waiting than one
+    /// batch holds.
     pub full: usize,
 }
 
+/// What one batch did: whether the source is now empty, whether it read anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Batch {
+    drained: bool,
+    got: bool,
+}
+
 impl Turn {
-    /// Runs `batch` (which returns whether the source drained) until the source drains
-    /// or the turn's bound is reached.
-    fn run(mut batch: impl FnMut() -> bool) -> Turn {
+    /// Runs `batch` until the source drains or the turn's bound is reached. A full
+    /// batch counts only when the next one still finds something (or the bound ends
+    /// the turn first): a batch of one (no recvmmsg) is always full, and a lone
+    /// packet must not call the parked workers in.
+    fn run(mut batch: impl FnMut() -> Batch) -> Turn {
         let mut full = 0;
-        while full < BATCHES_PER_CALL {
-            if batch() {
+        let mut behind = false;
+        for _ in 0..BATCHES_PER_CALL {
+            let b = batch();
+            if behind && b.got {
+                full += 1;
+            }
+            if b.drained {
                 return Turn {
                     drained: true,
                     full,
                 };
             }
-            full += 1;
+            behind = true;
         }
         Turn {
             drained: false,
-            full,
+            full: full + 1,
         }
     }
 }
@@ -176,12 +191,12 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
         Turn::run(|| self.udp_batch(v6, bufs, env))
     }
 
-    /// One batch from the tun. Returns whether the tun was drained.
+    /// One batch from the tun.
     fn tun_batch<C: Clock, R: CryptoRngCore, L: LogSink>(
         &self,
         bufs: &mut DataBufs,
         env: &mut Env<C, R, L>,
-    ) -> bool {
+    ) -> Batch {
         let udp = self.udp();
         let mtu = self.mtu.load(Ordering::Relaxed);
         let (drained, bad, ticket) = {
@@ -219,7 +234,10 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
             self.note_deadline(&mut link);
         }
         let Some(ticket) = ticket else {
-            return drained;
+            return Batch {
+                drained,
+                got: bad > 0,
+            };
         };
         let max_segments = udp.as_ref().map_or(1, |u| u.max_segments());
         bufs.msgs.clear();
@@ -260,27 +278,45 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
                 }
             }
         }
-        drained
+        Batch { drained, got: true }
     }
 
-    /// One batch from the `v6` socket. Returns whether the socket was drained.
+    /// One batch from the `v6` socket.
     fn udp_batch<C: Clock, R: CryptoRngCore, L: LogSink>(
         &self,
         v6: bool,
         bufs: &mut DataBufs,
         env: &mut Env<C, R, L>,
-    ) -> bool {
+    ) -> Batch {
         let Some(udp) = self.udp() else {
-            return true;
+            return Batch {
+                drained: true,
+                got: false,
+            };
         };
         let src = v6 as usize;
         let (n, drained, ticket) = {
             let _r = lock(&self.rx_read[src]);
             match udp.recv_batch(v6, &mut bufs.rx, RX_SLOT, &mut bufs.rx_meta) {
-                Ok((0, _)) => return true,
+                Ok((0, _)) => {
+                    return Batch {
+                        drained: true,
+                        got: false,
+                    }
+                }
                 Ok((n, drained)) => (n, drained, self.rx_order[src].ticket()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return false,
-                Err(_) => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    return Batch {
+                        drained: false,
+                        got: false,
+                    }
+                }
+                Err(_) => {
+                    return Batch {
+                        drained: true,
+                        got: false,
+                    }
+                }
             }
         };
         let (now, wall) = (env.clock.now(), env.clock.wall());
@@ -409,7 +445,7 @@ impl<T: TunDevice, U: UdpEndpoint> DataPlane<T, U> {
         if queued {
             (self.wake)();
         }
-        drained
+        Batch { drained, got: true }
     }
 
     /// The control thread's share: handshake messages from the queue, a bounded
@@ -481,10 +517,11 @@ mod tests {
 
     #[test]
     fn a_turn_counts_the_full_batches_before_the_source_drained() {
+        let got = |drained| Batch { drained, got: true };
         let mut left = 3;
         let t = Turn::run(|| {
             left -= 1;
-            left == 0
+            got(left == 0)
         });
         assert_eq!(
             t,
@@ -496,7 +533,7 @@ mod tests {
         let mut calls = 0;
         let t = Turn::run(|| {
             calls += 1;
-            false
+            got(false)
         });
         assert_eq!(calls, BATCHES_PER_CALL, "a turn is bounded");
         assert_eq!(
@@ -507,12 +544,60 @@ mod tests {
             }
         );
         assert_eq!(
-            Turn::run(|| true),
+            Turn::run(|| got(true)),
             Turn {
                 drained: true,
                 full: 0
             },
             "a lone packet calls nobody in"
+        );
+    }
+
+    /// A batch of one (recvmmsg off: `-O mmsg`) is always full; it is followed by a
+    /// read that finds nothing, and that is no backlog. Before this, every lone packet
+    /// woke a parked worker.
+    #[test]
+    fn a_full_batch_with_nothing_behind_it_is_no_backlog() {
+        let mut reads = [
+            Batch {
+                drained: false,
+                got: true,
+            },
+            Batch {
+                drained: true,
+                got: false,
+            },
+        ]
+        .into_iter();
+        assert_eq!(
+            Turn::run(|| reads.next().unwrap()),
+            Turn {
+                drained: true,
+                full: 0
+            }
+        );
+        let mut reads = [
+            Batch {
+                drained: false,
+                got: true,
+            },
+            Batch {
+                drained: false,
+                got: true,
+            },
+            Batch {
+                drained: true,
+                got: false,
+            },
+        ]
+        .into_iter();
+        assert_eq!(
+            Turn::run(|| reads.next().unwrap()),
+            Turn {
+                drained: true,
+                full: 1
+            },
+            "the second read found more: one full batch with more behind it"
         );
     }
 }
