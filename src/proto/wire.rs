@@ -141,14 +141,14 @@ pub fn put_type(b: &mut [u8], t: u32) {
     b[..4].copy_from_slice(&t.to_le_bytes());
 }
 
-/// Plaintext length after padding an inner packet of `len` bytes (spec §6.3; mtu 0 = no cap).
-/// Never less than `len`: only the last MTU-sized segment of an oversized packet is padded.
 /// Bytes a transport data message carrying an inner packet of `len` bytes takes
 /// under tunnel MTU `mtu`: header, padded plaintext, tag.
 pub fn sealed_len(len: usize, mtu: usize) -> usize {
     DATA_HEADER_LEN + padded_len(len, mtu) + TAG_LEN
 }
 
+/// Plaintext length after padding an inner packet of `len` bytes (spec §6.3; mtu 0 = no cap).
+/// Never less than `len`: only the last MTU-sized segment of an oversized packet is padded.
 pub fn padded_len(len: usize, mtu: usize) -> usize {
     let round = |n: usize| n.div_ceil(PADDING_MULTIPLE) * PADDING_MULTIPLE;
     if mtu == 0 {
