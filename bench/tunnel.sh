@@ -216,19 +216,24 @@ for i in impls:
     rows = [list(map(float, l.split())) for l in open(os.path.join(d, i)) if l.strip()]
     med[i] = [statistics.median(c) for c in zip(*rows)]
 ref = "go2025" if "go2025" in med else ("godeb" if "godeb" in med else None)
+if "wgd" not in med:  # BENCH_IMPLS without wgd: the figures, no ratios
+    ref = None
+    bt = False
+else:
+    bt = "boringtun" in med
 names = ["TCP 1 stream (Gbit/s)", "TCP 4 streams (Gbit/s)",
          "UDP 1392-byte, receiver (kpps)", "UDP 64-byte, receiver (kpps)", "ping avg (ms)"]
 if mode == "ping":
     names = ["ping avg (ms)", "daemons' CPU per ping (µs)"]
 print("| measure | " + " | ".join(label[i] for i in impls) +
       (f" | wgd / {label[ref]}" if ref else "") +
-      (" | wgd / boringtun" if "boringtun" in med else "") + " |")
-print("|---" * (len(impls) + 1 + bool(ref) + ("boringtun" in med)) + "|")
+      (" | wgd / boringtun" if bt else "") + " |")
+print("|---" * (len(impls) + 1 + bool(ref) + bt) + "|")
 for k, n in enumerate(names):
     row = [f"{med[i][k]:.3f}" for i in impls]
     if ref:
         row.append(f"{med['wgd'][k] / med[ref][k]:.2f}")
-    if "boringtun" in med:
+    if bt:
         row.append(f"{med['wgd'][k] / med['boringtun'][k]:.2f}")
     print(f"| {n} | " + " | ".join(row) + " |")
 PY
