@@ -558,41 +558,19 @@ mod tests {
     /// woke a parked worker.
     #[test]
     fn a_full_batch_with_nothing_behind_it_is_no_backlog() {
-        let mut reads = [
-            Batch {
-                drained: false,
-                got: true,
-            },
-            Batch {
-                drained: true,
-                got: false,
-            },
-        ]
-        .into_iter();
+        let run = |reads: &[(bool, bool)]| {
+            let mut it = reads.iter().map(|&(drained, got)| Batch { drained, got });
+            Turn::run(|| it.next().unwrap())
+        };
         assert_eq!(
-            Turn::run(|| reads.next().unwrap()),
+            run(&[(false, true), (true, false)]),
             Turn {
                 drained: true,
                 full: 0
             }
         );
-        let mut reads = [
-            Batch {
-                drained: false,
-                got: true,
-            },
-            Batch {
-                drained: false,
-                got: true,
-            },
-            Batch {
-                drained: true,
-                got: false,
-            },
-        ]
-        .into_iter();
         assert_eq!(
-            Turn::run(|| reads.next().unwrap()),
+            run(&[(false, true), (false, true), (true, false)]),
             Turn {
                 drained: true,
                 full: 1
