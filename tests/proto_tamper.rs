@@ -159,6 +159,27 @@ fn initiations_closer_than_20ms_are_a_flood() {
     );
 }
 
+/// A's retry REKEY_TIMEOUT (plus jitter) later, after it was sent a cookie: it
+/// carries mac2.
+fn mac2_retry(p: &mut Pair) -> Vec<u8> {
+    p.advance(Duration::from_secs(6));
+    p.timers(true);
+    let retry = p.drain(true).remove(0);
+    assert_ne!(&retry[132..], &[0u8; 16], "the retry carries no mac2");
+    retry
+}
+
+/// B, under load, takes `initiation` and answers it with a handshake response.
+fn answered_under_load(p: &mut Pair, initiation: Vec<u8>) {
+    assert_eq!(
+        p.deliver_under_load(false, initiation, true),
+        RecvOutcome::Handled
+    );
+    let out = p.drain(false);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 92, "a handshake response");
+}
+
 #[test]
 fn under_load_cookie_then_mac2_is_accepted() {
     let mut p = Pair::new(17, true, false);
@@ -175,17 +196,8 @@ fn under_load_cookie_then_mac2_is_accepted() {
         .contains(&"Sending cookie response for denied handshake message".to_string()));
     assert_eq!(p.deliver(true, out[0].clone()), RecvOutcome::Handled);
     // The retry (retransmit timer) carries mac2 and is accepted while still under load.
-    p.advance(Duration::from_secs(6));
-    p.timers(true);
-    let retry = p.drain(true).remove(0);
-    assert_ne!(&retry[132..], &[0u8; 16]);
-    assert_eq!(
-        p.deliver_under_load(false, retry, true),
-        RecvOutcome::Handled
-    );
-    let out = p.drain(false);
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].len(), 92, "a handshake response");
+    let retry = mac2_retry(&mut p);
+    answered_under_load(&mut p, retry);
 }
 
 #[test]
@@ -195,9 +207,7 @@ fn rate_limit_engages_past_the_burst() {
     p.deliver_under_load(false, init, true);
     let cookie = p.drain(false).remove(0);
     p.deliver(true, cookie);
-    p.advance(Duration::from_secs(6));
-    p.timers(true);
-    let retry = p.drain(true).remove(0);
+    let retry = mac2_retry(&mut p);
     let mut limited = 0;
     let mut outcomes = Vec::new();
     for _ in 0..12 {
@@ -295,17 +305,8 @@ fn spoofed_cookie_requests_leave_the_peers_mac2_handshakes_alone() {
     );
     p.drain(false);
     // A's retry carries mac2 and gets its response.
-    p.advance(Duration::from_secs(6));
-    p.timers(true);
-    let retry = p.drain(true).remove(0);
-    assert_ne!(&retry[132..], &[0u8; 16]);
-    assert_eq!(
-        p.deliver_under_load(false, retry, true),
-        RecvOutcome::Handled
-    );
-    let out = p.drain(false);
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].len(), 92, "a handshake response");
+    let retry = mac2_retry(&mut p);
+    answered_under_load(&mut p, retry);
 }
 
 /// The gate alone, as the data workers run it under load: the same outcomes as the
@@ -341,9 +342,7 @@ fn the_gate_alone_screens_as_the_whole_path_does() {
         Some(RecvOutcome::Dropped(DropReason::Malformed))
     );
     p.deliver(true, out[0].clone());
-    p.advance(Duration::from_secs(6));
-    p.timers(true);
-    let retry = p.drain(true).remove(0);
+    let retry = mac2_retry(&mut p);
     let outcomes: Vec<_> = (0..12).map(|_| screen(&mut p, &retry)).collect();
     // The burst of 5 passes, the rest is refused (as in rate_limit_engages_past_the_burst).
     assert!(outcomes[..5].iter().all(|o| o.is_none()), "{outcomes:?}");
