@@ -42,10 +42,13 @@ bindir=target/x86_64-unknown-linux-gnu/release
 # third of their time went to tracing the compares of the X25519 field arithmetic
 # inlined into wgif, while the harness already gives them the values compares would
 # find (type words, lengths, MACs). Cargo keeps both builds, so switching is a relink.
+flags() {
+    echo "-s none"
+    case $1 in engine_*) echo --no-trace-compares ;; esac
+}
 build() {
-    local flags=(-s none)
-    case $1 in engine_*) flags+=(--no-trace-compares) ;; esac
-    nice -n 19 cargo +nightly fuzz build "${flags[@]}" "$1"
+    # shellcheck disable=SC2046 # flags are single words
+    nice -n 19 cargo +nightly fuzz build $(flags "$1") "$1"
 }
 
 targets=("$@")
@@ -76,10 +79,9 @@ for t in "${targets[@]}"; do
         -artifact_prefix="artifacts/$t/" "$work" >"$log" 2>&1 || rc=$?
     secs_taken=$(( $(date +%s) - start ))
     # Minimise: the seeds and everything found, down to what keeps the coverage.
-    # (cmin reruns the binary just built, with cargo fuzz's flags for the same target.)
-    cmin=(-s none)
-    case $t in engine_*) cmin+=(--no-trace-compares) ;; esac
-    nice -n 19 cargo +nightly fuzz cmin "${cmin[@]}" "$t" "$work" >/dev/null 2>&1 || true
+    # (cmin rebuilds with the same flags, so it reruns the binary just built.)
+    # shellcheck disable=SC2046
+    nice -n 19 cargo +nightly fuzz cmin $(flags "$t") "$t" "$work" >/dev/null 2>&1 || true
     rm -rf "corpus/$t" && mkdir -p "corpus/$t" && cp -r "$work/." "corpus/$t/" && rm -rf "$work"
     done_line=$(grep -a -E "^#[0-9]+.*DONE" "$log" | tail -1 || true)
     execs=$(grep -a "stat::number_of_executed_units" "$log" | awk '{s+=$2} END {print s+0}')
